@@ -1,0 +1,1 @@
+"""Code shared by the index builder and the Lambda functions: contracts, schema, storage."""

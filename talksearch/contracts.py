@@ -1,0 +1,107 @@
+"""The contracts every part of talksearch agrees on, defined once.
+
+Where things live in S3 (or in a local folder laid out the same way)::
+
+    s3://<content-bucket>/<content-prefix>/          talk summaries: *.md, *.json, *.jsonl, *.jsonl.gz
+    s3://<index-bucket>/<index-prefix>/
+        manifest.json                                  the one pointer readers follow (conditional writes only)
+        versions/<index_version>/index.tar.gz          the packed Whoosh index of one build
+        versions/<index_version>/manifest.json         that build's manifest, kept for rollback
+
+Readers (the search function) only ever read ``manifest.json`` and then the artifact it
+names, after checking its sha256. Writers (the builder) upload the artifact and its
+version manifest first and replace ``manifest.json`` last, with If-Match / If-None-Match,
+so a reader never sees a half-published index and two builders never clobber each other.
+
+The API's error shape is here too: every 4xx/5xx body is ``{"message": "..."}``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+#: Bump when the Whoosh schema or the analysis changes: the builder then rebuilds in full
+#: and the search function refuses artifacts it cannot read.
+SCHEMA_VERSION = 1
+
+MANIFEST_NAME = "manifest.json"
+VERSIONS_DIR = "versions"
+ARTIFACT_NAME = "index.tar.gz"
+
+#: Environment variables the functions and the local stack share.
+ENV_INDEX_BUCKET = "INDEX_BUCKET"
+ENV_INDEX_PREFIX = "INDEX_PREFIX"
+ENV_CONTENT_BUCKET = "CONTENT_BUCKET"
+ENV_CONTENT_PREFIX = "CONTENT_PREFIX"
+ENV_REFRESH_SECONDS = "MANIFEST_REFRESH_SECONDS"
+ENV_ALLOWED_ORIGINS = "ALLOWED_ORIGINS"
+ENV_KEEP_VERSIONS = "KEEP_VERSIONS"
+
+DEFAULT_INDEX_PREFIX = "index"
+DEFAULT_CONTENT_PREFIX = ""
+DEFAULT_KEEP_VERSIONS = 5
+
+
+def join_key(*parts: str) -> str:
+    """Join S3 key parts with single slashes, ignoring empty parts."""
+    return "/".join(p.strip("/") for p in parts if p and p.strip("/"))
+
+
+def manifest_key(index_prefix: str) -> str:
+    return join_key(index_prefix, MANIFEST_NAME)
+
+
+def version_prefix(index_prefix: str, index_version: str) -> str:
+    return join_key(index_prefix, VERSIONS_DIR, index_version)
+
+
+def artifact_key(index_prefix: str, index_version: str) -> str:
+    return join_key(version_prefix(index_prefix, index_version), ARTIFACT_NAME)
+
+
+def version_manifest_key(index_prefix: str, index_version: str) -> str:
+    return join_key(version_prefix(index_prefix, index_version), MANIFEST_NAME)
+
+
+def new_index_version(now: datetime | None = None, suffix: str = "") -> str:
+    """A version string that sorts by build time: ``20261126T184800123Z`` plus an optional suffix."""
+    now = now or datetime.now(UTC)
+    stamp = now.strftime("%Y%m%dT%H%M%S") + f"{now.microsecond // 1000:03d}Z"
+    return f"{stamp}-{suffix}" if suffix else stamp
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """What ``manifest.json`` says about the published index."""
+
+    schema_version: int
+    index_version: str
+    artifact_key: str
+    artifact_sha256: str
+    artifact_bytes: int
+    talk_count: int
+    built_at: str
+    #: source object key -> ETag (or content hash for local files), for incremental builds
+    sources: dict[str, str] = field(default_factory=dict)
+    #: source object key -> ids of the talks it produced, so an incremental build can drop them
+    source_talks: dict[str, list[str]] = field(default_factory=dict)
+
+    def to_json(self) -> bytes:
+        return json.dumps(asdict(self), ensure_ascii=False, sort_keys=True, indent=1).encode("utf-8")
+
+    @classmethod
+    def from_json(cls, data: bytes | str) -> Manifest:
+        raw: dict[str, Any] = json.loads(data)
+        known = {f for f in cls.__dataclass_fields__}
+        missing = {"schema_version", "index_version", "artifact_key", "artifact_sha256"} - raw.keys()
+        if missing:
+            raise ValueError(f"manifest is missing {sorted(missing)}")
+        return cls(**{k: v for k, v in raw.items() if k in known})
+
+
+def error_body(message: str) -> dict[str, str]:
+    """The one JSON shape of every API error."""
+    return {"message": message}

@@ -1,0 +1,63 @@
+"""Fixtures shared by every test tier: moto S3, a Lambda context, the shared corpora."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE_CONTENT = ROOT / "content" / "sample"
+SHARED = Path(os.environ.get("TALKSEARCH_SHARED", ROOT.parent / "shared"))
+FULL_CORPUS = SHARED / "corpora" / "pyvideo-talks.jsonl.gz"
+FRENCH_CORPUS = SHARED / "corpora" / "pyvideo-talks-fr.jsonl"
+
+
+@pytest.fixture(autouse=True)
+def _aws_test_credentials(monkeypatch):
+    """Never let a test reach a real AWS account."""
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "eu-west-3",
+        "POWERTOOLS_METRICS_NAMESPACE": "talksearch-tests",
+        "POWERTOOLS_SERVICE_NAME": "talksearch",
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+
+
+def require_shared(path: Path) -> Path:
+    """Skip, with a message, tests that need ../shared when a fresh clone does not have it."""
+    if not path.exists():
+        pytest.skip(f"needs {path} (the shared corpora are not next to this clone)")
+    return path
+
+
+@pytest.fixture
+def full_corpus() -> Path:
+    return require_shared(FULL_CORPUS)
+
+
+@pytest.fixture
+def french_corpus() -> Path:
+    return require_shared(FRENCH_CORPUS)
+
+
+@dataclass
+class FakeLambdaContext:
+    function_name: str = "talksearch-test"
+    memory_limit_in_mb: int = 1024
+    invoked_function_arn: str = "arn:aws:lambda:eu-west-3:123456789012:function:talksearch-test"
+    aws_request_id: str = "00000000-0000-0000-0000-000000000000"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 30_000
+
+
+@pytest.fixture
+def lambda_context() -> FakeLambdaContext:
+    return FakeLambdaContext()
