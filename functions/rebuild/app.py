@@ -1,0 +1,175 @@
+"""Rebuild the search index when content changes: SQS batches of S3 events, and a daily full rebuild.
+
+S3 events are triggers only. The builder lists the content prefix and compares it with the
+published manifest, so duplicate, out-of-order or lost events (S3 and moto both drop some)
+still converge to the right index, and one incremental build per batch is enough however
+many objects the batch reports. Test events and malformed messages carry nothing to rebuild:
+they are logged and acknowledged. A failed build fails the batch's trigger messages, so SQS
+redelivers them and finally moves them to the dead-letter queue; the published index stays
+as it was (the builder only replaces the manifest after a complete upload).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote_plus
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+import index_builder
+from talksearch.contracts import (
+    DEFAULT_CONTENT_PREFIX,
+    DEFAULT_INDEX_PREFIX,
+    ENV_CONTENT_BUCKET,
+    ENV_CONTENT_PREFIX,
+    ENV_INDEX_BUCKET,
+    ENV_INDEX_PREFIX,
+)
+
+logger = Logger()
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+
+#: S3 event names that change what the content prefix holds.
+CONTENT_EVENTS = ("ObjectCreated:", "ObjectRemoved:", "LifecycleExpiration:")
+
+
+class MalformedMessageError(ValueError):
+    """An SQS message that is not an S3 event notification."""
+
+
+@dataclass(frozen=True)
+class Locations:
+    """Where the content is read from and the index published to, from the function's environment."""
+
+    content_bucket: str
+    content_prefix: str
+    index_bucket: str
+    index_prefix: str
+
+    @classmethod
+    def from_env(cls) -> Locations:
+        missing = [name for name in (ENV_CONTENT_BUCKET, ENV_INDEX_BUCKET) if not os.environ.get(name)]
+        if missing:
+            raise RuntimeError(f"the rebuild function needs the environment variables {', '.join(missing)}")
+        return cls(
+            content_bucket=os.environ[ENV_CONTENT_BUCKET],
+            content_prefix=os.environ.get(ENV_CONTENT_PREFIX, DEFAULT_CONTENT_PREFIX),
+            index_bucket=os.environ[ENV_INDEX_BUCKET],
+            index_prefix=os.environ.get(ENV_INDEX_PREFIX, DEFAULT_INDEX_PREFIX),
+        )
+
+    @property
+    def source(self) -> str:
+        return f"s3://{self.content_bucket}/{self.content_prefix}"
+
+    @property
+    def index(self) -> str:
+        return f"s3://{self.index_bucket}/{self.index_prefix}"
+
+    def holds(self, key: str) -> bool:
+        """Whether an object key is content (under the content prefix, and not a folder marker)."""
+        prefix = self.content_prefix.strip("/")
+        return not key.endswith("/") and (not prefix or key.startswith(prefix + "/"))
+
+
+def changed_content_keys(body: str, locations: Locations) -> list[str]:
+    """The content keys an SQS message body reports as created or removed ([] for test and unrelated events).
+
+    Raises MalformedMessageError when the body is not an S3 event notification at all.
+    """
+    try:
+        message = json.loads(body)
+    except ValueError as exc:
+        raise MalformedMessageError(f"body is not JSON: {exc}") from None
+    if not isinstance(message, dict):
+        raise MalformedMessageError("body is not a JSON object")
+    if message.get("Event") == "s3:TestEvent":
+        return []
+    records = message.get("Records")
+    if not isinstance(records, list):
+        raise MalformedMessageError("body has no S3 event Records")
+    keys = []
+    for record in records:
+        try:
+            name = record["eventName"]
+            bucket = record["s3"]["bucket"]["name"]
+            key = unquote_plus(record["s3"]["object"]["key"])
+        except (KeyError, TypeError):
+            raise MalformedMessageError("an S3 event record lacks eventName, bucket name or object key") from None
+        if name.startswith(CONTENT_EVENTS) and bucket == locations.content_bucket and locations.holds(key):
+            keys.append(key)
+    return keys
+
+
+class BatchBuild:
+    """Runs the incremental build at most once per SQS batch and gives every trigger message its outcome."""
+
+    def __init__(self, locations: Locations) -> None:
+        self.locations = locations
+        self.report: Any = None
+        self.error: Exception | None = None
+
+    def run(self) -> Any:
+        if self.report is None and self.error is None:
+            try:
+                self.report = index_builder.build_and_publish(self.locations.source, self.locations.index)
+            except Exception as exc:
+                self.error = exc
+                logger.exception("incremental build failed; the published index is unchanged")
+            else:
+                logger.info("incremental build done", extra={"report": _describe(self.report)})
+        if self.error is not None:
+            raise RuntimeError(f"incremental build failed: {self.error}") from self.error
+        return self.report
+
+    def handle_record(self, record: SQSRecord) -> str:
+        """Record handler for the BatchProcessor: what this message led to."""
+        try:
+            keys = changed_content_keys(record.body, self.locations)
+        except MalformedMessageError as exc:
+            logger.warning(
+                "ignoring a message that is not an S3 event", extra={"reason": str(exc), "body": record.body[:500]}
+            )
+            return "malformed"
+        if not keys:
+            logger.info("message reports no content change", extra={"message_id": record.message_id})
+            return "ignored"
+        logger.info("content changed", extra={"keys": keys[:20], "key_count": len(keys)})
+        self.run()
+        return "built"
+
+
+def _describe(report: Any) -> dict[str, Any]:
+    """The BuildReport fields worth a log line."""
+    fields = ("index_version", "published", "talks_indexed", "skipped", "duration_seconds", "artifact_bytes")
+    return {name: getattr(report, name) for name in fields if hasattr(report, name)}
+
+
+def is_scheduled_event(event: dict[str, Any]) -> bool:
+    """EventBridge schedules (the daily safety-net rebuild) send 'Scheduled Event' payloads."""
+    return event.get("detail-type") == "Scheduled Event"
+
+
+def full_rebuild() -> dict[str, Any]:
+    """Rebuild everything from the listing; raises on failure so the invocation errors and alarms can see it."""
+    locations = Locations.from_env()
+    report = index_builder.build_and_publish(locations.source, locations.index, full=True)
+    summary = _describe(report)
+    logger.info("full rebuild done", extra={"report": summary})
+    return summary
+
+
+@logger.inject_lambda_context
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    if is_scheduled_event(event):
+        return full_rebuild()
+    build = BatchBuild(Locations.from_env())
+    return process_partial_response(
+        event=event, record_handler=build.handle_record, processor=processor, context=context
+    )
