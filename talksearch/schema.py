@@ -17,7 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from whoosh.analysis import CharsetFilter, LowercaseFilter, RegexTokenizer, StemFilter, StopFilter
-from whoosh.fields import ID, NUMERIC, STORED, TEXT, Schema
+from whoosh.columns import VarBytesColumn
+from whoosh.fields import COLUMN, ID, NUMERIC, STORED, TEXT, Schema
 from whoosh.lang.stopwords import stoplists
 from whoosh.support.charset import accent_map
 
@@ -83,6 +84,9 @@ def build_schema() -> Schema:
         year=NUMERIC(int, bits=32, stored=True, sortable=True, signed=False),
         date=ID(stored=True, sortable=True),
         sort_title=ID(sortable=True),
+        # speakers again, tab-joined UTF-8, as a column: the search function loads every talk's
+        # speakers in ~10 ms from it (reading f_speaker's 13k posting lists takes ~200 ms)
+        speaker_values=COLUMN(VarBytesColumn()),
         # display only
         speaker_list=STORED,
         tag_list=STORED,
@@ -134,6 +138,7 @@ def talk_to_document(talk: Talk) -> dict:
         "event": talk.event,
         "words": "\n".join((talk.title, speaker_text, talk.company, talk.event, tags_text, talk.summary)),
         "f_speaker": VALUE_SEPARATOR.join(speakers),
+        "speaker_values": VALUE_SEPARATOR.join(speakers).encode("utf-8"),
         "f_company": _exact(talk.company),
         "f_event": _exact(talk.event),
         "lang": talk.lang,
