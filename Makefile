@@ -22,11 +22,14 @@ venv: $(VENV)/.installed ## create .venv with everything the tests need
 chromium: ## install Debian's Chromium for the browser tests (root, once)
 	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
 
-test: venv chromium ## run every test (installs what it needs first)
+nodejs: ## install Debian's Node.js for the page's pure-logic tests (root, once)
+	@command -v node >/dev/null || { apt-get update -qq && apt-get install -y -qq nodejs >/dev/null; }
+
+test: venv chromium nodejs ## run every test (installs what it needs first)
 	$(PY) -m pytest
 
 lint: venv ## ruff
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-.PHONY: help venv chromium test lint
+.PHONY: help venv chromium nodejs test lint

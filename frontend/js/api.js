@@ -1,0 +1,56 @@
+// The API client. Each kind of request (search, suggest, talk) is a channel where only the latest
+// request counts: starting one aborts the previous, and an answer that is no longer the latest is
+// dropped (a counter, because an abort can lose the race with a response already read).
+
+export class ApiError extends Error {
+  constructor(message, status) {
+    super(message);
+    this.name = 'ApiError';
+    this.status = status; // 0 when the API could not be reached
+  }
+}
+
+/** What a channel resolves to when a newer request replaced it. */
+export const STALE = Symbol('stale');
+
+export function createApi(base) {
+  const channels = new Map();
+
+  async function latest(channel, path, params) {
+    const previous = channels.get(channel);
+    previous?.controller.abort();
+    const current = { seq: (previous?.seq ?? 0) + 1, controller: new AbortController() };
+    channels.set(channel, current);
+    const isStale = () => channels.get(channel).seq !== current.seq;
+    const query = params ? `?${params}` : '';
+    let response;
+    let body = null;
+    try {
+      response = await fetch(`${base}${path}${query}`, {
+        signal: current.controller.signal,
+        headers: { Accept: 'application/json' },
+      });
+      body = await response.json().catch(() => null);
+    } catch (error) {
+      if (isStale() || error.name === 'AbortError') return STALE;
+      throw new ApiError('', 0);
+    }
+    if (isStale()) return STALE;
+    if (!response.ok) throw new ApiError(typeof body?.message === 'string' ? body.message : '', response.status);
+    if (body === null) throw new ApiError('', response.status);
+    return body;
+  }
+
+  return {
+    search: (params) => latest('search', '/search', params),
+    suggest: (q) => latest('suggest', '/suggest', new URLSearchParams({ q })),
+    talk: (id) => latest('talk', `/talks/${id.split('/').map(encodeURIComponent).join('/')}`),
+    cancel(channel) {
+      const current = channels.get(channel);
+      if (current) {
+        current.controller.abort();
+        channels.set(channel, { seq: current.seq + 1, controller: new AbortController() });
+      }
+    },
+  };
+}

@@ -1,0 +1,117 @@
+// The results column: count and sort, active filters, "did you mean", the no-results help, the hits.
+
+import { fill, h } from '../dom.js';
+import { formatDate, languageName, t } from '../i18n.js';
+import { splitSnippet } from '../snippet.js';
+import { SORTS, activeFilters, clearFilters, safeHref, serializeState, toggleFilter } from '../url.js';
+
+/** The API snippet as text nodes and <mark> elements (never innerHTML). */
+export function snippetNodes(snippet) {
+  return splitSnippet(snippet).map((s) => (s.mark ? h('mark', {}, s.text) : s.text));
+}
+
+function facetLabel(facet, value) {
+  return facet === 'lang' ? languageName(value) : value;
+}
+
+/** A link that changes the page's state: a real href (new tab works), handled in place on a plain click. */
+export function stateLink(go, next, props, ...children) {
+  const onclick = (event) => {
+    if (event.button || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
+    event.preventDefault();
+    go(next);
+  };
+  return h('a', { ...props, href: serializeState(next) || '?', onclick }, ...children);
+}
+
+export function hitMeta(hit) {
+  const parts = [];
+  const speakers = Array.isArray(hit.speakers) ? hit.speakers.filter(Boolean) : [];
+  if (speakers.length) parts.push(h('span', { class: 'speakers' }, speakers.join(', ')));
+  if (hit.company) parts.push(h('span', {}, hit.company));
+  if (hit.event) parts.push(h('span', {}, hit.event));
+  if (hit.date) parts.push(h('time', { datetime: hit.date }, formatDate(hit.date)));
+  if (hit.lang) parts.push(h('span', { class: 'badge', lang: hit.lang }, hit.lang.toUpperCase()));
+  return parts;
+}
+
+function renderHit(hit, state, go) {
+  const source = safeHref(hit.url, location.href);
+  return h(
+    'li',
+    { class: 'hit', 'data-testid': 'hit' },
+    h('article', { lang: hit.lang || null },
+      h('h3', { class: 'hit-title' }, stateLink(go, { ...state, talk: hit.id }, { 'data-nav': '' }, hit.title)),
+      h('p', { class: 'meta' }, hitMeta(hit)),
+      hit.snippet ? h('p', { class: 'snippet' }, snippetNodes(hit.snippet)) : null,
+      source ? h('a', { class: 'source', href: source, rel: 'noopener noreferrer', 'aria-label': t('openSource', { title: hit.title }) }, t('source'), ' ↗') : null,
+    ),
+  );
+}
+
+export function createResults({ root, count, sort, chips, notice, list, go, retry }) {
+  sort.addEventListener('change', () => go({ ...currentState, sort: sort.value, page: 1 }));
+  let currentState = null;
+
+  function renderSort(state) {
+    fill(sort, SORTS.map((value) => h('option', { value, selected: value === state.sort }, t(`sort.${value}`))));
+    sort.value = state.sort;
+  }
+
+  function renderChips(state) {
+    const active = activeFilters(state);
+    chips.hidden = !active.length;
+    fill(
+      chips,
+      h('span', { class: 'chips-label' }, t('activeFilters')),
+      active.map(({ facet, value }) =>
+        stateLink(go, toggleFilter(state, facet, value), { class: 'chip', 'aria-label': t('removeFilter', { facet: t(`facet.${facet}`), value: facetLabel(facet, value) }) },
+          h('span', { class: 'chip-facet' }, `${t(`facet.${facet}`)}${t('colon')}`), facetLabel(facet, value), h('span', { class: 'chip-x', 'aria-hidden': 'true' }, ' ×')),
+      ),
+      active.length > 1 ? stateLink(go, clearFilters(state), { class: 'chip chip-clear' }, t('clearFilters')) : null,
+    );
+  }
+
+  function renderNotice(state, data) {
+    const parts = [];
+    if (data.did_you_mean && data.did_you_mean !== state.q) {
+      parts.push(h('p', { class: 'did-you-mean' }, `${t('didYouMean')}${t('colon')}`,
+        stateLink(go, { ...state, q: data.did_you_mean, page: 1 }, { 'data-testid': 'did-you-mean' }, data.did_you_mean), t('questionMark')));
+    }
+    if (!data.total) {
+      const filtered = activeFilters(state).length > 0;
+      parts.push(h('div', { class: 'empty', 'data-testid': 'no-results' },
+        h('p', { class: 'empty-title' }, state.q ? t('noResultsFor', { q: state.q }) : t('noResults')),
+        h('p', {}, t('noResultsHelp')),
+        filtered ? stateLink(go, clearFilters(state), { class: 'button' }, t('removeFilters')) : null));
+    }
+    if (data.partial) parts.push(h('p', { class: 'partial' }, t('partial')));
+    fill(notice, parts);
+  }
+
+  return {
+    render(state, data) {
+      currentState = state;
+      root.dataset.state = data.total ? 'results' : 'empty';
+      fill(count, t('results', { n: data.total ?? 0 }));
+      renderSort(state);
+      renderChips(state);
+      renderNotice(state, data);
+      fill(list, (data.hits ?? []).map((hit) => renderHit(hit, state, go)));
+    },
+    renderError(state, error) {
+      currentState = state;
+      root.dataset.state = 'error';
+      fill(count, '');
+      fill(list);
+      renderChips(state);
+      const detail = error.status === 0 ? t('errorOffline') : error.message;
+      fill(notice, h('div', { class: 'error', role: 'alert' },
+        h('p', {}, h('strong', {}, t('error')), detail ? `${t('colon')}${detail}` : ''),
+        h('button', { type: 'button', class: 'button', onclick: retry }, t('retry'))));
+    },
+    setBusy(busy) {
+      root.setAttribute('aria-busy', String(busy));
+    },
+  };
+}

@@ -1,0 +1,52 @@
+// One talk: its full summary, where it comes from, and related talks.
+
+import { fill, h } from '../dom.js';
+import { t } from '../i18n.js';
+import { safeHref } from '../url.js';
+import { hitMeta, stateLink } from './results.js';
+
+/** The /api/talks/{id} body as {talk, related}, whether related talks sit inside the talk or beside it. */
+export function readTalk(body) {
+  const talk = body?.talk ?? body ?? {};
+  const related = body?.related ?? talk.related ?? [];
+  return { talk, related: Array.isArray(related) ? related : [] };
+}
+
+function paragraphs(text) {
+  return String(text ?? '')
+    .split(/\n\s*\n/)
+    .map((p) => p.trim())
+    .filter(Boolean)
+    .map((p) => h('p', {}, p));
+}
+
+export function createTalkView({ root, go, back }) {
+  const backLink = (state) => stateLink((next) => back(next), { ...state, talk: '' }, { class: 'back', 'data-testid': 'back' }, `← ${t('back')}`);
+
+  return {
+    render(state, body) {
+      const { talk, related } = readTalk(body);
+      const source = safeHref(talk.url, location.href);
+      const tags = Array.isArray(talk.tags) ? talk.tags.filter(Boolean) : [];
+      fill(root,
+        backLink(state),
+        h('article', { class: 'talk', lang: talk.lang || null },
+          h('h2', { tabindex: '-1', 'data-testid': 'talk-title' }, talk.title ?? ''),
+          h('p', { class: 'meta' }, hitMeta(talk)),
+          tags.length ? h('ul', { class: 'tags', 'aria-label': t('tags') }, tags.map((tag) => h('li', {}, tag))) : null,
+          h('div', { class: 'summary' }, paragraphs(talk.summary)),
+          source ? h('p', {}, h('a', { class: 'source', href: source, rel: 'noopener noreferrer' }, t('source'), ' ↗')) : null),
+        related.length ? h('section', { class: 'related', 'aria-labelledby': 'related-title' },
+          h('h3', { id: 'related-title' }, t('related')),
+          h('ul', {}, related.map((item) => h('li', {},
+            stateLink(go, { ...state, talk: item.id }, { 'data-nav': '' }, item.title ?? item.id),
+            h('p', { class: 'meta' }, hitMeta(item)))))) : null);
+      root.querySelector('h2').focus();
+    },
+    renderError(state, error) {
+      const message = error.status === 404 ? t('talkMissing') : `${t('error')}${error.message ? `${t('colon')}${error.message}` : ''}`;
+      fill(root, backLink(state), h('div', { class: 'error', role: 'alert' }, h('p', {}, message)));
+      root.querySelector('.back').focus();
+    },
+  };
+}

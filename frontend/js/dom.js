@@ -1,0 +1,42 @@
+// A tiny DOM builder: h('a', {href, class: 'x', onclick: fn}, 'text', child). Children that are not
+// nodes become text nodes, so strings from the API can never turn into markup.
+
+export function h(tag, props = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [name, value] of Object.entries(props)) {
+    if (value === null || value === undefined || value === false) continue;
+    if (name.startsWith('on') && typeof value === 'function') el.addEventListener(name.slice(2), value);
+    else if (name === 'dataset') Object.assign(el.dataset, value);
+    else el.setAttribute(name, value === true ? '' : String(value));
+  }
+  append(el, children);
+  return el;
+}
+
+export function append(el, children) {
+  for (const child of children.flat(Infinity)) {
+    if (child === null || child === undefined || child === false) continue;
+    el.append(child instanceof Node ? child : String(child));
+  }
+  return el;
+}
+
+/** Replace every child of `el` (strings become text). */
+export function fill(el, ...children) {
+  el.replaceChildren();
+  return append(el, children);
+}
+
+export function $(selector, root = document) {
+  return root.querySelector(selector);
+}
+
+export function debounce(fn, ms) {
+  let timer = 0;
+  const run = (...args) => {
+    clearTimeout(timer);
+    timer = setTimeout(() => fn(...args), ms);
+  };
+  run.cancel = () => clearTimeout(timer);
+  return run;
+}

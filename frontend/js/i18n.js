@@ -1,0 +1,146 @@
+// Interface text in French (the default: the content is French) and English.
+
+const MESSAGES = {
+  fr: {
+    title: 'Recherche de talks',
+    tagline: 'Les résumés des conférences, en un clin d’œil.',
+    skip: 'Aller aux résultats',
+    footer: 'Recherche plein texte, tolérante aux fautes de frappe, sur les résumés publiés.',
+    resultsHeading: 'Résultats',
+    searchLabel: 'Rechercher un talk',
+    placeholder: 'Rechercher : titre, intervenant, sujet…',
+    searchButton: 'Rechercher',
+    suggestions: 'Suggestions',
+    otherLocale: 'English',
+    otherLocaleTitle: 'Switch the interface to English',
+    results: { one: '{n} résultat', other: '{n} résultats' },
+    resultsFor: { one: '{n} résultat pour « {q} »', other: '{n} résultats pour « {q} »' },
+    noResultsFor: 'Aucun résultat pour « {q} »',
+    noResults: 'Aucun résultat',
+    noResultsHelp: 'Vérifiez l’orthographe, essayez des mots plus généraux ou moins de mots.',
+    didYouMean: 'Vouliez-vous dire',
+    removeFilters: 'Retirer les filtres',
+    clearFilters: 'Tout effacer',
+    activeFilters: 'Filtres actifs',
+    removeFilter: 'Retirer le filtre {facet} : {value}',
+    filters: 'Filtres',
+    showMore: 'Afficher plus',
+    showLess: 'Afficher moins',
+    sortLabel: 'Trier par',
+    sort: { relevance: 'pertinence', date: 'date' },
+    facet: { speaker: 'Intervenant·e', company: 'Entreprise', event: 'Événement', year: 'Année', lang: 'Langue' },
+    pagination: 'Pagination',
+    previous: 'Précédent',
+    next: 'Suivant',
+    pageN: 'Page {n}',
+    partial: 'Résultats partiels : la recherche a pris trop de temps.',
+    loading: 'Recherche…',
+    error: 'La recherche n’a pas abouti',
+    errorOffline: 'Le service de recherche est injoignable.',
+    retry: 'Réessayer',
+    source: 'Source',
+    openSource: 'Ouvrir la source de « {title} »',
+    back: 'Retour aux résultats',
+    related: 'Talks proches',
+    tags: 'Mots-clés',
+    talkMissing: 'Ce talk est introuvable.',
+    keyboardHint: 'Raccourcis : / pour chercher, ↑ ↓ pour parcourir, Entrée pour ouvrir, Échap pour effacer.',
+    unknownLang: 'inconnue',
+    colon: '\u00a0: ',
+    questionMark: '\u00a0?',
+    kind: { title: 'titre', speaker: 'intervenant·e', term: 'mot', company: 'entreprise', event: 'événement', tag: 'mot-clé' },
+  },
+  en: {
+    title: 'Talk search',
+    tagline: 'Conference talk summaries at a glance.',
+    skip: 'Skip to the results',
+    footer: 'Full-text, typo-tolerant search over the published summaries.',
+    resultsHeading: 'Results',
+    searchLabel: 'Search talks',
+    placeholder: 'Search: title, speaker, topic…',
+    searchButton: 'Search',
+    suggestions: 'Suggestions',
+    otherLocale: 'Français',
+    otherLocaleTitle: 'Passer l’interface en français',
+    results: { one: '{n} result', other: '{n} results' },
+    resultsFor: { one: '{n} result for “{q}”', other: '{n} results for “{q}”' },
+    noResultsFor: 'No results for “{q}”',
+    noResults: 'No results',
+    noResultsHelp: 'Check the spelling, try more general or fewer words.',
+    didYouMean: 'Did you mean',
+    removeFilters: 'Remove the filters',
+    clearFilters: 'Clear all',
+    activeFilters: 'Active filters',
+    removeFilter: 'Remove the filter {facet}: {value}',
+    filters: 'Filters',
+    showMore: 'Show more',
+    showLess: 'Show less',
+    sortLabel: 'Sort by',
+    sort: { relevance: 'relevance', date: 'date' },
+    facet: { speaker: 'Speaker', company: 'Company', event: 'Event', year: 'Year', lang: 'Language' },
+    pagination: 'Pagination',
+    previous: 'Previous',
+    next: 'Next',
+    pageN: 'Page {n}',
+    partial: 'Partial results: the search took too long.',
+    loading: 'Searching…',
+    error: 'The search failed',
+    errorOffline: 'The search service cannot be reached.',
+    retry: 'Try again',
+    source: 'Source',
+    openSource: 'Open the source of “{title}”',
+    back: 'Back to the results',
+    related: 'Related talks',
+    tags: 'Tags',
+    talkMissing: 'This talk cannot be found.',
+    keyboardHint: 'Shortcuts: / to search, ↑ ↓ to move, Enter to open, Esc to clear.',
+    unknownLang: 'unknown',
+    colon: ': ',
+    questionMark: '?',
+    kind: { title: 'title', speaker: 'speaker', term: 'word', company: 'company', event: 'event', tag: 'tag' },
+  },
+};
+
+let current = 'fr';
+
+export function setLocale(locale) {
+  current = MESSAGES[locale] ? locale : 'fr';
+  document.documentElement.lang = current;
+}
+
+export function locale() {
+  return current;
+}
+
+function lookup(key) {
+  return key.split('.').reduce((node, part) => node?.[part], MESSAGES[current]) ?? key;
+}
+
+/** t('resultsFor', {n: 3, q: 'x'}): plural forms are picked with Intl.PluralRules when `n` is given. */
+export function t(key, vars = {}) {
+  let message = lookup(key);
+  if (typeof message === 'object') message = message[new Intl.PluralRules(current).select(vars.n ?? 0)] ?? message.other;
+  return message.replace(/\{(\w+)\}/g, (_, name) => (name === 'n' ? formatNumber(vars.n) : String(vars[name] ?? '')));
+}
+
+export function formatNumber(n) {
+  return new Intl.NumberFormat(current).format(n ?? 0);
+}
+
+/** "2019-11-02" -> "2 novembre 2019" / "November 2, 2019"; anything unparsable is shown as given. */
+export function formatDate(iso) {
+  const match = /^(\d{4})-(\d{2})-(\d{2})/.exec(iso || '');
+  if (!match) return iso || '';
+  const date = new Date(Date.UTC(+match[1], +match[2] - 1, +match[3]));
+  return new Intl.DateTimeFormat(current, { dateStyle: 'long', timeZone: 'UTC' }).format(date);
+}
+
+/** "fr" -> "français" / "French" */
+export function languageName(code) {
+  if (!code) return lookup('unknownLang');
+  try {
+    return new Intl.DisplayNames([current], { type: 'language' }).of(code) || code;
+  } catch {
+    return code;
+  }
+}
