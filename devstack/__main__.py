@@ -1,0 +1,67 @@
+"""``python -m devstack``: run the local stack in the foreground until Ctrl-C."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from devstack.stack import StackError, start_stack
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m devstack",
+        description="Serve talksearch locally: embedded S3 and SQS (moto), the real rebuild and search "
+        "functions, and the page. Files added, changed or deleted in the content folder are indexed within seconds.",
+    )
+    parser.add_argument(
+        "--content-dir",
+        type=Path,
+        default=Path(os.environ.get("CONTENT_DIR") or "content/sample"),
+        help="folder of talk summaries (.md, .json, .jsonl, .jsonl.gz) to serve and watch "
+        "(default: $CONTENT_DIR, else content/sample)",
+    )
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=int(os.environ.get("PORT") or 8000),
+        help="port on 127.0.0.1 for the page and the API; 0 picks a free one (default: $PORT, else 8000)",
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    try:
+        stack = start_stack(args.content_dir, args.port, log=lambda line: print(line, flush=True))
+    except StackError as exc:
+        print(f"devstack: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    with stack:
+        print(
+            f"\ntalksearch is running\n"
+            f"  page:           {stack.url}\n"
+            f"  API:            {stack.api_url}   (try {stack.api_url}/search?q=python)\n"
+            f"  S3 endpoint:    {stack.s3_endpoint}\n"
+            f"  content bucket: s3://{stack.content_bucket}  (synced from {args.content_dir})\n"
+            f"  index bucket:   s3://{stack.index_bucket}\n"
+            f"Edit files in {args.content_dir} and search again. Ctrl-C stops.\n",
+            flush=True,
+        )
+        with contextlib.suppress(KeyboardInterrupt):
+            stopping.wait()
+        print("stopping...", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,169 @@
+"""The embedded AWS: moto's server on loopback, with the buckets and queue the SAM template creates.
+
+The product's own code (talksearch.store, the functions) reaches it through the standard
+``AWS_ENDPOINT_URL_S3`` / ``AWS_ENDPOINT_URL`` variables, exactly as it reaches real AWS. This
+module plays CloudFormation's part: it creates the resources, nothing more.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from talksearch.contracts import (
+    DEFAULT_CONTENT_PREFIX,
+    DEFAULT_INDEX_PREFIX,
+    ENV_CONTENT_BUCKET,
+    ENV_CONTENT_PREFIX,
+    ENV_INDEX_BUCKET,
+    ENV_INDEX_PREFIX,
+)
+
+REGION = "eu-west-3"
+CONTENT_BUCKET = "talksearch-content"
+INDEX_BUCKET = "talksearch-index"
+QUEUE_NAME = "talksearch-index-queue"
+DLQ_NAME = "talksearch-index-dlq"
+#: Short enough that a failed local build is retried within the minute; the template uses function timeout × 6.
+VISIBILITY_TIMEOUT_SECONDS = 30
+MAX_RECEIVE_COUNT = 3
+
+
+@dataclass(frozen=True)
+class Resources:
+    endpoint: str
+    content_bucket: str
+    content_prefix: str
+    index_bucket: str
+    index_prefix: str
+    queue_url: str
+    queue_arn: str
+    dlq_url: str
+
+    @property
+    def content_location(self) -> str:
+        return f"s3://{self.content_bucket}/{self.content_prefix}"
+
+    @property
+    def index_location(self) -> str:
+        return f"s3://{self.index_bucket}/{self.index_prefix}"
+
+
+def function_environment(endpoint: str, refresh_seconds: float) -> dict[str, str]:
+    """What the functions' environment holds in the template, pointed at the embedded endpoint."""
+    return {
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_ENDPOINT_URL_S3": endpoint,
+        "AWS_ACCESS_KEY_ID": "devstack",
+        "AWS_SECRET_ACCESS_KEY": "devstack",
+        "AWS_SESSION_TOKEN": "devstack",
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_REGION": REGION,
+        ENV_CONTENT_BUCKET: CONTENT_BUCKET,
+        ENV_CONTENT_PREFIX: DEFAULT_CONTENT_PREFIX,
+        ENV_INDEX_BUCKET: INDEX_BUCKET,
+        ENV_INDEX_PREFIX: DEFAULT_INDEX_PREFIX,
+        "MANIFEST_REFRESH_SECONDS": str(refresh_seconds),
+        "POWERTOOLS_SERVICE_NAME": "talksearch",
+        "POWERTOOLS_METRICS_NAMESPACE": "talksearch-dev",
+        # One metrics document per request on the console hides what matters; CloudWatch is not here.
+        "POWERTOOLS_METRICS_DISABLED": "true",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+    }
+
+
+@contextmanager
+def environment(values: dict[str, str], keep: tuple[str, ...] = ()) -> Iterator[None]:
+    """Set variables for the life of the stack and restore the previous ones after.
+
+    Names in ``keep`` are left alone when the user already set them (log level, for example).
+    """
+    previous = {name: os.environ.get(name) for name in values}
+    for name, value in values.items():
+        if not (name in keep and name in os.environ):
+            os.environ[name] = value
+    try:
+        yield
+    finally:
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+class EmbeddedAws:
+    """moto's ThreadedMotoServer on 127.0.0.1 and a free port."""
+
+    def __init__(self) -> None:
+        from moto.server import ThreadedMotoServer
+
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per S3 call on the console
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        self._server.start()
+        host, port = self._server.get_host_and_port()
+        self.endpoint = f"http://{host}:{port}"
+
+    def client(self, service: str) -> Any:
+        import boto3
+
+        return boto3.client(
+            service,
+            endpoint_url=self.endpoint,
+            region_name=REGION,
+            aws_access_key_id="devstack",
+            aws_secret_access_key="devstack",
+        )
+
+    def create_resources(self) -> Resources:
+        """Buckets, queue with dead-letter queue, and content notifications, as in template.yaml."""
+        s3, sqs = self.client("s3"), self.client("sqs")
+        location = {"LocationConstraint": REGION}
+        for bucket in (CONTENT_BUCKET, INDEX_BUCKET):
+            s3.create_bucket(Bucket=bucket, CreateBucketConfiguration=location)
+        dlq_url = sqs.create_queue(QueueName=DLQ_NAME)["QueueUrl"]
+        dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        queue_url = sqs.create_queue(
+            QueueName=QUEUE_NAME,
+            Attributes={
+                "VisibilityTimeout": str(VISIBILITY_TIMEOUT_SECONDS),
+                "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": MAX_RECEIVE_COUNT}),
+            },
+        )["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        # The content bucket stays unversioned here (the template versions it): moto sends no
+        # notification for deletes on versioned buckets, and the rebuild treats events as
+        # triggers only, so versioning changes nothing the functions see but the event name.
+        s3.put_bucket_notification_configuration(
+            Bucket=CONTENT_BUCKET,
+            NotificationConfiguration={
+                "QueueConfigurations": [
+                    {"QueueArn": queue_arn, "Events": ["s3:ObjectCreated:*", "s3:ObjectRemoved:*"]},
+                ]
+            },
+        )
+        return Resources(
+            endpoint=self.endpoint,
+            content_bucket=CONTENT_BUCKET,
+            content_prefix=DEFAULT_CONTENT_PREFIX,
+            index_bucket=INDEX_BUCKET,
+            index_prefix=DEFAULT_INDEX_PREFIX,
+            queue_url=queue_url,
+            queue_arn=queue_arn,
+            dlq_url=dlq_url,
+        )
+
+    def stop(self) -> None:
+        """Forget every bucket and queue (moto keeps them per process), then stop serving."""
+        import urllib.request
+
+        reset = urllib.request.Request(f"{self.endpoint}/moto-api/reset", method="POST")
+        with contextlib.suppress(OSError):  # the server is going away either way
+            urllib.request.urlopen(reset, timeout=5).close()
+        self._server.stop()

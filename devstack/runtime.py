@@ -1,0 +1,111 @@
+"""How the local stack invokes a Lambda handler: one event at a time, with a context object, logs read back."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+Handler = Callable[[dict[str, Any], Any], Any]
+
+
+@dataclass
+class LambdaContext:
+    """The attributes of Lambda's context object that handlers and Powertools read."""
+
+    function_name: str
+    memory_limit_in_mb: int = 1024
+    timeout_seconds: int = 900
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    log_group_name: str = ""
+    log_stream_name: str = "devstack"
+    started: float = field(default_factory=time.monotonic)
+
+    def __post_init__(self) -> None:
+        self.log_group_name = self.log_group_name or f"/aws/lambda/{self.function_name}"
+
+    @property
+    def invoked_function_arn(self) -> str:
+        return f"arn:aws:lambda:eu-west-3:123456789012:function:{self.function_name}"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self.timeout_seconds - (time.monotonic() - self.started)) * 1000))
+
+
+def load_handler(dotted: str) -> Handler:
+    """``functions.search.app.lambda_handler`` → the function, imported as Lambda's runtime does."""
+    module, _, name = dotted.rpartition(".")
+    return getattr(importlib.import_module(module), name)
+
+
+class LambdaFunction:
+    """A handler invoked one event at a time, like a single warm Lambda execution environment.
+
+    Lambda never runs two invocations in one environment at once, and handlers rely on it
+    (Powertools' resolver keeps the current event on the app object), so concurrent HTTP
+    requests queue here instead of sharing the handler's state.
+    """
+
+    def __init__(self, name: str, handler: Handler, timeout_seconds: int = 900) -> None:
+        self.name = name
+        self.handler = handler
+        self.timeout_seconds = timeout_seconds
+        self._lock = threading.Lock()
+
+    def invoke(self, event: dict[str, Any]) -> Any:
+        with self._lock:
+            return self.handler(event, LambdaContext(self.name, timeout_seconds=self.timeout_seconds))
+
+
+def _describe_skip(entry: Any) -> str:
+    if isinstance(entry, dict):
+        return ": ".join(str(v) for v in entry.values())
+    if isinstance(entry, list | tuple):
+        return ": ".join(str(v) for v in entry)
+    return str(entry)
+
+
+class FunctionLogs(logging.Handler):
+    """Reads what a function logs, as CloudWatch would show it, to report problems on the console.
+
+    Problems are the files a build report lists as skipped and every warning or error. Only
+    records logged by the thread inside ``collect()`` are kept, so concurrent requests to
+    another function never mix in.
+    """
+
+    def __init__(self, logger_names: tuple[str, ...]) -> None:
+        super().__init__(logging.INFO)
+        self.loggers = [logging.getLogger(name) for name in logger_names]
+        self._local = threading.local()
+        for logger in self.loggers:
+            logger.addHandler(self)
+
+    @contextlib.contextmanager
+    def collect(self) -> Iterator[list[str]]:
+        problems: list[str] = []
+        self._local.problems = problems
+        try:
+            yield problems
+        finally:
+            self._local.problems = None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        problems = getattr(self._local, "problems", None)
+        if problems is None:
+            return
+        report = getattr(record, "report", None)
+        if isinstance(report, dict):
+            problems.extend(_describe_skip(s) for s in report.get("skipped") or [])
+        if record.levelno >= logging.WARNING:
+            problems.append(record.getMessage())
+
+    def close(self) -> None:
+        for logger in self.loggers:
+            logger.removeHandler(self)
+        super().close()

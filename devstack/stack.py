@@ -1,0 +1,211 @@
+"""The local stack, assembled: embedded AWS, content watcher, SQS poller, HTTP server, real handlers.
+
+``start_stack`` is what ``python -m devstack`` runs and what tests call: it returns once
+``/api/health`` answers 200, that is once the real rebuild path (upload → S3 notification →
+SQS → rebuild handler → builder → manifest) has published an index and the real search
+handler serves it.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from devstack.apigw import RouteTable, routes_from_template
+from devstack.aws import EmbeddedAws, Resources, environment, function_environment
+from devstack.poller import BatchOutcome, SqsEventSource
+from devstack.runtime import FunctionLogs, LambdaFunction, load_handler
+from devstack.server import DevHTTPServer
+from devstack.watcher import ContentWatcher
+
+ROOT = Path(__file__).resolve().parent.parent
+FRONTEND_DIR = ROOT / "frontend"
+TEMPLATE = ROOT / "template.yaml"
+SEARCH_HANDLER = "functions.search.app.lambda_handler"
+REBUILD_HANDLER = "functions.rebuild.app.lambda_handler"
+#: Low, so an edit shows up within seconds; the template's default is longer.
+MANIFEST_REFRESH_SECONDS = 1
+READY_TIMEOUT_SECONDS = 120
+
+
+class StackError(RuntimeError):
+    """The stack could not start; the message says why in one line."""
+
+
+@dataclass
+class Rebuild:
+    """One invocation of the rebuild function, as the console reports it."""
+
+    keys: list[str]  # content keys the batch's S3 events named
+    duration_seconds: float
+    talks: int | None  # talk count of the published index afterwards (None: nothing published yet)
+    index_version: str | None
+    published: bool  # a new index version was published by this rebuild
+    failed: bool
+    problems: list[str] = field(default_factory=list)  # skipped files and warnings the function logged
+
+    def describe(self) -> str:
+        if self.failed:
+            head = f"rebuild FAILED after {self.duration_seconds:.2f} s; SQS will redeliver its messages"
+        elif self.published:
+            head = f"rebuild: {self.talks} talks in {self.duration_seconds:.2f} s, index {self.index_version}"
+        else:
+            head = (
+                f"rebuild: index unchanged ({self.talks} talks, {self.index_version}) in {self.duration_seconds:.2f} s"
+            )
+        return "\n".join([head, *(f"  problem: {p}" for p in self.problems)])
+
+
+class Stack:
+    """A running local stack. Use as a context manager, or call ``stop()``."""
+
+    def __init__(self, resources: Resources, server: DevHTTPServer, exits: ExitStack) -> None:
+        self.resources = resources
+        self.url = f"http://127.0.0.1:{server.port}/"
+        self.api_url = f"http://127.0.0.1:{server.port}/api"
+        self.s3_endpoint = resources.endpoint
+        self.content_bucket = resources.content_bucket
+        self.index_bucket = resources.index_bucket
+        self.queue_url = resources.queue_url
+        self.rebuilds: list[Rebuild] = []
+        self._changed = threading.Condition()
+        self._exits = exits
+
+    def record(self, rebuild: Rebuild) -> None:
+        with self._changed:
+            self.rebuilds.append(rebuild)
+            self._changed.notify_all()
+
+    def wait_for_rebuild(self, key: str | None = None, since: int | None = None, timeout: float = 60) -> Rebuild:
+        """The first rebuild completed after ``since`` (default: now) whose trigger named ``key``, if given.
+
+        Take ``since = len(stack.rebuilds)`` before changing content, so a quick rebuild is not missed.
+        """
+        start = len(self.rebuilds) if since is None else since
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while True:
+                for rebuild in self.rebuilds[start:]:
+                    if key is None or key in rebuild.keys:
+                        return rebuild
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError(f"no rebuild{f' for {key}' if key else ''} within {timeout} s")
+                self._changed.wait(remaining)
+
+    def stop(self) -> None:
+        self._exits.close()
+
+    def __enter__(self) -> Stack:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _health(api_url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(f"{api_url}/health", timeout=10) as response:
+            return response.status, response.read().decode("utf-8", "replace")
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode("utf-8", "replace")
+
+
+def _wait_until_healthy(stack: Stack, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    status, body = 0, ""
+    while time.monotonic() < deadline:
+        status, body = _health(stack.api_url)
+        if status == 200:
+            return
+        time.sleep(0.2)
+    problems = [p for r in stack.rebuilds for p in r.problems]
+    detail = f"; problems: {'; '.join(problems[:5])}" if problems else ""
+    raise StackError(f"/api/health still answers {status} after {timeout:.0f} s ({body.strip()[:200]}){detail}")
+
+
+def start_stack(
+    content_dir: Path,
+    port: int = 0,
+    *,
+    log: Callable[[str], None] = print,
+    ready_timeout: float = READY_TIMEOUT_SECONDS,
+) -> Stack:
+    """Start everything, upload ``content_dir``, and return once ``/api/health`` answers 200.
+
+    Raises StackError (port in use, missing folder, no index published in time) after
+    stopping whatever had started.
+    """
+    content_dir = Path(content_dir)
+    if not content_dir.is_dir():
+        raise StackError(f"content folder {content_dir} does not exist")
+    exits = ExitStack()
+    try:
+        return _start(content_dir, port, log, ready_timeout, exits)
+    except BaseException:
+        exits.close()
+        raise
+
+
+def _start(content_dir: Path, port: int, log: Callable[[str], None], ready_timeout: float, exits: ExitStack) -> Stack:
+    try:  # first, so that a taken port fails at once, before anything else starts
+        server = DevHTTPServer(port, FRONTEND_DIR, RouteTable(routes_from_template(TEMPLATE)))
+    except OSError as exc:
+        raise StackError(str(exc.strerror or exc)) from exc
+    exits.callback(server.server_close)
+
+    aws = EmbeddedAws()
+    exits.callback(aws.stop)
+    env = function_environment(aws.endpoint, MANIFEST_REFRESH_SECONDS)
+    exits.enter_context(environment(env, keep=("POWERTOOLS_LOG_LEVEL",)))
+    resources = aws.create_resources()
+    stack = Stack(resources, server, exits)
+
+    # Imported only now: handlers may read their environment at import, as on a Lambda cold start.
+    from talksearch.store import open_store
+
+    server.api = LambdaFunction("talksearch-search", load_handler(SEARCH_HANDLER), timeout_seconds=10)
+    rebuild = LambdaFunction("talksearch-rebuild", load_handler(REBUILD_HANDLER))
+    logs = FunctionLogs((os.environ["POWERTOOLS_SERVICE_NAME"], "index_builder"))
+    exits.callback(logs.close)
+    index_store = open_store(resources.index_location)
+
+    def on_batch(outcome: BatchOutcome) -> None:
+        manifest, _ = index_store.read_manifest()
+        previous = next((r.index_version for r in reversed(stack.rebuilds) if r.index_version), None)
+        problems = list(outcome.problems)
+        if outcome.error:
+            problems.append(outcome.error.strip().splitlines()[-1])
+        result = Rebuild(
+            keys=outcome.keys,
+            duration_seconds=outcome.duration_seconds,
+            talks=manifest.talk_count if manifest else None,
+            index_version=manifest.index_version if manifest else None,
+            published=bool(manifest and manifest.index_version != previous),
+            failed=bool(outcome.failed_ids),
+            problems=problems,
+        )
+        stack.record(result)
+        log(result.describe())
+
+    poller = SqsEventSource(aws.client("sqs"), resources.queue_url, resources.queue_arn, rebuild, on_batch, logs)
+    watcher = ContentWatcher(content_dir, open_store(resources.content_location), log)
+    first = watcher.sync_once()
+    log(f"uploaded {len(first.uploaded)} files from {content_dir} to s3://{resources.content_bucket}")
+    watcher.start()
+    exits.callback(watcher.stop)
+    poller.start()
+    exits.callback(poller.stop)
+
+    thread = threading.Thread(target=server.serve_forever, args=(0.1,), name="devstack-http", daemon=True)
+    thread.start()
+    exits.callback(server.shutdown)
+    _wait_until_healthy(stack, ready_timeout)
+    return stack
