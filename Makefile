@@ -32,4 +32,9 @@ lint: venv ## ruff
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
+dev: venv ## run the whole product locally: page + API on 127.0.0.1:$PORT (8000), indexing $CONTENT_DIR live
+	$(PY) -m devstack --content-dir "$(CONTENT_DIR)" --port "$(PORT)"
+
+.PHONY: dev
+
 .PHONY: help venv chromium nodejs test lint
