@@ -38,3 +38,71 @@ dev: venv ## run the whole product locally: page + API on 127.0.0.1:$PORT (8000)
 .PHONY: dev
 
 .PHONY: help venv chromium nodejs test lint
+
+# --- AWS deployment (SAM) ----------------------------------------------------------------------------
+# The SAM CLI pins many packages, so it lives in its own venv. `sam build` needs the Lambda runtime's
+# Python on PATH; pyenv's is used when there is one.
+SAM_VENV ?= .venv-sam
+SAM := $(SAM_VENV)/bin/sam
+LAMBDA_PYTHON_VERSION ?= 3.13
+LAMBDA_PYTHON := python$(LAMBDA_PYTHON_VERSION)
+PYENV_ROOT ?= $(shell pyenv root 2>/dev/null || echo $(HOME)/.pyenv)
+LAMBDA_PYTHON_BIN ?= $(lastword $(wildcard $(PYENV_ROOT)/versions/$(LAMBDA_PYTHON_VERSION).*/bin))
+SAM_BUILD_DIR ?= .aws-sam/build
+SAM_ENV := PATH="$(if $(LAMBDA_PYTHON_BIN),$(LAMBDA_PYTHON_BIN):)$$PATH" SAM_CLI_TELEMETRY=0
+# stack name and region: from the command line, else from samconfig.toml (written by the first deploy)
+SAMCONFIG_VALUE = $$(sed -n 's/^$(1) *= *"\(.*\)"$$/\1/p' samconfig.toml 2>/dev/null | head -1)
+
+$(SAM_VENV)/.installed:
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip install --quiet 'aws-sam-cli>=1.120'
+	touch $@
+
+sam-venv: $(SAM_VENV)/.installed ## install the SAM CLI into its own venv (.venv-sam)
+
+build: sam-venv ## sam build: both Lambda packages (arm64 wheels, precompiled bytecode), no containers
+	$(SAM_ENV) $(SAM) build --build-in-source --build-dir $(SAM_BUILD_DIR)
+
+# Called by `sam build` (BuildMethod: makefile) with ARTIFACTS_DIR: copy only what the function imports,
+# install its requirements as Lambda arm64 wheels, and precompile bytecode with the runtime's Python.
+# unchecked-hash .pyc are used as they are: zip timestamps would make timestamp-checked ones look stale,
+# and Lambda's read-only file system would then recompile every module at every cold start.
+define lambda_package
+	@test -n "$(ARTIFACTS_DIR)" || { echo "ARTIFACTS_DIR is unset: run 'make build', which calls sam build" >&2; exit 1; }
+	cp -r --parents functions/__init__.py $(1) talksearch "$(ARTIFACTS_DIR)"
+	find "$(ARTIFACTS_DIR)" -name __pycache__ -prune -exec rm -rf {} +
+	$(LAMBDA_PYTHON) -m pip install --quiet --no-compile --target "$(ARTIFACTS_DIR)" --only-binary=:all: \
+		--implementation cp --python-version $(LAMBDA_PYTHON_VERSION) \
+		--platform manylinux2014_aarch64 --platform manylinux_2_28_aarch64 -r $(2)
+	$(LAMBDA_PYTHON) -m compileall -q -j 0 --invalidation-mode unchecked-hash "$(ARTIFACTS_DIR)"
+endef
+
+build-SearchFunction:
+	$(call lambda_package,functions/search,functions/search/requirements.txt)
+
+build-IndexBuilderFunction:
+	$(call lambda_package,functions/rebuild index_builder,functions/rebuild/requirements.txt)
+
+deploy: build ## deploy to AWS (guided the first time, samconfig.toml after), then publish frontend/
+	if [ -f samconfig.toml ]; then $(SAM_ENV) $(SAM) deploy --template-file $(SAM_BUILD_DIR)/template.yaml; \
+	else $(SAM_ENV) $(SAM) deploy --guided --template-file $(SAM_BUILD_DIR)/template.yaml; fi
+	stack=$${STACK:-$(call SAMCONFIG_VALUE,stack_name)}; region=$${REGION:-$(call SAMCONFIG_VALUE,region)}; \
+	output() { aws cloudformation describe-stacks --stack-name "$$stack" --region "$$region" \
+		--query "Stacks[0].Outputs[?OutputKey=='$$1'].OutputValue" --output text; }; \
+	aws s3 sync frontend/ "s3://$$(output SiteBucketName)/" --delete --region "$$region" \
+		--exclude '*.test.*' --exclude 'tests/*' --cache-control 'public, max-age=300' && \
+	aws cloudfront create-invalidation --distribution-id "$$(output DistributionId)" --paths '/*' >/dev/null && \
+	echo "Site: $$(output SiteUrl)   Content bucket: s3://$$(output ContentBucketName)/$$(output ContentPrefix)"
+
+destroy: sam-venv ## delete the stack and everything in its buckets (asks first)
+	stack=$${STACK:-$(call SAMCONFIG_VALUE,stack_name)}; region=$${REGION:-$(call SAMCONFIG_VALUE,region)}; \
+	test -n "$$stack" -a -n "$$region" || { echo "no samconfig.toml: run make destroy STACK=... REGION=..." >&2; exit 1; }; \
+	read -r -p "Delete stack $$stack ($$region) with its talks, index and page? Type the stack name: " answer; \
+	test "$$answer" = "$$stack" || { echo "not deleted"; exit 1; }; \
+	buckets=$$(aws cloudformation describe-stack-resources --stack-name "$$stack" --region "$$region" \
+		--query "StackResources[?ResourceType=='AWS::S3::Bucket'].PhysicalResourceId" --output text); \
+	$(PY) -c 'import boto3, sys; [boto3.resource("s3", region_name=sys.argv[1]).Bucket(b).object_versions.delete() \
+		for b in sys.argv[2:]]' "$$region" $$buckets && \
+	$(SAM_ENV) $(SAM) delete --stack-name "$$stack" --region "$$region" --no-prompts
+
+.PHONY: sam-venv build build-SearchFunction build-IndexBuilderFunction deploy destroy
