@@ -1,9 +1,10 @@
 """Lambda's SQS event source mapping, done locally: long-poll the queue, invoke the rebuild handler.
 
-Batching as the mapping does it: up to ``BATCH_SIZE`` records, gathered for at most
-``BATCH_WINDOW_SECONDS`` after the first one; with ``ReportBatchItemFailures`` the messages the
-handler reports as failed stay on the queue (SQS redelivers them after the visibility timeout
-and finally dead-letters them), the others are deleted. A handler that raises fails the whole batch.
+Batching as the mapping does it: up to ``BATCH_SIZE`` records from several ReceiveMessage
+calls, gathered for at most ``BATCH_WINDOW_SECONDS`` after the first one. With
+``ReportBatchItemFailures`` the messages the handler reports as failed stay on the queue (SQS
+redelivers them after the visibility timeout and finally dead-letters them); the others are
+deleted. A handler that raises fails the whole batch.
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ from urllib.parse import unquote_plus
 
 from devstack.runtime import FunctionLogs, LambdaFunction
 
-BATCH_SIZE = 10
-BATCH_WINDOW_SECONDS = 0.5
+BATCH_SIZE = 100  # as template.yaml's event source mapping
+BATCH_WINDOW_SECONDS = 0.5  # the template waits 30 s to gather bulk uploads; locally, edits should show at once
+RECEIVE_MAX = 10  # what one ReceiveMessage call may return
 LONG_POLL_SECONDS = 1  # short, so that stopping the stack never waits long
 
 
@@ -103,12 +105,12 @@ class SqsEventSource:
 
     def next_batch(self) -> list[dict[str, Any]]:
         """Wait (briefly) for a first message, then gather more until the batch is full or the window closes."""
-        batch = self._receive(BATCH_SIZE, LONG_POLL_SECONDS)
+        batch = self._receive(RECEIVE_MAX, LONG_POLL_SECONDS)
         if not batch:
             return []
         window_ends = time.monotonic() + BATCH_WINDOW_SECONDS
         while len(batch) < BATCH_SIZE and time.monotonic() < window_ends and not self._stop.is_set():
-            more = self._receive(BATCH_SIZE - len(batch), 0)
+            more = self._receive(min(RECEIVE_MAX, BATCH_SIZE - len(batch)), 0)
             batch.extend(more)
             if not more:
                 self._stop.wait(0.1)
