@@ -25,8 +25,8 @@ chromium: ## install Debian's Chromium for the browser tests (root, once)
 nodejs: ## install Debian's Node.js for the page's pure-logic tests (root, once)
 	@command -v node >/dev/null || { apt-get update -qq && apt-get install -y -qq nodejs >/dev/null; }
 
-test: venv chromium nodejs ## run every test (installs what it needs first)
-	$(PY) -m pytest
+test: venv chromium nodejs sam-venv ## run every test (installs what it needs first)
+	TALKSEARCH_REQUIRE_SAM=1 $(PY) -m pytest
 
 lint: venv ## ruff
 	$(VENV)/bin/ruff check .
