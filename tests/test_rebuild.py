@@ -19,11 +19,6 @@ EVENTS = Path(__file__).parent / "events" / "rebuild"
 CONTENT_BUCKET = "talksearch-content"
 INDEX_BUCKET = "talksearch-index"
 
-needs_builder = pytest.mark.skipif(
-    not hasattr(index_builder, "build_and_publish"),
-    reason="pending on index_builder.build_and_publish (issue 2) landing",
-)
-
 
 def load_event(name: str) -> dict:
     return json.loads((EVENTS / name).read_text(encoding="utf-8"))
@@ -150,7 +145,6 @@ def test_missing_configuration_is_a_clear_error(buckets, lambda_context, monkeyp
         app.lambda_handler(sqs_event(s3_notification("talks/a.json")), lambda_context)
 
 
-@needs_builder
 def test_a_batch_of_events_publishes_the_new_content_with_one_build(buckets, lambda_context, monkeypatch):
     # GIVEN two talks uploaded, so S3 sent two notifications, and a test event in the same batch
     for number in (1, 2):
@@ -172,7 +166,6 @@ def test_a_batch_of_events_publishes_the_new_content_with_one_build(buckets, lam
     assert published_manifest(buckets).talk_count == 2
 
 
-@needs_builder
 def test_a_failed_build_fails_only_the_trigger_messages(buckets, lambda_context, monkeypatch):
     # GIVEN new content, but an index bucket the function cannot write to (it does not exist)
     buckets.put_object(Bucket=CONTENT_BUCKET, Key="talks/talk.json", Body=json.dumps(TALK).encode())
@@ -186,7 +179,6 @@ def test_a_failed_build_fails_only_the_trigger_messages(buckets, lambda_context,
     assert failed_ids(response) == {r["messageId"] for r in triggers["Records"]}
 
 
-@needs_builder
 def test_the_daily_schedule_rebuilds_in_full(buckets, lambda_context):
     # GIVEN content that no event ever announced
     buckets.put_object(Bucket=CONTENT_BUCKET, Key="talks/talk.json", Body=json.dumps(TALK).encode())
@@ -194,3 +186,20 @@ def test_the_daily_schedule_rebuilds_in_full(buckets, lambda_context):
     app.lambda_handler(load_event("scheduled_event.json"), lambda_context)
     # THEN the index is published with the talk
     assert published_manifest(buckets).talk_count == 1
+
+
+def test_a_refused_build_is_retried_then_dead_lettered_and_publishes_nothing(buckets, lambda_context):
+    # GIVEN an event for a file that holds no talk at all, so the builder refuses to publish an empty index
+    buckets.put_object(Bucket=CONTENT_BUCKET, Key="talks/notes.txt", Body=b"not a talk")
+    event = sqs_event(s3_notification("talks/notes.txt"))
+    # WHEN the rebuild function handles it
+    response = app.lambda_handler(event, lambda_context)
+    # THEN the message goes back to the queue (and, after maxReceiveCount, to the DLQ); nothing is published
+    assert failed_ids(response) == {event["Records"][0]["messageId"]}
+    assert published_manifest(buckets) is None
+
+
+def test_a_refused_scheduled_rebuild_fails_the_invocation(buckets, lambda_context):
+    with pytest.raises(index_builder.BuildRefusedError):
+        app.lambda_handler(load_event("scheduled_event.json"), lambda_context)
+    assert published_manifest(buckets) is None

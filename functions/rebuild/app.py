@@ -23,6 +23,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 import index_builder
+from index_builder import BuildRefusedError, BuildReport
 from talksearch.contracts import (
     DEFAULT_CONTENT_PREFIX,
     DEFAULT_INDEX_PREFIX,
@@ -112,18 +113,16 @@ class BatchBuild:
 
     def __init__(self, locations: Locations) -> None:
         self.locations = locations
-        self.report: Any = None
+        self.report: BuildReport | None = None
         self.error: Exception | None = None
 
-    def run(self) -> Any:
+    def run(self) -> BuildReport:
         if self.report is None and self.error is None:
             try:
-                self.report = index_builder.build_and_publish(self.locations.source, self.locations.index)
+                self.report = checked_build(self.locations, full=False)
             except Exception as exc:
                 self.error = exc
                 logger.exception("incremental build failed; the published index is unchanged")
-            else:
-                logger.info("incremental build done", extra={"report": _describe(self.report)})
         if self.error is not None:
             raise RuntimeError(f"incremental build failed: {self.error}") from self.error
         return self.report
@@ -145,10 +144,15 @@ class BatchBuild:
         return "built"
 
 
-def _describe(report: Any) -> dict[str, Any]:
-    """The BuildReport fields worth a log line."""
-    fields = ("index_version", "published", "talks_indexed", "skipped", "duration_seconds", "artifact_bytes")
-    return {name: getattr(report, name) for name in fields if hasattr(report, name)}
+def checked_build(locations: Locations, *, full: bool) -> BuildReport:
+    """Build and publish; a build the builder refused (empty result, most talks lost) raises like a failure,
+    so its messages are retried and end in the dead-letter queue where someone will see them."""
+    report = index_builder.build_and_publish(locations.source, locations.index, full=full)
+    if report.status == "refused":
+        logger.error("build refused; the published index is unchanged", extra={"report": report.to_dict()})
+        raise BuildRefusedError(report.message)
+    logger.info(f"{report.mode} build {report.status}", extra={"report": report.to_dict()})
+    return report
 
 
 def is_scheduled_event(event: dict[str, Any]) -> bool:
@@ -158,11 +162,7 @@ def is_scheduled_event(event: dict[str, Any]) -> bool:
 
 def full_rebuild() -> dict[str, Any]:
     """Rebuild everything from the listing; raises on failure so the invocation errors and alarms can see it."""
-    locations = Locations.from_env()
-    report = index_builder.build_and_publish(locations.source, locations.index, full=True)
-    summary = _describe(report)
-    logger.info("full rebuild done", extra={"report": summary})
-    return summary
+    return checked_build(Locations.from_env(), full=True).to_dict()
 
 
 @logger.inject_lambda_context
