@@ -1,0 +1,278 @@
+"""The search engine behind /api/search, /api/talks and /api/suggest, usable without Lambda.
+
+``SearchEngine(index_dir).search(**params)`` returns exactly the /api/search JSON body, so
+the benchmark (``bench/``) and the relevance evaluation measure what visitors get.
+
+Per request: parse leniently, score each clause over raw postings (``ranking``), intersect
+(falling back to any word when all words find nothing), filter and count facets over the
+unscored match set (``facets``), then read stored fields and build snippets for the
+returned page only (``highlight``). A time budget stops optional work (more clauses, the
+fallback, typo corrections) and flags the answer ``partial``.
+"""
+
+from __future__ import annotations
+
+import heapq
+import os
+import re
+from collections import Counter
+from collections.abc import Collection
+from pathlib import Path
+from time import perf_counter
+
+from functions.search.facets import FacetIndex
+from functions.search.highlight import Highlighter
+from functions.search.params import MAX_QUERY_CHARS, InvalidParameter, SearchParams
+from functions.search.query import ParsedQuery, normalise_text, parse_query
+from functions.search.ranking import Ranker, Scores, intersect_scores, union_scores
+from functions.search.snapshot import IndexSnapshot, fold, folded_words, stem_en, stem_fr
+
+__all__ = ["InvalidParameter", "SearchEngine"]
+
+#: Milliseconds after which optional work stops and the answer is flagged partial.
+ENV_TIME_BUDGET_MS = "SEARCH_TIME_BUDGET_MS"
+DEFAULT_TIME_BUDGET_MS = 150
+#: "Did you mean" is offered when a query finds fewer talks than this.
+FEW_RESULTS = 10
+RELATED_TALKS = 5
+RELATED_TERMS = 12
+MAX_SUGGESTIONS = 8
+
+
+class SearchEngine:
+    """Answers queries from one opened index version; thread-safe, keep one per version."""
+
+    def __init__(
+        self,
+        index_dir: str | Path,
+        *,
+        version: str = "",
+        built_at: str = "",
+        time_budget_ms: float | None = None,
+    ) -> None:
+        self.snapshot = IndexSnapshot(index_dir, version=version or Path(index_dir).name, built_at=built_at)
+        self.ranker = Ranker(self.snapshot)
+        self.facets = FacetIndex(self.snapshot)
+        budget = time_budget_ms if time_budget_ms is not None else os.environ.get(ENV_TIME_BUDGET_MS, "")
+        self.time_budget = float(budget or DEFAULT_TIME_BUDGET_MS) / 1000.0
+
+    @property
+    def version(self) -> str:
+        return self.snapshot.version
+
+    def close(self) -> None:
+        self.snapshot.close()
+
+    def index_info(self) -> dict:
+        return {"version": self.snapshot.version, "built_at": self.snapshot.built_at}
+
+    def health(self) -> dict:
+        return {**self.index_info(), "talks": len(self.snapshot.live_docs)}
+
+    # --- /api/search ---------------------------------------------------------------------------
+    def search(self, **params: object) -> dict:
+        """The /api/search body for q, page, size, sort and the facet filters (raises InvalidParameter)."""
+        started = perf_counter()
+        deadline = started + self.time_budget
+        request = SearchParams.from_values(**params)
+        query = parse_query(request.q)
+        partial = False
+
+        scores: Scores | None = None
+        matched_any = False
+        if query.groups:
+            group_scores: list[Scores] = []
+            for group in query.groups:
+                if group_scores and perf_counter() > deadline:
+                    partial = True
+                    break
+                parts = [self.ranker.clause_scores(clause) for clause in group]
+                group_scores.append(parts[0] if len(parts) == 1 else union_scores(parts))
+            scores = intersect_scores(group_scores)
+            if not scores and len(group_scores) > 1:
+                if perf_counter() > deadline:
+                    partial = True
+                else:
+                    scores = union_scores(group_scores)
+                    matched_any = bool(scores)
+
+        matching: Collection[int] | None = None if scores is None else scores.keys()
+        if query.years:
+            in_years = self.facets.talks_with("year", query.years)
+            matching = in_years if matching is None else in_years.intersection(matching)
+        excluded: set[int] = set()
+        for clause in query.excluded:
+            excluded |= self.ranker.excluded_docs(clause)
+        if excluded or (matching is not None and self.snapshot.deleted):
+            base = self.snapshot.live_docs if matching is None else matching
+            matching = set(base) - excluded - self.snapshot.deleted
+        if query.is_empty and query.excluded and matching is None:
+            matching = set(self.snapshot.live_docs) - excluded
+
+        results, facets = self.facets.filter_and_count(matching, request.filters)
+        offset = (request.page - 1) * request.size
+        page_docs = self._page(results, scores, request.sort, offset, offset + request.size)
+
+        highlighter = self._highlighter(query)
+        hits = [self._hit(doc, scores, highlighter) for doc in page_docs]
+
+        did_you_mean = None
+        if query.groups and perf_counter() <= deadline:
+            did_you_mean = self._did_you_mean(query, len(results))
+        elif query.groups:
+            partial = True
+
+        return {
+            "query": request.q,
+            "total": len(results),
+            "page": request.page,
+            "size": request.size,
+            "took_ms": round((perf_counter() - started) * 1000.0, 2),
+            "hits": hits,
+            "facets": facets,
+            "did_you_mean": did_you_mean,
+            "matched": "any" if matched_any else "all",
+            "partial": partial,
+            "index": self.index_info(),
+        }
+
+    def _page(self, results: Collection[int], scores: Scores | None, sort: str, start: int, stop: int) -> list[int]:
+        if start >= len(results):
+            return []
+        rank = self.snapshot.browse_rank
+        if scores is not None and sort == "relevance":
+            # ties keep browse order: newest first
+            ordered = heapq.nlargest(stop, sorted(results, key=rank.__getitem__), key=scores.__getitem__)
+        elif results is self.snapshot.live_docs:
+            ordered = self.snapshot.browse_order[:stop]
+        else:
+            ordered = heapq.nsmallest(stop, results, key=rank.__getitem__)
+        return ordered[start:stop]
+
+    def _hit(self, doc: int, scores: Scores | None, highlighter: Highlighter) -> dict:
+        stored = self.snapshot.stored(doc)
+        summary = stored.get("summary") or ""
+        return {
+            **_talk_fields(stored),
+            "snippet": highlighter.snippet(summary) if summary else "",
+            "score": round(scores[doc], 4) if scores is not None and doc in scores else None,
+        }
+
+    def _highlighter(self, query: ParsedQuery) -> Highlighter:
+        exact: set[str] = set()
+        stems_fr: set[str] = set()
+        stems_en: set[str] = set()
+        for clause in query.clauses():
+            if clause.kind == "prefix":
+                exact.update(self.ranker.prefix_terms(clause.words[0])[1])
+                continue
+            exact.update(clause.words)
+            if clause.kind in ("word", "phrase"):
+                stems_fr.update(stem_fr(w) for w in clause.words)
+                stems_en.update(stem_en(w) for w in clause.words)
+            if clause.kind == "word":
+                exact.update(self.ranker.typo_alternatives(clause.words[0]))
+        return Highlighter(exact, stems_fr, stems_en)
+
+    def _did_you_mean(self, query: ParsedQuery, total: int) -> str | None:
+        corrections: dict[str, str] = {}
+        for clause in query.clauses():
+            if clause.kind != "word":
+                continue
+            word = clause.words[0]
+            unknown = self.snapshot.doc_frequency("words", word) == 0
+            if total >= FEW_RESULTS and not unknown:
+                continue
+            better = self.ranker.correction(word)
+            if better:
+                corrections[word] = better
+        if not corrections:
+            return None
+        return re.sub(r"\w+", lambda m: corrections.get(fold(m.group()), m.group()), query.text)
+
+    # --- /api/talks/{id} -----------------------------------------------------------------------
+    def talk(self, talk_id: str) -> dict | None:
+        """The talk with its full summary and up to five related talks, or None when unknown."""
+        doc = self.snapshot.doc_for_id(talk_id)
+        if doc is None or doc in self.snapshot.deleted:
+            return None
+        stored = self.snapshot.stored(doc)
+        related = [_talk_fields(self.snapshot.stored(d)) for d in self._related(doc, stored)]
+        return {
+            **_talk_fields(stored),
+            "tags": list(stored.get("tag_list") or []),
+            "summary": stored.get("summary") or "",
+            "related": related,
+            "index": self.index_info(),
+        }
+
+    def _related(self, doc: int, stored: dict) -> list[int]:
+        """More like this: the talk's most distinctive words (tf x idf) as an any-word query."""
+        tags = " ".join(stored.get("tag_list") or [])
+        text = " ".join([stored.get("title") or "", tags, stored.get("summary") or ""])
+        counts = Counter(w for w in folded_words(text[:20_000]) if len(w) > 2 and not w.isdigit())
+        weighted = []
+        for word, tf in counts.items():
+            df = self.snapshot.doc_frequency("words", word)
+            if 1 < df < self.snapshot.doc_count * 0.2:
+                weighted.append((tf * self.snapshot.idf("words", word), word))
+        terms = [("words", word, weight) for weight, word in heapq.nlargest(RELATED_TERMS, weighted)]
+        scores = self.ranker.score_terms(terms)
+        scores.pop(doc, None)
+        for gone in self.snapshot.deleted.intersection(scores):
+            del scores[gone]
+        return heapq.nlargest(RELATED_TALKS, scores, key=scores.__getitem__)
+
+    # --- /api/suggest --------------------------------------------------------------------------
+    def suggest(self, q: object) -> dict:
+        """Up to eight completions of what is being typed: words, speakers and titles."""
+        if not isinstance(q, str):
+            raise InvalidParameter("q must be a string")
+        if len(q) > MAX_QUERY_CHARS:
+            raise InvalidParameter(f"q is {len(q)} characters long; the limit is {MAX_QUERY_CHARS}")
+        text = normalise_text(q)
+        words = folded_words(text)
+        prefix = fold(re.findall(r"\w+", text)[-1]) if re.search(r"\w$", text) else ""
+        suggestions: list[dict] = []
+        if len(prefix) >= 2:
+            context = text[: len(text) - len(prefix)].rstrip()
+            terms = self.snapshot.expand_prefix("words", prefix, 1000, 4)
+            suggestions += [{"text": f"{context} {t}".strip(), "kind": "term"} for t in terms if t != prefix or context]
+            suggestions += [{"text": name, "kind": "speaker"} for name in self._speakers_starting(prefix, 2)]
+            context_words = words[:-1] if words and words[-1] == prefix else words
+            suggestions += [{"text": t, "kind": "title"} for t in self._titles_for(context_words, prefix, 3)]
+        seen: set[str] = set()
+        unique = []
+        for s in suggestions:
+            key = fold(s["text"])
+            if key not in seen:
+                seen.add(key)
+                unique.append(s)
+        return {"query": q, "suggestions": unique[:MAX_SUGGESTIONS]}
+
+    def _speakers_starting(self, prefix: str, limit: int) -> list[str]:
+        return self.facets.speaker_names().starting_with(prefix, limit)
+
+    def _titles_for(self, context: list[str], prefix: str, limit: int) -> list[str]:
+        title_terms = [("title", stem_fr(t), 1.0) for t in self.snapshot.expand_prefix("words", prefix, 1000, 8)]
+        scores = self.ranker.score_terms(title_terms)
+        if context:
+            parts = [scores] + [self.ranker.score_terms(self.ranker.word_terms(w, fuzzy=False)) for w in context]
+            scores = intersect_scores(parts)
+        deleted = self.snapshot.deleted
+        best = heapq.nlargest(limit, (d for d in scores if d not in deleted), key=scores.__getitem__)
+        return [self.snapshot.stored(d).get("title") or "" for d in best]
+
+
+def _talk_fields(stored: dict) -> dict:
+    return {
+        "id": stored.get("id"),
+        "title": stored.get("title") or "",
+        "speakers": list(stored.get("speaker_list") or []),
+        "company": stored.get("company") or "",
+        "event": stored.get("event") or "",
+        "date": stored.get("date") or "",
+        "year": stored.get("year"),
+        "lang": stored.get("lang") or "",
+        "url": stored.get("url") or "",
+    }

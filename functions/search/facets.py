@@ -1,0 +1,140 @@
+"""Facet filters and counts from in-memory per-talk values, never from scored results.
+
+Semantics: values of one facet are OR-ed, facets are AND-ed, and the counts of facet X
+apply every active filter except X's own (disjunctive facets), so a visitor can widen a
+selection as easily as narrow it. Counting is a C-level ``Counter`` over the values of the
+matching talks: about 1 ms per 10,000 talks and facet.
+"""
+
+from __future__ import annotations
+
+import bisect
+import heapq
+import re
+from collections import Counter
+from collections.abc import Collection, Iterable, Mapping
+from itertools import chain
+from operator import itemgetter
+from threading import Lock
+
+from functions.search.snapshot import IndexSnapshot, fold
+
+#: Values returned per facet (selected values are always added).
+FACET_LIMIT = 20
+FACET_NAMES = ("speaker", "company", "event", "year", "lang")
+_MULTI_VALUED = {"speaker"}
+
+
+class FacetIndex:
+    """Per-talk facet values of one index version, plus value -> talks maps built on first use."""
+
+    def __init__(self, snapshot: IndexSnapshot) -> None:
+        self._snapshot = snapshot
+        self._values = snapshot.facet_values
+        self._talks_by_value: dict[str, dict[object, frozenset[int]]] = {}
+        self._browse_counts: dict[str, list[dict]] | None = None
+        self._speaker_names: NamePrefixIndex | None = None
+        self._lock = Lock()
+
+    def speaker_names(self) -> NamePrefixIndex:
+        """Speakers by the folded start of any of their names, for search-as-you-type (built on first use)."""
+        if self._speaker_names is None:
+            talks = {name: len(docs) for name, docs in self._value_map("speaker").items() if docs}
+            self._speaker_names = NamePrefixIndex(talks)
+        return self._speaker_names
+
+    def _value_map(self, facet: str) -> dict[object, frozenset[int]]:
+        found = self._talks_by_value.get(facet)
+        if found is not None:
+            return found
+        building: dict[object, list[int]] = {}
+        deleted = self._snapshot.deleted
+        values = self._values[facet]
+        if facet in _MULTI_VALUED:
+            for doc, names in enumerate(values):
+                for name in names:
+                    building.setdefault(name, []).append(doc)
+        else:
+            for doc, value in enumerate(values):
+                if value not in (None, ""):
+                    building.setdefault(value, []).append(doc)
+        result = {value: frozenset(docs) - deleted for value, docs in building.items()}
+        with self._lock:
+            self._talks_by_value[facet] = result
+        return result
+
+    def talks_with(self, facet: str, selected: Iterable[object]) -> frozenset[int]:
+        """Talks having any of the selected values of one facet."""
+        by_value = self._value_map(facet)
+        sets = [by_value.get(value, frozenset()) for value in selected]
+        return frozenset().union(*sets) if sets else frozenset()
+
+    def filter_and_count(
+        self, matching: Collection[int] | None, filters: Mapping[str, tuple]
+    ) -> tuple[Collection[int], dict[str, list[dict]]]:
+        """(talks passing every filter, facet counts); ``matching`` None means every talk."""
+        if matching is None and not filters:
+            with self._lock:
+                cached = self._browse_counts
+            if cached is None:
+                cached = self._count_all(self._snapshot.live_docs, {})
+                with self._lock:
+                    self._browse_counts = cached
+            return self._snapshot.live_docs, cached
+        base: Collection[int] = self._snapshot.live_docs if matching is None else matching
+        allowed = {facet: self.talks_with(facet, values) for facet, values in filters.items()}
+        result = _intersect(base, allowed.values())
+        counts = {}
+        for facet in FACET_NAMES:
+            others = [docs for name, docs in allowed.items() if name != facet]
+            # counts of facet X ignore X's own filter: same docs as the result when X is not filtered
+            scope = result if facet not in allowed else _intersect(base, others)
+            counts[facet] = self._count(facet, scope, filters.get(facet, ()))
+        return result, counts
+
+    def _count_all(self, docs: Collection[int], filters: Mapping[str, tuple]) -> dict[str, list[dict]]:
+        return {facet: self._count(facet, docs, filters.get(facet, ())) for facet in FACET_NAMES}
+
+    def _count(self, facet: str, docs: Collection[int], selected: tuple) -> list[dict]:
+        values = self._values[facet]
+        if facet in _MULTI_VALUED:
+            counter = Counter(chain.from_iterable(map(values.__getitem__, docs)))
+        else:
+            counter = Counter(map(values.__getitem__, docs))
+            counter.pop(None, None)
+            counter.pop("", None)
+        # nlargest with a C-level key: sorting 13,000 speakers by count would cost ~5 ms
+        top = sorted(heapq.nlargest(FACET_LIMIT, counter.items(), key=itemgetter(1)), key=_by_count_then_value)
+        shown = {value for value, _ in top}
+        top.extend((value, counter.get(value, 0)) for value in selected if value not in shown)
+        return [{"value": value, "count": count} for value, count in top]
+
+
+class NamePrefixIndex:
+    """Names found by the start of any of their words, folded (``gael`` finds ``Gaël Varoquaux``)."""
+
+    def __init__(self, counts: Mapping[str, int]) -> None:
+        entries = sorted((token, name) for name in counts for token in re.findall(r"\w+", fold(name)))
+        self._tokens = [token for token, _ in entries]
+        self._names = [name for _, name in entries]
+        self._counts = counts
+
+    def starting_with(self, prefix: str, limit: int, scan: int = 500) -> list[str]:
+        start = bisect.bisect_left(self._tokens, prefix)
+        found: set[str] = set()
+        for i in range(start, min(start + scan, len(self._tokens))):
+            if not self._tokens[i].startswith(prefix):
+                break
+            found.add(self._names[i])
+        return sorted(found, key=lambda name: (-self._counts[name], name))[:limit]
+
+
+def _by_count_then_value(item: tuple[object, int]) -> tuple[int, str]:
+    return -item[1], str(item[0])
+
+
+def _intersect(base: Collection[int], others: Iterable[frozenset[int]]) -> Collection[int]:
+    result = base
+    for docs in sorted(others, key=len):
+        result = docs.intersection(result) if len(docs) < len(result) else set(result).intersection(docs)
+    return result
