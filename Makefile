@@ -25,12 +25,27 @@ chromium: ## install Debian's Chromium for the browser tests (root, once)
 nodejs: ## install Debian's Node.js for the page's pure-logic tests (root, once)
 	@command -v node >/dev/null || { apt-get update -qq && apt-get install -y -qq nodejs >/dev/null; }
 
-test: venv chromium nodejs sam-venv ## run every test (installs what it needs first)
+test: venv chromium nodejs sam-venv bench-deps ## run every test (installs what it needs first)
 	TALKSEARCH_REQUIRE_SAM=1 $(PY) -m pytest
 
 lint: venv ## ruff
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+
+$(VENV)/.bench-installed: $(VENV)/.installed pyproject.toml
+	$(PY) -m pip install --quiet -e '.[dev,bench]'
+	touch $@
+
+bench-deps: $(VENV)/.bench-installed ## install the benchmark's peers and plotting (.[bench]) and hey (root, once)
+	@command -v hey >/dev/null || { apt-get update -qq && apt-get install -y -qq hey >/dev/null; }
+
+bench: bench-deps ## talksearch vs SQLite FTS5 and tantivy on the shared corpus (≤ 15 min), rewrites docs/benchmarks.md
+	$(PY) -m bench $(BENCH_ARGS)
+
+bench-quick: bench-deps ## the same benchmark on 1k synthetic talks in under two minutes, while developing
+	$(PY) -m bench --quick $(BENCH_ARGS)
+
+.PHONY: bench-deps bench bench-quick
 
 dev: venv ## run the whole product locally: page + API on 127.0.0.1:$PORT (8000), indexing $CONTENT_DIR live
 	$(PY) -m devstack --content-dir "$(CONTENT_DIR)" --port "$(PORT)"

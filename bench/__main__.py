@@ -1,0 +1,313 @@
+"""``python -m bench``: run the benchmark; ``python -m bench queries``: redraw the committed query mixes."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import cProfile
+import io
+import os
+import platform
+import pstats
+import shlex
+import sqlite3
+import sys
+import tempfile
+import time
+import traceback
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+
+from bench import measure, report
+from bench.corpus import PYVIDEO, ROOT, apply_changes, changed_talks, load_corpus, write_content_tree
+from bench.queries import draw_query_mix, load_query_mix, mix_path, save_query_mix
+
+ENGINES = ("talksearch", "fts5", "tantivy")
+DOCS = ROOT / "docs" / "benchmarks.md"
+DOCS_PLOT = "benchmarks-latency.png"
+PROFILED_KINDS = 2
+
+
+def arguments(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("command", nargs="?", default="run", choices=("run", "queries"))
+    parser.add_argument(
+        "--corpus", default=None, help="auto (default) | pyvideo | pyvideo-fr | synthetic | path to a .jsonl(.gz)"
+    )
+    parser.add_argument("--size", type=int, help="talks: synthetic size (1000, 10000, 100000) or a sample of a file")
+    parser.add_argument("--engines", default=",".join(ENGINES), help=f"comma-separated subset of {','.join(ENGINES)}")
+    parser.add_argument("--quick", action="store_true", help="under two minutes: 1k synthetic, fewer queries")
+    parser.add_argument("--per-kind", type=int, help="queries of each kind taken from the mix (default: all)")
+    parser.add_argument("--passes", type=int, help="measured passes over the mix (default 3, quick 1)")
+    parser.add_argument("--cold-runs", type=int, help="fresh processes for the cold start (default 5, quick 1)")
+    parser.add_argument("--load-requests", type=int, help="hey requests in all (default 2100, quick 140; 0 = skip)")
+    parser.add_argument("--load-concurrency", type=int, default=4)
+    parser.add_argument("--profile", action=argparse.BooleanOptionalAction, default=None, help="cProfile talksearch")
+    parser.add_argument("--out", type=Path, help="results folder (default bench-results/<time>-<corpus>)")
+    parser.add_argument(
+        "--docs", action=argparse.BooleanOptionalAction, default=None, help="rewrite docs/benchmarks.md"
+    )
+    args = parser.parse_args(argv)
+    quick = args.quick
+    args.corpus = args.corpus or ("synthetic" if quick else "auto")
+    if quick and args.corpus == "synthetic" and not args.size:
+        args.size = 1000
+    args.passes = args.passes or (1 if quick else 3)
+    args.cold_runs = args.cold_runs or (1 if quick else 5)
+    args.per_kind = args.per_kind or (10 if quick else None)
+    if args.load_requests is None:
+        args.load_requests = 140 if quick else 2100
+    args.profile = (not quick) if args.profile is None else args.profile
+    args.docs = (not quick) if args.docs is None else args.docs
+    args.engines = [e.strip() for e in args.engines.split(",") if e.strip()]
+    unknown = sorted(set(args.engines) - set(ENGINES))
+    if unknown:
+        parser.error(f"unknown engine {unknown[0]!r}; choose from {', '.join(ENGINES)}")
+    return args
+
+
+class Clock:
+    """Progress lines on stderr, stamped with the time since the run started."""
+
+    def __init__(self) -> None:
+        self.started = time.perf_counter()
+
+    def __call__(self, message: str) -> None:
+        print(f"[{time.perf_counter() - self.started:7.1f}s] {message}", file=sys.stderr, flush=True)
+
+
+def machine(load_start: float) -> dict:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30 if hasattr(os, "sysconf") else 0
+    info = {
+        "cores": os.cpu_count(),
+        "cpu": cpu,
+        "memory_gb": round(memory),
+        "python": platform.python_version(),
+        "sqlite": sqlite3.sqlite_version,
+        "platform": platform.platform(),
+        "load_start": load_start,
+    }
+    for package, key in (("tantivy", "tantivy"), ("whoosh-reloaded", "whoosh")):
+        with contextlib.suppress(metadata.PackageNotFoundError):
+            info[key] = metadata.version(package)
+    return info
+
+
+def make_engine(name: str):
+    if name == "talksearch":
+        from bench.engines.talksearch import TalksearchEngine
+
+        return TalksearchEngine()
+    from bench.engines import peers
+
+    return peers.fts5_engine() if name == "fts5" else peers.tantivy_engine()
+
+
+def run(args: argparse.Namespace) -> int:
+    progress = Clock()
+    load_start = os.getloadavg()[0]
+    corpus = load_corpus(args.corpus, args.size)
+    source = str(PYVIDEO) if corpus.name.startswith("pyvideo") else args.corpus
+    progress(f"corpus {corpus.name}: {len(corpus):,} talks")
+    mix = load_query_mix(corpus, args.per_kind)
+    queries = mix["queries"]
+    mix_file = str(Path(mix["file"]).relative_to(ROOT)) if mix["file"] else "drawn for this run: no committed mix"
+    progress(f"query mix v{mix['version']}: {len(queries)} queries ({mix_file})")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    out = args.out or ROOT / "bench-results" / f"{stamp}-{corpus.name}"
+    out.mkdir(parents=True, exist_ok=True)
+    results: dict = {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "mode": "quick" if args.quick else "full",
+        "corpus": {"name": corpus.name, "talks": len(corpus), "source": source},
+        "mix": {
+            "version": mix["version"],
+            "file": mix_file,
+            "queries": len(queries),
+            "per_kind": mix["per_kind"],
+        },
+        "settings": {"passes": args.passes, "cold_runs": args.cold_runs, "engines": args.engines},
+        "engines": {},
+    }
+    if not mix["file"]:
+        save_query_mix(mix, out / "queries.json")
+    samples: dict[str, dict[str, list[float]]] = {}
+    with tempfile.TemporaryDirectory(prefix="talksearch-bench-") as tmp:
+        workdir = Path(tmp)
+        content_dir = workdir / "content"
+        files = write_content_tree(corpus, content_dir)
+        progress(f"content: {len(files)} JSONL files under {content_dir}")
+        changes = changed_talks(corpus)
+        engines = {}
+        for name in args.engines:
+            engine = make_engine(name)
+            engines[name] = engine
+            results["engines"][name], samples[name] = bench_engine(
+                engine, corpus, content_dir, workdir, queries, args, progress
+            )
+        if any(not results["engines"][n].get("error") for n in engines):
+            progress("incremental rebuild: 10 talks change")
+            corpus_after = apply_changes(corpus, changes, content_dir)
+            for name, engine in engines.items():
+                if results["engines"][name].get("error"):
+                    continue
+                try:
+                    seconds = engine.update(corpus_after, changes, content_dir)
+                    found = engine.search(q="errata")["total"]
+                    results["engines"][name]["incremental_s"] = seconds
+                    results["engines"][name]["after_update_errata_hits"] = found
+                    progress(f"  {name}: {seconds:.3f} s (talks now matching 'errata': {found})")
+                except Exception as exc:  # one engine failing must not lose the others' figures
+                    results["engines"][name]["incremental_error"] = _describe(exc)
+                    progress(f"  {name}: incremental rebuild FAILED: {_describe(exc)}")
+        talksearch = engines.get("talksearch")
+        if talksearch and not results["engines"]["talksearch"].get("error"):
+            if args.profile:
+                results["profile"] = profile(talksearch, queries, results["engines"]["talksearch"], out, progress)
+            if args.load_requests:
+                results["load"] = load(content_dir, queries, args, progress)
+        for engine in engines.values():
+            engine.close()
+    results["machine"] = machine(load_start) | {"load_end": os.getloadavg()[0]}
+    cores = results["machine"]["cores"] or 1
+    busiest = max(load_start, results["machine"]["load_end"])
+    if busiest > 0.5 * cores:
+        results["machine"]["shared_note"] = (
+            f"the machine was shared with other work while these figures were taken (1-minute load average up to "
+            f"{busiest:.1f} on {cores} cores): latencies are noisier and slower than on an idle machine."
+        )
+    write_outputs(results, samples, out, args)
+    failed = [n for n, r in results["engines"].items() if r.get("error")]
+    return 1 if failed else 0
+
+
+def bench_engine(engine, corpus, content_dir: Path, workdir: Path, queries: list[dict], args, progress) -> tuple:
+    name = engine.name
+    result: dict = {}
+    try:
+        progress(f"{name}: full build of {len(corpus):,} talks")
+        build = engine.build(corpus, content_dir, workdir)
+        result["build_s"] = build.seconds
+        result["build_detail"] = build.detail
+        result["sizes"] = engine.sizes()
+        progress(f"  built in {build.seconds:.2f} s; {result['sizes']['disk_bytes'] / 1e6:.1f} MB on disk")
+        module, cls, path = engine.cold_start_target()
+        progress(f"{name}: cold start, {args.cold_runs} fresh process(es)")
+        first = next((q["params"] for q in queries if q["kind"] == "several_words"), queries[0]["params"])
+        result["cold"] = measure.cold_start(module, cls, path, first, args.cold_runs)
+        progress(
+            f"  {result['cold']['total_ms']:.0f} ms in process, {result['cold']['process_ms']:.0f} ms whole process"
+        )
+        engine.open()
+        progress(f"{name}: warm latency, {len(queries)} queries × {args.passes} passes (+1 warm-up)")
+        warm = measure.warm_latency(engine.search, queries, args.passes, progress)
+        samples = warm.pop("samples")
+        result["warm"] = warm
+        overall = warm["overall"]
+        progress(
+            f"  p50 {overall['p50']:.2f} / p95 {overall['p95']:.2f} / p99 {overall['p99']:.2f} / "
+            f"max {overall['max']:.1f} ms"
+        )
+        return result, samples
+    except Exception as exc:  # report the failure next to the other engines' figures
+        result["error"] = _describe(exc)
+        progress(f"{name}: FAILED: {result['error']}")
+        traceback.print_exc(file=sys.stderr)
+        return result, {}
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"[:300]
+
+
+def profile(engine, queries: list[dict], result: dict, out: Path, progress) -> str:
+    """cProfile over the queries of talksearch's slowest kinds (by p95): where the time goes."""
+    by_kind = result["warm"]["by_kind"]
+    slowest = sorted(by_kind, key=lambda kind: -by_kind[kind]["p95"])[:PROFILED_KINDS]
+    progress(f"talksearch: profiling the slowest kinds ({', '.join(slowest)})")
+    profiler = cProfile.Profile()
+    chosen = [q for q in queries if q["kind"] in slowest]
+    profiler.enable()
+    for query in chosen:
+        engine.search(**query["params"])
+    profiler.disable()
+    profiler.dump_stats(out / "talksearch.prof")
+    text = io.StringIO()
+    stats = pstats.Stats(profiler, stream=text)
+    stats.sort_stats("tottime").print_stats(18)
+    body = text.getvalue()
+    summary = body[body.find("ncalls") :] if "ncalls" in body else body
+    header = f"{len(chosen)} queries of kinds {', '.join(slowest)}; top functions by own time (tottime)"
+    (out / "talksearch-profile.txt").write_text(body, encoding="utf-8")
+    return f"{header}\n{summary.rstrip()}"
+
+
+def load(content_dir: Path, queries: list[dict], args, progress) -> dict:
+    """The local stack (devstack) serving the same content, under a bounded loopback hey load."""
+    try:
+        from devstack.stack import start_stack
+    except ImportError as exc:
+        return {"skipped": f"devstack is not available ({exc})"}
+    progress("local stack: starting (it builds and publishes its own index first)")
+    sampled = []
+    for kind in dict.fromkeys(q["kind"] for q in queries):
+        sampled.append(next(q for q in queries if q["kind"] == kind))
+    try:
+        stack = start_stack(content_dir, log=lambda line: progress(f"  stack: {line}"), ready_timeout=900)
+    except Exception as exc:
+        return {"error": f"the stack did not start: {_describe(exc)}"}
+    try:
+        progress(f"local stack: hey, {args.load_requests} requests over {len(sampled)} urls, c={args.load_concurrency}")
+        return measure.load_test(stack.api_url, sampled, args.load_requests, args.load_concurrency, progress)
+    finally:
+        stack.stop()
+
+
+def write_outputs(results: dict, samples: dict, out: Path, args) -> None:
+    command = "python -m bench " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    results["command"] = command.strip()
+    json_path = out / "results.json"
+    plot_path = out / "latency.png"
+    results["samples_ms"] = samples
+    report.write_json(results, json_path)
+    if any(samples.values()):
+        report.plot(results, samples, plot_path)
+    (out / "benchmarks.md").write_text(report.markdown(results, plot_path.name, command.strip()), encoding="utf-8")
+    print(report.stdout_report(results))
+    print()
+    print(f"results: {json_path}")
+    print(f"plot:    {plot_path}")
+    print(f"report:  {out / 'benchmarks.md'}")
+    if args.docs:
+        DOCS.parent.mkdir(exist_ok=True)
+        if plot_path.exists():
+            (DOCS.parent / DOCS_PLOT).write_bytes(plot_path.read_bytes())
+        DOCS.write_text(report.markdown(results, DOCS_PLOT, command.strip()), encoding="utf-8")
+        print(f"docs:    {DOCS}")
+
+
+def redraw_queries(args: argparse.Namespace) -> int:
+    """Redraw the committed mix of one corpus (bump MIX_VERSION in bench/queries.py when the algorithm changes)."""
+    corpus = load_corpus(args.corpus, args.size)
+    mix = draw_query_mix(corpus)
+    save_query_mix(mix, mix_path(corpus.name))
+    print(f"{mix_path(corpus.name)}: {len(mix['queries'])} queries from {corpus.name} ({len(corpus):,} talks)")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = arguments(argv)
+    return redraw_queries(args) if args.command == "queries" else run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,179 @@
+"""How each figure is taken: warm latency, cold start in a fresh process, sizes, loopback load with hey."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tarfile
+import time
+import urllib.parse
+from collections.abc import Callable
+from pathlib import Path
+
+from bench.corpus import ROOT
+
+Progress = Callable[[str], None]
+
+
+def percentiles(samples: list[float]) -> dict[str, float]:
+    """Nearest-rank p50/p95/p99, max and mean of millisecond samples."""
+    if not samples:
+        return {"n": 0, "p50": math.nan, "p95": math.nan, "p99": math.nan, "max": math.nan, "mean": math.nan}
+    ordered = sorted(samples)
+
+    def rank(p: float) -> float:
+        return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
+
+    return {
+        "n": len(ordered),
+        "p50": rank(50),
+        "p95": rank(95),
+        "p99": rank(99),
+        "max": ordered[-1],
+        "mean": statistics.fmean(ordered),
+    }
+
+
+def warm_latency(search: Callable[..., dict], queries: list[dict], passes: int, progress: Progress) -> dict:
+    """One unrecorded pass to warm caches, then ``passes`` recorded passes over the whole mix.
+
+    Each sample is the wall time of one full response (hits, highlights, facet counts).
+    """
+    for query in queries:
+        search(**query["params"])
+    samples: dict[str, list[float]] = {}
+    slowest: list[tuple[float, str, dict]] = []
+    zero_hits = {}
+    for n in range(passes):
+        for query in queries:
+            started = time.perf_counter()
+            result = search(**query["params"])
+            elapsed = (time.perf_counter() - started) * 1000
+            samples.setdefault(query["kind"], []).append(elapsed)
+            slowest.append((elapsed, query["kind"], query["params"]))
+            if n == 0 and not result["total"]:
+                zero_hits[query["kind"]] = zero_hits.get(query["kind"], 0) + 1
+        progress(f"  pass {n + 1}/{passes} done")
+    slowest.sort(key=lambda item: -item[0])
+    every = [ms for kind_samples in samples.values() for ms in kind_samples]
+    return {
+        "overall": percentiles(every),
+        "by_kind": {kind: percentiles(values) for kind, values in samples.items()},
+        "samples": samples,
+        "zero_hits": zero_hits,
+        "slowest": [{"ms": round(ms, 2), "kind": kind, "params": params} for ms, kind, params in slowest[:8]],
+    }
+
+
+_COLD_SCRIPT = """
+import time
+started = time.perf_counter()
+import json, sys
+from {module} import {cls}
+opened = time.perf_counter()
+engine = {cls}({path!r})
+ready = time.perf_counter()
+result = engine.search(**json.loads({params!r}))
+done = time.perf_counter()
+print(json.dumps({{"import_ms": (opened - started) * 1000, "open_ms": (ready - opened) * 1000,
+                  "query_ms": (done - ready) * 1000, "total_ms": (done - started) * 1000,
+                  "hits": len(result["hits"])}}))
+"""
+
+
+def cold_start(module: str, cls: str, path: Path, params: dict, runs: int) -> dict:
+    """Median over ``runs`` fresh interpreters of: import the engine, open the index, answer one full query.
+
+    ``total_ms`` is measured inside the process (the goal's definition); ``process_ms`` adds interpreter
+    start-up and exit, as seen from outside.
+    """
+    script = _COLD_SCRIPT.format(module=module, cls=cls, path=str(path), params=json.dumps(params))
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    measured = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        done = subprocess.run(
+            [sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+        )
+        elapsed = (time.perf_counter() - started) * 1000
+        if done.returncode != 0:
+            raise RuntimeError(f"cold start of {module} failed: {done.stderr.strip()[-800:]}")
+        figures = json.loads(done.stdout.strip().splitlines()[-1])
+        figures["process_ms"] = elapsed
+        measured.append(figures)
+    keys = ("import_ms", "open_ms", "query_ms", "total_ms", "process_ms")
+    return {key: statistics.median(m[key] for m in measured) for key in keys} | {"runs": runs}
+
+
+def directory_bytes(path: Path) -> int:
+    if path.is_file():
+        return path.stat().st_size
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def gzip_bytes(path: Path) -> int:
+    """Size of ``path`` as a tar.gz at level 6: the same yardstick for every engine's artifact."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz", compresslevel=6) as tar:
+        tar.add(path, arcname=path.name)
+    return buffer.tell()
+
+
+def ensure_hey() -> str | None:
+    return shutil.which("hey")
+
+
+def api_url(base: str, params: dict) -> str:
+    query = {k: v for k, v in params.items() if v not in ("", None, [])}
+    query.setdefault("q", "")
+    return f"{base}/search?{urllib.parse.urlencode(query, doseq=True)}"
+
+
+def load_test(base: str, queries: list[dict], total_requests: int, concurrency: int, progress: Progress) -> dict:
+    """``hey`` against the running stack: one run per sampled query, each bounded in count and time.
+
+    Latencies come from hey's per-request CSV, so the p99 is over every request of every run.
+    """
+    hey = ensure_hey()
+    if not hey:
+        return {"skipped": "hey is not installed (make bench installs it with apt-get)"}
+    urls = [api_url(base, q["params"]) for q in queries]
+    per_url = max(concurrency, total_requests // len(urls))
+    latencies: list[float] = []
+    statuses: dict[str, int] = {}
+    errors = 0
+    busy = 0.0
+    for n, url in enumerate(urls, 1):
+        started = time.perf_counter()
+        done = subprocess.run(
+            [hey, "-n", str(per_url), "-c", str(concurrency), "-t", "20", "-o", "csv", url],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        busy += time.perf_counter() - started
+        rows = list(csv.DictReader(io.StringIO(done.stdout)))
+        for row in rows:
+            latencies.append(float(row["response-time"]) * 1000)
+            statuses[row["status-code"]] = statuses.get(row["status-code"], 0) + 1
+        errors += per_url - len(rows)  # requests hey could not complete (connection errors, timeouts)
+        progress(f"  hey {n}/{len(urls)}: {len(rows)} responses")
+    ok = statuses.get("200", 0)
+    errors += sum(count for status, count in statuses.items() if status != "200")
+    return {
+        "requests": per_url * len(urls),
+        "concurrency": concurrency,
+        "urls": len(urls),
+        "requests_per_second": len(latencies) / busy if busy else 0.0,
+        "latency": percentiles(latencies),
+        "ok": ok,
+        "errors": errors,
+        "statuses": statuses,
+    }

@@ -1,0 +1,346 @@
+"""Turning one run's results into the stdout table, the JSON file, the latency plot and docs/benchmarks.md."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+from bench.queries import KINDS
+
+TARGET = "talksearch"
+PEERS = ("fts5", "tantivy")
+GOAL_CORPUS = "pyvideo"
+LABELS = {"talksearch": "talksearch", "fts5": "SQLite FTS5", "tantivy": "tantivy"}
+
+
+def _get(results: dict, engine: str, *path: str) -> float | None:
+    node = results["engines"].get(engine)
+    for key in path:
+        if not isinstance(node, dict) or key not in node:
+            return None
+        node = node[key]
+    return node if isinstance(node, int | float) and not (isinstance(node, float) and math.isnan(node)) else None
+
+
+#: (label, path into an engine's results, scale, decimals)
+MEASURES = (
+    ("full build (s)", ("build_s",), 1, 2),
+    ("incremental rebuild, 10 talks (s)", ("incremental_s",), 1, 3),
+    ("index on disk (MB)", ("sizes", "disk_bytes"), 1e-6, 1),
+    ("artifact, tar.gz (MB)", ("sizes", "artifact_bytes"), 1e-6, 1),
+    ("cold start: import+open+1st query (ms)", ("cold", "total_ms"), 1, 0),
+    ("cold start, whole process (ms)", ("cold", "process_ms"), 1, 0),
+    ("warm p50 (ms)", ("warm", "overall", "p50"), 1, 2),
+    ("warm p95 (ms)", ("warm", "overall", "p95"), 1, 2),
+    ("warm p99 (ms)", ("warm", "overall", "p99"), 1, 2),
+    ("warm max (ms)", ("warm", "overall", "max"), 1, 1),
+)
+
+
+def _fmt(value: float | None, decimals: int) -> str:
+    return "–" if value is None else f"{value:,.{decimals}f}"
+
+
+def _ratio(a: float | None, b: float | None) -> str:
+    return "–" if a is None or b in (None, 0) else f"{a / b:.2f}×"
+
+
+def engines_of(results: dict) -> list[str]:
+    return [name for name in (TARGET, *PEERS) if name in results["engines"]]
+
+
+def main_table(results: dict) -> list[list[str]]:
+    engines = engines_of(results)
+    peers = [p for p in PEERS if p in engines] if TARGET in engines else []
+    header = ["measure", *(LABELS[e] for e in engines), *(f"talksearch/{LABELS[p]}" for p in peers)]
+    rows = [header]
+    for label, path, scale, decimals in MEASURES:
+        values = {e: _get(results, e, *path) for e in engines}
+        scaled = {e: (v * scale if v is not None else None) for e, v in values.items()}
+        rows.append(
+            [label, *(_fmt(scaled[e], decimals) for e in engines), *(_ratio(values[TARGET], values[p]) for p in peers)]
+        )
+    return rows
+
+
+def kind_table(results: dict) -> list[list[str]]:
+    engines = engines_of(results)
+    rows = [["query kind", *(f"{LABELS[e]} p50 / p95 / p99 / max" for e in engines)]]
+    for kind in KINDS:
+        cells = [kind.replace("_", " ")]
+        for engine in engines:
+            stats = (results["engines"][engine].get("warm") or {}).get("by_kind", {}).get(kind)
+            cells.append(" / ".join(_fmt(stats[k], 1) for k in ("p50", "p95", "p99", "max")) if stats else "–")
+        rows.append(cells)
+    return rows
+
+
+def load_rows(results: dict) -> list[list[str]]:
+    load = results.get("load")
+    if not load:
+        return []
+    if "skipped" in load or "error" in load:
+        return [["local stack under hey", load.get("skipped") or load.get("error")]]
+    lat = load["latency"]
+    return [
+        ["local stack under hey", "figure"],
+        [
+            "requests (urls × requests, concurrency)",
+            f"{load['requests']} ({load['urls']} urls, c={load['concurrency']})",
+        ],
+        ["requests per second", f"{load['requests_per_second']:.1f}"],
+        ["latency p50 / p95 / p99 / max (ms)", " / ".join(_fmt(lat[k], 1) for k in ("p50", "p95", "p99", "max"))],
+        ["non-200 or failed requests", str(load["errors"])],
+    ]
+
+
+def goals(results: dict) -> list[dict]:
+    """The issue's goals next to this run's figures: met, or missed by how much."""
+
+    def mine(*path: str) -> float | None:
+        return _get(results, TARGET, *path)
+
+    def fts(*path: str) -> float | None:
+        return _get(results, "fts5", *path)
+
+    fts_p99, fts_p95 = fts("warm", "overall", "p99"), fts("warm", "overall", "p95")
+    fts_size = fts("sizes", "disk_bytes")
+    checks = [
+        ("full-response p95", mine("warm", "overall", "p95"), 15.0, "ms"),
+        ("full-response p99", mine("warm", "overall", "p99"), 40.0, "ms"),
+        ("worst query", mine("warm", "overall", "max"), 250.0, "ms"),
+        ("p99 better than SQLite FTS5's", mine("warm", "overall", "p99"), fts_p99, "ms"),
+        ("p95 within 3× SQLite FTS5's", mine("warm", "overall", "p95"), 3 * fts_p95 if fts_p95 else None, "ms"),
+        ("cold start (import, open, first answer)", mine("cold", "total_ms"), 400.0, "ms"),
+        ("full build", mine("build_s"), 60.0, "s"),
+        ("incremental rebuild after 10 talks change", mine("incremental_s"), 5.0, "s"),
+        (
+            "artifact ≤ 1.2× the SQLite FTS5 database",
+            mine("sizes", "artifact_bytes"),
+            1.2 * fts_size if fts_size else None,
+            "B",
+        ),
+    ]
+    load = results.get("load") or {}
+    out = []
+    for name, figure, target, unit in checks:
+        out.append(_goal(name, figure, target, unit))
+    if "errors" in load:
+        out.append(
+            {
+                "goal": "0 errors under load",
+                "target": "0",
+                "figure": str(load["errors"]),
+                "status": "met" if load["errors"] == 0 else f"missed: {load['errors']} errors",
+            }
+        )
+    return out
+
+
+def _goal(name: str, figure: float | None, target: float | None, unit: str) -> dict:
+    def show(value: float) -> str:
+        return f"{value / 1e6:.1f} MB" if unit == "B" else f"{value:,.1f} {unit}"
+
+    if figure is None or target is None:
+        return {
+            "goal": name,
+            "target": "–" if target is None else show(target),
+            "figure": "not measured",
+            "status": "–",
+        }
+    missed = f"missed by {show(figure - target)} ({figure / target:.1f}× the target)"
+    status = "met" if figure <= target else missed
+    return {"goal": name, "target": f"≤ {show(target)}", "figure": show(figure), "status": status}
+
+
+def text_table(rows: list[list[str]]) -> str:
+    if not rows:
+        return ""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = []
+    for n, row in enumerate(rows):
+        lines.append(
+            "  ".join(
+                cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths, strict=True))
+            )
+        )
+        if n == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def markdown_table(rows: list[list[str]]) -> str:
+    if not rows:
+        return ""
+    lines = ["| " + " | ".join(rows[0]) + " |", "|" + "|".join(["---"] + ["---:"] * (len(rows[0]) - 1)) + "|"]
+    lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows[1:]]
+    return "\n".join(lines)
+
+
+def stdout_report(results: dict) -> str:
+    corpus = results["corpus"]
+    parts = [
+        f"talksearch benchmark — {corpus['name']} ({corpus['talks']:,} talks), query mix v{results['mix']['version']} "
+        f"({results['mix']['queries']} queries × {results['settings']['passes']} passes), {results['date']}",
+        "",
+        text_table(main_table(results)),
+        "",
+        text_table(kind_table(results)),
+    ]
+    if results.get("load"):
+        parts += ["", text_table(load_rows(results))]
+    if TARGET in results["engines"]:
+        rows = [["goal", "target", "figure", "status"]] + [list(g.values()) for g in goals(results)]
+        parts += ["", text_table(rows)]
+    for name, engine in results["engines"].items():
+        if engine.get("error"):
+            parts += ["", f"{name} FAILED: {engine['error']}"]
+    return "\n".join(parts)
+
+
+def write_json(results: dict, path: Path) -> None:
+    path.write_text(json.dumps(results, ensure_ascii=False, indent=1, default=str) + "\n", encoding="utf-8")
+
+
+def plot(results: dict, samples: dict[str, dict[str, list[float]]], path: Path) -> None:
+    """Left: each engine's latency distribution (ECDF, log scale). Right: p95 per query kind."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter
+
+    plain = FuncFormatter(lambda value, _: f"{value:g}")
+
+    engines = [e for e in engines_of(results) if samples.get(e)]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 5))
+    for engine in engines:
+        values = sorted(ms for kind_samples in samples[engine].values() for ms in kind_samples)
+        fractions = [(i + 1) / len(values) for i in range(len(values))]
+        left.step(values, fractions, where="post", label=LABELS[engine])
+    left.set_xscale("log")
+    left.xaxis.set_major_formatter(plain)
+    left.set_xlabel("full-response latency (ms, log scale)")
+    left.set_ylabel("fraction of queries answered within")
+    left.axhline(0.95, color="grey", linewidth=0.5, linestyle=":")
+    left.axhline(0.99, color="grey", linewidth=0.5, linestyle=":")
+    left.grid(True, which="both", linewidth=0.3)
+    left.legend()
+    left.set_title(f"Warm latency, {results['corpus']['name']} ({results['corpus']['talks']:,} talks)")
+    width = 0.8 / max(1, len(engines))
+    for n, engine in enumerate(engines):
+        by_kind = results["engines"][engine]["warm"]["by_kind"]
+        heights = [by_kind.get(kind, {}).get("p95", 0) for kind in KINDS]
+        right.bar([i + n * width for i in range(len(KINDS))], heights, width, label=LABELS[engine])
+    right.set_xticks([i + width * (len(engines) - 1) / 2 for i in range(len(KINDS))])
+    right.set_xticklabels([k.replace("_", "\n") for k in KINDS])
+    right.set_yscale("log")
+    right.yaxis.set_major_formatter(plain)
+    right.yaxis.set_minor_formatter(plain)
+    right.set_ylabel("p95 (ms, log scale)")
+    right.set_title("p95 per query kind")
+    right.grid(True, axis="y", which="both", linewidth=0.3)
+    right.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def markdown(results: dict, plot_name: str, command: str) -> str:
+    machine = results["machine"]
+    corpus = results["corpus"]
+    settings = results["settings"]
+    lines = [
+        "# Benchmarks",
+        "",
+        "<!-- Generated by `python -m bench` (make bench); edits here are overwritten by the next run. -->",
+        "",
+        "talksearch next to what a user could pick instead, on the same corpus and the same queries, in one run:",
+        "SQLite FTS5 (standard library `sqlite3`) and tantivy (the `tantivy` package). Every engine answers the",
+        "same full response: top 10 hits with an HTML snippet (`<mark>` highlights), the total, and facet counts",
+        "for speaker, company, event, year and language (each facet's counts ignoring its own filter).",
+        "talksearch is measured through `index_builder.build_and_publish` and the search function's",
+        "`SearchEngine` over the downloaded, verified and unpacked artifact, exactly as the Lambda runs it.",
+        "",
+        f"- **Command:** `{command}`",
+        f"- **Date:** {results['date']}",
+        f"- **Machine:** {machine['cores']} cores ({machine['cpu']}), {machine['memory_gb']} GB RAM, "
+        f"Python {machine['python']}, SQLite {machine['sqlite']}, tantivy {machine.get('tantivy', '–')}, "
+        f"whoosh {machine.get('whoosh', '–')}",
+        f"- **Load average** (1 min) at start / end: {machine['load_start']:.2f} / {machine['load_end']:.2f}",
+    ]
+    if machine.get("shared_note"):
+        lines.append(f"- **Note:** {machine['shared_note']}")
+    lines += [
+        f"- **Corpus:** {corpus['name']}, {corpus['talks']:,} talks ({corpus['source']})",
+        f"- **Queries:** mix v{results['mix']['version']} (`{results['mix']['file']}`), "
+        f"{results['mix']['queries']} queries ({results['mix']['per_kind']} per kind), one warm-up pass then "
+        f"{settings['passes']} measured passes; cold start is the median of {settings['cold_runs']} fresh processes.",
+        "",
+        "## Results",
+        "",
+        markdown_table(main_table(results)),
+        "",
+        "Ratios are talksearch divided by the peer: below 1 means talksearch is smaller or faster.",
+        "",
+        "### Warm latency per query kind (ms)",
+        "",
+        markdown_table(kind_table(results)),
+        "",
+        f"![latency distributions]({plot_name})",
+        "",
+    ]
+    if results.get("load"):
+        lines += ["### Local stack under load", "", markdown_table(load_rows(results)), ""]
+        lines += [
+            "`make dev`'s stack (moto S3, the HTTP API v2 adapter, the real handler) on loopback, driven by `hey`",
+            "with one bounded run per sampled query URL; latencies are over every request of every run.",
+            "",
+        ]
+    if TARGET in results["engines"]:
+        lines += ["## Goals (issue 7)", ""]
+        if corpus["name"] != GOAL_CORPUS:
+            lines += [f"The goals are set for the 21,713-talk pyvideo corpus; this run used {corpus['name']}.", ""]
+        rows = [["goal", "target", "this run", "status"]] + [list(g.values()) for g in goals(results)]
+        lines += [markdown_table(rows), ""]
+    zero = {e: results["engines"][e].get("warm", {}).get("zero_hits", {}) for e in engines_of(results)}
+    if any(zero.values()):
+        lines += ["### Queries that found nothing (first pass)", ""]
+        lines += [f"- {LABELS[e]}: " + (", ".join(f"{k} {v}" for k, v in z.items()) or "none") for e, z in zero.items()]
+        lines.append("")
+    slow = results["engines"].get(TARGET, {}).get("warm", {}).get("slowest")
+    if slow:
+        lines += ["### talksearch's slowest queries", ""]
+        lines += [f"- {s['ms']:.1f} ms — {s['kind']}: `{json.dumps(s['params'], ensure_ascii=False)}`" for s in slow]
+        lines.append("")
+    if results.get("profile"):
+        lines += [
+            "### Where talksearch's time goes (cProfile, slowest kinds)",
+            "",
+            "```",
+            results["profile"],
+            "```",
+            "",
+        ]
+    for name, engine in results["engines"].items():
+        if engine.get("error"):
+            lines += [f"**{LABELS.get(name, name)} failed:** `{engine['error']}`", ""]
+    lines += [
+        "## Method",
+        "",
+        "- Corpus: `--corpus pyvideo` (default when `../shared/corpora` is present), `pyvideo-fr`, `synthetic`",
+        "  (deterministic French/English generator, `--size 1000|10000|100000`) or a JSONL path. The talks are",
+        "  written as one JSONL file per event, which is what the builder reads; the peers index the same records.",
+        "- Query mix: `bench/mixes/<corpus>-v<version>.json`, drawn by `bench/queries.py` from the corpus' own",
+        "  word frequencies, title words and facets (one word, several words, phrase, prefix, typo, filtered, empty",
+        "  browse); no engine is consulted when drawing it. `python -m bench queries` redraws it.",
+        "- Peers: all words must match, then typo variants (edit distance 1 over an unstemmed vocabulary), then any",
+        "  word; BM25 weighted title > speakers > summary; the same filters and facet semantics.",
+        "- Incremental rebuild: 10 talks spread over the corpus change title and summary; talksearch re-runs",
+        "  `build_and_publish` on the content folder, the peers delete and re-add the 10 documents.",
+        "- Artifact: talksearch's published `index.tar.gz`; for the peers, their index as a level-6 tar.gz.",
+        "- Latency is wall time around one call answering the full response, in the benchmark process.",
+        "",
+    ]
+    return "\n".join(lines)
