@@ -56,10 +56,10 @@ dev: venv ## run the whole product locally: page + API on 127.0.0.1:$PORT (8000)
 
 # --- AWS deployment (SAM) ----------------------------------------------------------------------------
 # The SAM CLI pins many packages, so it lives in its own venv. `sam build` needs the Lambda runtime's
-# Python on PATH; pyenv's is used when there is one.
+# Python (the template's Runtime) on PATH; pyenv's is used when there is one.
 SAM_VENV ?= .venv-sam
 SAM := $(SAM_VENV)/bin/sam
-LAMBDA_PYTHON_VERSION ?= 3.13
+LAMBDA_PYTHON_VERSION := $(shell sed -n 's/^ *Runtime: python\([0-9.]*\)$$/\1/p' template.yaml | head -1)
 LAMBDA_PYTHON := python$(LAMBDA_PYTHON_VERSION)
 PYENV_ROOT ?= $(shell pyenv root 2>/dev/null || echo $(HOME)/.pyenv)
 LAMBDA_PYTHON_BIN ?= $(lastword $(wildcard $(PYENV_ROOT)/versions/$(LAMBDA_PYTHON_VERSION).*/bin))

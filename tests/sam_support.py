@@ -8,6 +8,7 @@ missing CLI fails CI instead of silently skipping.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,6 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "template.yaml"
 SAM = ROOT / ".venv-sam" / "bin" / "sam"
-LAMBDA_PYTHON_VERSIONS = ("3.13", "3.12")
 
 
 def require(condition: bool, why: str) -> None:
@@ -34,17 +34,22 @@ def sam_cli() -> Path:
     return SAM
 
 
+def lambda_python_version() -> str:
+    """The template's Python runtime version ("3.13"): the one place it is chosen."""
+    versions = set(re.findall(r"^\s*Runtime: python(\d+\.\d+)\s*$", TEMPLATE.read_text(encoding="utf-8"), re.M))
+    assert len(versions) == 1, f"one Python runtime expected in template.yaml, found {versions}"
+    return versions.pop()
+
+
 def lambda_python() -> Path:
-    """The Lambda runtime's Python (pyenv's 3.13 or 3.12, or one on PATH)."""
+    """The Lambda runtime's Python, to build and run packages with (pyenv's, or one on PATH)."""
+    version = lambda_python_version()
     pyenv_root = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv"))
-    for version in LAMBDA_PYTHON_VERSIONS:
-        for candidate in sorted(pyenv_root.glob(f"versions/{version}.*/bin/python{version}"), reverse=True):
-            return candidate
-        on_path = shutil.which(f"python{version}")
-        if on_path:
-            return Path(on_path)
-    require(False, f"needs a Lambda runtime Python ({' or '.join(LAMBDA_PYTHON_VERSIONS)}) for sam build")
-    raise AssertionError("unreachable")
+    candidates = sorted(pyenv_root.glob(f"versions/{version}.*/bin/python{version}"), reverse=True)
+    on_path = shutil.which(f"python{version}")
+    found = candidates[0] if candidates else Path(on_path) if on_path else None
+    require(found is not None, f"needs python{version} (the template's runtime) for sam build")
+    return found
 
 
 def offline_aws_env(**extra: str) -> dict[str, str]:
