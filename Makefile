@@ -105,7 +105,7 @@ deploy: build ## deploy to AWS (guided the first time, samconfig.toml after), th
 	output() { aws cloudformation describe-stacks --stack-name "$$stack" --region "$$region" \
 		--query "Stacks[0].Outputs[?OutputKey=='$$1'].OutputValue" --output text; }; \
 	aws s3 sync frontend/ "s3://$$(output SiteBucketName)/" --delete --region "$$region" \
-		--exclude '*.test.*' --exclude 'tests/*' --cache-control 'public, max-age=300' && \
+		--exclude '*package.json' --cache-control 'public, max-age=300' && \
 	aws cloudfront create-invalidation --distribution-id "$$(output DistributionId)" --paths '/*' >/dev/null && \
 	echo "Site: $$(output SiteUrl)   Content bucket: s3://$$(output ContentBucketName)/$$(output ContentPrefix)"
 
