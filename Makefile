@@ -52,6 +52,11 @@ dev: venv ## run the whole product locally: page + API on 127.0.0.1:$PORT (8000)
 
 .PHONY: dev
 
+eval: venv ## relevance: judged queries through the search path vs SQLite FTS5 (needs ../shared), rewrites docs/relevance.md
+	$(PY) -m relevance
+
+.PHONY: eval
+
 .PHONY: help venv chromium nodejs test lint
 
 # --- AWS deployment (SAM) ----------------------------------------------------------------------------
