@@ -24,7 +24,7 @@ from functions.search.facets import FacetIndex
 from functions.search.highlight import Highlighter
 from functions.search.params import MAX_QUERY_CHARS, InvalidParameter, SearchParams
 from functions.search.query import ParsedQuery, normalise_text, parse_query
-from functions.search.ranking import Ranker, Scores, intersect_scores, union_scores
+from functions.search.ranking import Match, Ranker, Scores, match_all, match_any, score
 from functions.search.snapshot import IndexSnapshot, fold, folded_words, stem_en, stem_fr
 
 __all__ = ["InvalidParameter", "SearchEngine"]
@@ -78,40 +78,30 @@ class SearchEngine:
         query = parse_query(request.q)
         partial = False
 
-        scores: Scores | None = None
-        matched_any = False
+        match: Match | None = None
+        fallback: list[Match] | None = None
         if query.groups:
-            group_scores: list[Scores] = []
+            groups: list[Match] = []
             for group in query.groups:
-                if group_scores and perf_counter() > deadline:
+                if groups and perf_counter() > deadline:
                     partial = True
                     break
-                parts = [self.ranker.clause_scores(clause) for clause in group]
-                group_scores.append(parts[0] if len(parts) == 1 else union_scores(parts))
-            scores = intersect_scores(group_scores)
-            if not scores and len(group_scores) > 1:
-                if perf_counter() > deadline:
-                    partial = True
-                else:
-                    scores = union_scores(group_scores)
-                    matched_any = bool(scores)
+                groups.append(self.ranker.match_group(group))
+            match = match_all(groups)
+            if not match.docs and len(groups) > 1:
+                match, fallback = match_any(groups), groups
 
-        matching: Collection[int] | None = None if scores is None else scores.keys()
+        matching: Collection[int] | None = None if match is None else match.docs
         if query.years:
             in_years = self.facets.talks_with("year", query.years)
             matching = in_years if matching is None else in_years.intersection(matching)
-        excluded: set[int] = set()
-        for clause in query.excluded:
-            excluded |= self.ranker.excluded_docs(clause)
-        if excluded or (matching is not None and self.snapshot.deleted):
-            base = self.snapshot.live_docs if matching is None else matching
-            matching = set(base) - excluded - self.snapshot.deleted
-        if query.is_empty and query.excluded and matching is None:
-            matching = set(self.snapshot.live_docs) - excluded
+        if query.excluded:
+            excluded = frozenset().union(*(self.ranker.excluded_docs(c) for c in query.excluded))
+            matching = (self.snapshot.live_docs if matching is None else frozenset(matching)) - excluded
 
         results, facets = self.facets.filter_and_count(matching, request.filters)
         offset = (request.page - 1) * request.size
-        page_docs = self._page(results, scores, request.sort, offset, offset + request.size)
+        page_docs, scores = self._page(results, match, fallback, request.sort, offset, offset + request.size)
 
         highlighter = self._highlighter(query)
         hits = [self._hit(doc, scores, highlighter) for doc in page_docs]
@@ -131,23 +121,35 @@ class SearchEngine:
             "hits": hits,
             "facets": facets,
             "did_you_mean": did_you_mean,
-            "matched": "any" if matched_any else "all",
+            "matched": "any" if fallback and results else "all",
             "partial": partial,
             "index": self.index_info(),
         }
 
-    def _page(self, results: Collection[int], scores: Scores | None, sort: str, start: int, stop: int) -> list[int]:
+    def _page(
+        self,
+        results: Collection[int],
+        match: Match | None,
+        fallback: list[Match] | None,
+        sort: str,
+        start: int,
+        stop: int,
+    ) -> tuple[list[int], Scores | None]:
         if start >= len(results):
-            return []
-        rank = self.snapshot.browse_rank
-        if scores is not None and sort == "relevance":
-            # ties keep browse order: newest first
-            ordered = heapq.nlargest(stop, sorted(results, key=rank.__getitem__), key=scores.__getitem__)
-        elif results is self.snapshot.live_docs:
-            ordered = self.snapshot.browse_order[:stop]
-        else:
-            ordered = heapq.nsmallest(stop, results, key=rank.__getitem__)
-        return ordered[start:stop]
+            return [], None
+        if match is not None and sort == "relevance":
+            ordered, scores = self.ranker.top(results, match.terms, stop, coordination=fallback)
+            return ordered[start:stop], scores
+        scores = None
+        if match is not None:  # sort=date: still show each hit's score
+            page = self._by_date(results, start, stop)
+            return page, score(set(page), match.terms)
+        return self._by_date(results, start, stop), scores
+
+    def _by_date(self, results: Collection[int], start: int, stop: int) -> list[int]:
+        if results is self.snapshot.live_docs:
+            return self.snapshot.browse_order[start:stop]
+        return heapq.nsmallest(stop, results, key=self.snapshot.browse_rank.__getitem__)[start:stop]
 
     def _hit(self, doc: int, scores: Scores | None, highlighter: Highlighter) -> dict:
         stored = self.snapshot.stored(doc)
@@ -164,7 +166,7 @@ class SearchEngine:
         stems_en: set[str] = set()
         for clause in query.clauses():
             if clause.kind == "prefix":
-                exact.update(self.ranker.prefix_terms(clause.words[0])[1])
+                exact.update(self.ranker.prefix_expansions(clause.words[0]))
                 continue
             exact.update(clause.words)
             if clause.kind in ("word", "phrase"):
@@ -217,11 +219,9 @@ class SearchEngine:
             if 1 < df < self.snapshot.doc_count * 0.2:
                 weighted.append((tf * self.snapshot.idf("words", word), word))
         terms = [("words", word, weight) for weight, word in heapq.nlargest(RELATED_TERMS, weighted)]
-        scores = self.ranker.score_terms(terms)
-        scores.pop(doc, None)
-        for gone in self.snapshot.deleted.intersection(scores):
-            del scores[gone]
-        return heapq.nlargest(RELATED_TALKS, scores, key=scores.__getitem__)
+        similar = self.ranker.match_terms(terms)
+        others = similar.docs - {doc}
+        return self.ranker.top(others, similar.terms, RELATED_TALKS)[0]
 
     # --- /api/suggest --------------------------------------------------------------------------
     def suggest(self, q: object) -> dict:
@@ -254,13 +254,11 @@ class SearchEngine:
         return self.facets.speaker_names().starting_with(prefix, limit)
 
     def _titles_for(self, context: list[str], prefix: str, limit: int) -> list[str]:
-        title_terms = [("title", stem_fr(t), 1.0) for t in self.snapshot.expand_prefix("words", prefix, 1000, 8)]
-        scores = self.ranker.score_terms(title_terms)
-        if context:
-            parts = [scores] + [self.ranker.score_terms(self.ranker.word_terms(w, fuzzy=False)) for w in context]
-            scores = intersect_scores(parts)
-        deleted = self.snapshot.deleted
-        best = heapq.nlargest(limit, (d for d in scores if d not in deleted), key=scores.__getitem__)
+        expansions = self.snapshot.expand_prefix("words", prefix, 1000, 8)
+        in_titles = self.ranker.match_terms([("title", stem_fr(t), 1.0) for t in expansions])
+        context_matches = [self.ranker.match_terms(self.ranker.word_terms(w, fuzzy=False)) for w in context]
+        found = match_all([in_titles, *context_matches])
+        best = self.ranker.top(found.docs, found.terms, limit)[0]
         return [self.snapshot.stored(d).get("title") or "" for d in best]
 
 

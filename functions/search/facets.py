@@ -34,7 +34,14 @@ class FacetIndex:
         self._talks_by_value: dict[str, dict[object, frozenset[int]]] = {}
         self._browse_counts: dict[str, list[dict]] | None = None
         self._speaker_names: NamePrefixIndex | None = None
+        self._non_empty: dict[str, bool] = {}
         self._lock = Lock()
+
+    def _has_values(self, facet: str) -> bool:
+        found = self._non_empty.get(facet)
+        if found is None:
+            found = self._non_empty[facet] = any(self._values[facet])
+        return found
 
     def speaker_names(self) -> NamePrefixIndex:
         """Speakers by the folded start of any of their names, for search-as-you-type (built on first use)."""
@@ -96,6 +103,8 @@ class FacetIndex:
         return {facet: self._count(facet, docs, filters.get(facet, ())) for facet in FACET_NAMES}
 
     def _count(self, facet: str, docs: Collection[int], selected: tuple) -> list[dict]:
+        if not self._has_values(facet):  # e.g. no talk has a company: nothing to count
+            return [{"value": value, "count": 0} for value in selected]
         values = self._values[facet]
         if facet in _MULTI_VALUED:
             counter = Counter(chain.from_iterable(map(values.__getitem__, docs)))

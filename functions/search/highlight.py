@@ -15,6 +15,8 @@ from collections.abc import Iterable
 from functions.search.snapshot import fold, stem_en, stem_fr
 
 SNIPPET_CHARS = 240
+#: Matches are looked for in this much of a summary (a few are 15,000 characters long).
+SCAN_CHARS = 4000
 _WORD = re.compile(r"\w+")
 _STEM_PREFIX = 3
 
@@ -43,7 +45,7 @@ class Highlighter:
 
     def snippet(self, text: str, length: int = SNIPPET_CHARS) -> str:
         """The ``length``-character window of ``text`` holding the most matches, escaped, matches marked."""
-        text = " ".join(text.split())
+        text = " ".join(text[: SCAN_CHARS * 2].split())[:SCAN_CHARS]
         spans = self.spans(text)
         start, end = _best_window(text, spans, length)
         shown = [(s, e) for s, e in spans if s >= start and e <= end]

@@ -1,21 +1,28 @@
 """Matching and BM25F-style scoring of parsed clauses over raw posting lists.
 
-A clause's talks and scores come out together as one ``{doc: score}`` dict: the keys are
-the exact, unscored match set the facets count over, the values rank the page. Field
-weights put title above speakers above tags above summary; the unstemmed ``words`` field
-adds a bonus for the exact form, so exact matches outrank stemmed ones and both outrank
-typo corrections, which only exist in ``words`` and carry a small weight.
+Matching and scoring are separate. A clause matches a set of talks, computed with C-level
+set operations on cached posting lists; that exact, unscored set is what ``total`` and the
+facets count. Scores are computed afterwards and only where they can decide the page: when
+many talks match, first for those with a match in a heavily weighted field (title, speakers,
+tags, event, company); a talk without one cannot score more than the sum of the light
+weights, so when the page is filled above that bound nothing else needs scoring.
+
+Field weights put title above speakers above tags above summary; the unstemmed ``words``
+field adds a bonus for the exact form, so exact matches outrank stemmed ones, and typo
+corrections, which only reach ``words`` and titles with small weights, rank below both.
 """
 
 from __future__ import annotations
 
+import heapq
 import string
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass, field
 from threading import Lock
 
 from functions.search.query import Clause
-from functions.search.snapshot import K1, IndexSnapshot, stem_en, stem_fr
+from functions.search.snapshot import IndexSnapshot, TermData, stem_en, stem_fr
 
 #: Field weights (BM25F-style: a term's contribution in a field times the field's weight).
 TITLE_WEIGHT = 6.0
@@ -42,12 +49,17 @@ PREFIX_KEEP = 24
 PREFIX_TITLE_KEEP = 8
 #: A "did you mean" correction must be this many times more frequent than the word typed.
 CORRECTION_RATIO = 20
-CONTRIBUTION_CACHE_SIZE = 256
+NEIGHBOUR_CACHE_SIZE = 1024
+#: Weights from this one up make a match "heavy" (see the module docstring).
+HEAVY_WEIGHT = 2.0
+#: Below this many matching talks, all are scored; above, heavy matches first.
+SCORE_ALL_BELOW = 1500
 
 _ALPHABET = string.ascii_lowercase + string.digits
 
 Scores = dict[int, float]
 Term = tuple[str, str, float]
+Weighted = tuple[TermData, float]
 
 
 def one_edit_variants(word: str) -> set[str]:
@@ -62,12 +74,19 @@ def one_edit_variants(word: str) -> set[str]:
     return variants
 
 
+@dataclass
+class Match:
+    """The talks a clause (or a group, or a query) matches, and the weighted terms that score them."""
+
+    docs: set[int] | frozenset[int]
+    terms: list[Weighted] = field(default_factory=list)
+
+
 class Ranker:
-    """Turns clauses into scored match sets over one index snapshot."""
+    """Turns clauses into matches and ranks matching talks, over one index snapshot."""
 
     def __init__(self, snapshot: IndexSnapshot) -> None:
         self.snapshot = snapshot
-        self._contributions: OrderedDict[tuple[str, str], Scores] = OrderedDict()
         self._neighbours: OrderedDict[str, list[tuple[int, str]]] = OrderedDict()
         self._lock = Lock()
 
@@ -77,7 +96,6 @@ class Ranker:
         terms: list[Term] = [
             ("title", french, TITLE_WEIGHT),
             ("summary", french, SUMMARY_WEIGHT),
-            ("words", word, EXACT_FORM_WEIGHT),
             ("speakers", word, SPEAKERS_WEIGHT),
             ("tags", word, TAGS_WEIGHT),
             ("company", word, COMPANY_WEIGHT),
@@ -85,6 +103,10 @@ class Ranker:
         ]
         if english != french:
             terms += [("title_en", english, TITLE_WEIGHT), ("summary_en", english, SUMMARY_WEIGHT)]
+        if not word == french == english:
+            # the exact-form bonus; a word that is its own stem gets nothing from it (and it would
+            # re-read the longest posting list of all, every form of every field)
+            terms.append(("words", word, EXACT_FORM_WEIGHT))
         if fuzzy:
             for variant in self.typo_alternatives(word):
                 terms += [("words", variant, FUZZY_WEIGHT), ("title", stem_fr(variant), FUZZY_TITLE_WEIGHT)]
@@ -99,7 +121,7 @@ class Ranker:
         return [variant for _, variant in self.neighbours(word)[:FUZZY_KEEP]]
 
     def neighbours(self, word: str) -> list[tuple[int, str]]:
-        """(document frequency, variant) of the one-edit neighbours present in the vocabulary, most frequent first."""
+        """(document frequency, variant) of the one-edit neighbours in the vocabulary, most frequent first."""
         with self._lock:
             found = self._neighbours.get(word)
         if found is not None:
@@ -111,7 +133,7 @@ class Ranker:
         )
         with self._lock:
             self._neighbours[word] = found
-            if len(self._neighbours) > CONTRIBUTION_CACHE_SIZE:
+            if len(self._neighbours) > NEIGHBOUR_CACHE_SIZE:
                 self._neighbours.popitem(last=False)
         return found
 
@@ -120,110 +142,113 @@ class Ranker:
         if len(word) < FUZZY_MIN_LENGTH or not word.isalnum():
             return None
         df = self.snapshot.doc_frequency("words", word)
-        for variant_df, variant in self.neighbours(word):
-            if variant_df >= max(FUZZY_BELOW_DF, CORRECTION_RATIO * df):
-                return variant
-            break
+        best = self.neighbours(word)[:1]
+        if best and best[0][0] >= max(FUZZY_BELOW_DF, CORRECTION_RATIO * df):
+            return best[0][1]
         return None
 
-    def prefix_terms(self, prefix: str) -> tuple[list[Term], list[str]]:
-        expansions = self.snapshot.expand_prefix("words", prefix, PREFIX_SCAN, PREFIX_KEEP)
+    def prefix_expansions(self, prefix: str) -> list[str]:
+        return self.snapshot.expand_prefix("words", prefix, PREFIX_SCAN, PREFIX_KEEP)
+
+    def prefix_terms(self, prefix: str) -> list[Term]:
+        expansions = self.prefix_expansions(prefix)
         terms: list[Term] = [("words", term, PREFIX_WEIGHT) for term in expansions]
         terms += [("title", stem_fr(term), PREFIX_TITLE_WEIGHT) for term in expansions[:PREFIX_TITLE_KEEP]]
-        return terms, expansions
+        return terms
 
-    # --- scoring -------------------------------------------------------------------------------
-    def contributions(self, fieldname: str, term: str) -> Scores:
-        """BM25 contribution of one term in one field to each talk containing it (unweighted, cached)."""
-        key = (fieldname, term)
-        with self._lock:
-            found = self._contributions.get(key)
-            if found is not None:
-                self._contributions.move_to_end(key)
-                return found
-        ids, frequencies = self.snapshot.postings(fieldname, term)
-        if ids:
-            lengths, norms = self.snapshot.length_norms(fieldname)
-            factor = self.snapshot.idf(fieldname, term) * (K1 + 1.0)
-            found = {d: factor * tf / (tf + norms[lengths[d]]) for d, tf in zip(ids, frequencies, strict=False)}
-        else:
-            found = {}
-        with self._lock:
-            self._contributions[key] = found
-            if len(self._contributions) > CONTRIBUTION_CACHE_SIZE:
-                self._contributions.popitem(last=False)
-        return found
+    # --- matching ------------------------------------------------------------------------------
+    def match_terms(self, terms: Iterable[Term]) -> Match:
+        """Talks containing any of the terms."""
+        weighted = [(data, weight) for f, t, weight in terms if (data := self.snapshot.term(f, t)) is not None]
+        return Match(frozenset().union(*(data.docs for data, _ in weighted)), weighted)
 
-    def score_terms(self, terms: Iterable[Term]) -> Scores:
-        """Sum of weighted contributions over the talks containing any of the terms."""
-        total: Scores = {}
-        for fieldname, term, weight in terms:
-            part = self.contributions(fieldname, term)
-            if not part:
-                continue
-            if not total:
-                total = {d: weight * s for d, s in part.items()}
-                continue
-            get = total.get
-            for d, s in part.items():
-                total[d] = get(d, 0.0) + weight * s
-        return total
-
-    def clause_scores(self, clause: Clause) -> Scores:
+    def match(self, clause: Clause) -> Match:
         if clause.kind == "word":
-            return self.score_terms(self.word_terms(clause.words[0]))
+            return self.match_terms(self.word_terms(clause.words[0]))
         if clause.kind == "prefix":
-            return self.score_terms(self.prefix_terms(clause.words[0])[0])
+            return self.match_terms(self.prefix_terms(clause.words[0]))
         if clause.kind == "name":
             weight = {"speakers": SPEAKERS_WEIGHT, "event": EVENT_WEIGHT, "company": COMPANY_WEIGHT}[clause.field]
-            return intersect_scores([self.score_terms([(clause.field, w, weight)]) for w in clause.words])
-        return self.phrase_scores(clause)
+            return match_all([self.match_terms([(clause.field, w, weight)]) for w in clause.words])
+        return self.match_phrase(clause)
 
-    def phrase_scores(self, clause: Clause) -> Scores:
+    def match_phrase(self, clause: Clause) -> Match:
         words = clause.words
-        together = intersect_scores([self.score_terms(self.word_terms(w, fuzzy=False)) for w in words])
-        if not together:
-            return {}
+        together = match_all([self.match_terms(self.word_terms(w, fuzzy=False)) for w in words])
+        if not together.docs:
+            return together
         french = [stem_fr(w) for w in words]
         english = [stem_en(w) for w in words]
-        slop = clause.slop
-        fields = [
-            ("title", french, slop),
-            ("summary", french, slop),
-            ("title_en", english, slop),
-            ("summary_en", english, slop),
-            ("speakers", words, slop),
-            ("event", words, slop),
-            ("company", words, slop),
-        ]
-        in_order = self.snapshot.phrase_docs(fields, set(together))
-        return {d: PHRASE_BONUS * together[d] for d in in_order}
+        fields = [("title", french), ("summary", french), ("speakers", words), ("event", words), ("company", words)]
+        if english != french:
+            fields += [("title_en", english), ("summary_en", english)]
+        has_term = self.snapshot.has_term
+        fields = [(f, w, clause.slop) for f, w in fields if all(has_term(f, term) for term in w)]
+        in_order = self.snapshot.phrase_docs(fields, together.docs)
+        return Match(in_order, [(data, weight * PHRASE_BONUS) for data, weight in together.terms])
 
-    def excluded_docs(self, clause: Clause) -> set[int]:
+    def match_group(self, group: list[Clause]) -> Match:
+        """An OR group: talks matching any clause."""
+        matches = [self.match(clause) for clause in group]
+        if len(matches) == 1:
+            return matches[0]
+        return Match(frozenset().union(*(m.docs for m in matches)), [t for m in matches for t in m.terms])
+
+    def excluded_docs(self, clause: Clause) -> frozenset[int]:
         if clause.kind == "word":
-            return set(self.score_terms(self.word_terms(clause.words[0], fuzzy=False)))
-        return set(self.clause_scores(clause))
+            return self.match_terms(self.word_terms(clause.words[0], fuzzy=False)).docs
+        return frozenset(self.match(clause).docs)
+
+    # --- ranking -------------------------------------------------------------------------------
+    def top(self, docs: Collection[int], terms: list[Weighted], count: int, coordination: list[Match] | None = None):
+        """(the ``count`` best of ``docs`` by score, best first; their scores)."""
+        if count <= 0 or not docs:
+            return [], {}
+        docs = docs if isinstance(docs, (set, frozenset)) else set(docs)
+        if len(docs) > SCORE_ALL_BELOW and coordination is None:
+            heavy_terms = [data.docs for data, weight in terms if weight >= HEAVY_WEIGHT]
+            heavy = docs & frozenset().union(*heavy_terms) if heavy_terms else frozenset()
+            if len(heavy) >= count:
+                scores = score(heavy, terms)
+                best = heapq.nlargest(count, heavy, key=scores.__getitem__)
+                ceiling = sum(data.factor * weight for data, weight in terms if weight < HEAVY_WEIGHT)
+                if scores[best[-1]] >= ceiling:
+                    return best, scores
+        scores = score(docs, terms)
+        if coordination:
+            share = 1.0 / len(coordination)
+            for d in scores:
+                scores[d] *= share * sum(1 for m in coordination if d in m.docs)
+        return heapq.nlargest(count, docs, key=scores.__getitem__), scores
 
 
-def intersect_scores(parts: list[Scores]) -> Scores:
-    """Talks in every part, with the sum of their scores."""
-    if not parts or any(not p for p in parts):
-        return {}
-    parts = sorted(parts, key=len)
-    smallest, rest = parts[0], parts[1:]
-    common = smallest.keys()
-    for other in rest:
-        common = common & other.keys()
-    return {d: sum(p[d] for p in parts) for d in common}
+def score(docs: set[int] | frozenset[int], terms: list[Weighted]) -> Scores:
+    """BM25F-style score of each talk in ``docs``: sum of weighted term contributions."""
+    scores = dict.fromkeys(docs, 0.0)
+    for data, weight in terms:
+        common = docs & data.docs
+        if not common:
+            continue
+        factor = weight * data.factor
+        frequencies, lengths, norms = data.frequencies, data.lengths, data.norms
+        for d in common:
+            tf = frequencies[d]
+            scores[d] += factor * tf / (tf + norms[lengths[d]])
+    return scores
 
 
-def union_scores(parts: list[Scores]) -> Scores:
-    """Talks in any part; scores summed and scaled by the share of parts matched (coordination)."""
-    total: Scores = {}
-    matched: dict[int, int] = {}
-    for part in parts:
-        for d, s in part.items():
-            total[d] = total.get(d, 0.0) + s
-            matched[d] = matched.get(d, 0) + 1
-    count = len(parts) or 1
-    return {d: s * matched[d] / count for d, s in total.items()}
+def match_all(matches: list[Match]) -> Match:
+    """Talks in every match (AND), scored by all their terms."""
+    if not matches:
+        return Match(frozenset())
+    if len(matches) == 1:
+        return matches[0]
+    ordered = sorted(matches, key=lambda m: len(m.docs))
+    docs = ordered[0].docs
+    for other in ordered[1:]:
+        docs = docs & other.docs
+    return Match(docs, [t for m in matches for t in m.terms])
+
+
+def match_any(matches: list[Match]) -> Match:
+    return Match(frozenset().union(*(m.docs for m in matches)), [t for m in matches for t in m.terms])

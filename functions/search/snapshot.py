@@ -11,16 +11,19 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from bisect import bisect_right
+from collections import Counter, OrderedDict
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
 from functools import cached_property, lru_cache
+from itertools import accumulate, repeat
+from operator import itemgetter
 from pathlib import Path
 from threading import Lock
 
 from whoosh import index as whoosh_index
-from whoosh.codec.whoosh3 import W3LeafMatcher
+from whoosh.codec.whoosh3 import LENGTHS_COLUMN, W3LeafMatcher, _lenfield
 from whoosh.lang import stemmer_for_language
-from whoosh.query import Or, Phrase
 from whoosh.reading import TermNotFound
 from whoosh.util.numeric import byte_to_length
 
@@ -29,10 +32,22 @@ from talksearch.schema import FACETS, FOLDED, VALUE_SEPARATOR, fold
 #: BM25 free parameters (the usual ones).
 K1 = 1.2
 B = 0.75
-#: Posting lists kept decoded in memory, per index version (the most recently used ones).
-POSTINGS_CACHE_SIZE = 512
+#: Decoded posting lists kept in memory per index version (the most recently used ones).
+TERM_CACHE_SIZE = 1024
 
-Postings = tuple[Sequence[int], Sequence[float]]
+_MISSING = object()
+
+
+@dataclass(frozen=True)
+class TermData:
+    """One term's talks and what BM25 needs to score them: ``factor * tf / (tf + norms[lengths[doc]])``."""
+
+    docs: frozenset[int]
+    frequencies: dict[int, float]
+    factor: float  # idf * (K1 + 1)
+    lengths: bytes  # the field's length byte of every talk
+    norms: list[float]  # K1 * (1 - B + B * length / average length), per length byte
+
 
 _stem_fr = lru_cache(maxsize=50_000)(stemmer_for_language("fr"))
 _stem_en = lru_cache(maxsize=50_000)(stemmer_for_language("en"))
@@ -60,9 +75,12 @@ class IndexSnapshot:
         self._searcher = self._index.searcher()
         self._reader = self._searcher.reader()
         self.doc_count = self._reader.doc_count_all()
+        #: (segment reader, first doc number): one entry unless an incremental build added segments
+        self._leaves = self._reader.leaf_readers()
         self.version = version
         self.built_at = built_at
-        self._postings_cache: OrderedDict[tuple[str, str], Postings] = OrderedDict()
+        self._term_cache: OrderedDict[tuple[str, str], TermData | None] = OrderedDict()
+        self._prefix_cache: OrderedDict[tuple, list[str]] = OrderedDict()
         self._lock = Lock()
 
     def close(self) -> None:
@@ -151,79 +169,122 @@ class IndexSnapshot:
         return lengths, norms
 
     def _length_bytes(self, fieldname: str) -> bytes:
-        reader = self._reader
-        per_doc = getattr(reader, "_perdoc", None)
-        column_reader = None
-        if per_doc is not None:
-            from whoosh.codec.whoosh3 import LENGTHS_COLUMN, _lenfield
+        return b"".join(_leaf_length_bytes(leaf, fieldname) for leaf, _ in self._leaves)
 
-            column_reader = per_doc._cached_reader(_lenfield(fieldname), LENGTHS_COLUMN)
-        if column_reader is None:
-            return bytes(self.doc_count)
-        raw = getattr(column_reader, "_dbfile", None)
-        if raw is not None and getattr(column_reader, "_fixedlen", None) == 1:
-            return bytes(raw.get(column_reader._basepos, self.doc_count))
-        return bytes(column_reader[d] for d in range(self.doc_count))
-
-    def postings(self, fieldname: str, term: str) -> Postings:
-        """(doc ids, term frequencies) of one term, decoded block by block and cached."""
+    def term(self, fieldname: str, term: str) -> TermData | None:
+        """Postings and BM25 factors of one term in one field (None when absent), cached per version."""
         key = (fieldname, term)
         with self._lock:
-            found = self._postings_cache.get(key)
-            if found is not None:
-                self._postings_cache.move_to_end(key)
+            found = self._term_cache.get(key, _MISSING)
+            if found is not _MISSING:
+                self._term_cache.move_to_end(key)
                 return found
-        found = self._read_postings(fieldname, term)
+        ids, frequencies = self._read_postings(fieldname, term)
+        if ids:
+            if self.deleted:
+                kept = [(d, f) for d, f in zip(ids, frequencies, strict=True) if d not in self.deleted]
+                ids, frequencies = [d for d, _ in kept], [f for _, f in kept]
+            lengths, norms = self.length_norms(fieldname)
+            found = TermData(
+                frozenset(ids),
+                dict(zip(ids, frequencies, strict=True)),
+                self.idf(fieldname, term) * (K1 + 1.0),
+                lengths,
+                norms,
+            )
+        else:
+            found = None
         with self._lock:
-            self._postings_cache[key] = found
-            if len(self._postings_cache) > POSTINGS_CACHE_SIZE:
-                self._postings_cache.popitem(last=False)
+            self._term_cache[key] = found
+            if len(self._term_cache) > TERM_CACHE_SIZE:
+                self._term_cache.popitem(last=False)
         return found
 
-    def _read_postings(self, fieldname: str, term: str) -> Postings:
-        try:
-            matcher = self._reader.postings(fieldname, term)
-        except TermNotFound:
-            return (), ()
-        ids: list[int] = []
-        weights: list[float] = []
-        if isinstance(matcher, W3LeafMatcher):
-            # whole blocks at a time: ~10x faster than stepping the matcher posting by posting
-            while matcher.is_active():
-                matcher._read_ids()
-                matcher._read_weights()
-                start = matcher._i
-                ids.extend(matcher._ids[start:])
-                weights.extend(matcher._weights[start:])
+    def positions(self, fieldname: str, term: str, docs: Collection[int]) -> dict[int, list[int]]:
+        """Word positions of a term in each of ``docs`` (phrase checks read only what they need)."""
+        found: dict[int, list[int]] = {}
+        for leaf, offset in self._leaves:
+            try:
+                matcher = leaf.postings(fieldname, term)
+            except TermNotFound:
+                continue
+            if not matcher.supports("positions"):
+                continue
+            if not isinstance(matcher, W3LeafMatcher):
+                while matcher.is_active():
+                    if matcher.id() + offset in docs:
+                        found[matcher.id() + offset] = list(matcher.value_as("positions"))
+                    matcher.next()
+                continue
+            decode = matcher.format.decode_positions
+            wanted = sorted(d - offset for d in docs if d >= offset)
+            while matcher.is_active() and wanted:
+                # a block's ids are at most its max id: decode only blocks that may hold a wanted talk
+                index = bisect_right(wanted, matcher._maxid)
+                if index:
+                    matcher._read_data()
+                    block = matcher._data
+                    raw_ids = block[0] if matcher._byteids else accumulate(block[0])
+                    look_for = set(wanted[:index])
+                    for i, doc in enumerate(raw_ids):
+                        if doc in look_for:
+                            found[doc + offset] = decode(block[2][i])
+                    del wanted[:index]
                 matcher._i = matcher._blocklength
                 matcher._next_block()
-        else:
-            while matcher.is_active():
-                ids.append(matcher.id())
-                weights.append(matcher.weight())
-                matcher.next()
+        return found
+
+    def _read_postings(self, fieldname: str, term: str) -> tuple[list[int], list[float]]:
+        ids: list[int] = []
+        weights: list[float] = []
+        for leaf, offset in self._leaves:
+            try:
+                matcher = leaf.postings(fieldname, term)
+            except TermNotFound:
+                continue
+            _read_leaf_postings(matcher, offset, ids, weights)
         return ids, weights
 
     def expand_prefix(self, fieldname: str, prefix: str, scan_limit: int, keep: int) -> list[str]:
         """The ``keep`` most frequent terms starting with ``prefix``, looking at no more than ``scan_limit``."""
-        candidates = []
-        for count, term in enumerate(self._reader.expand_prefix(fieldname, prefix)):
-            if count >= scan_limit:
-                break
-            text = term.decode("utf-8") if isinstance(term, bytes) else term
-            candidates.append((self._reader.doc_frequency(fieldname, text), text))
-        return [text for _, text in heapq.nlargest(keep, candidates)]
+        key = (fieldname, prefix, scan_limit, keep)
+        with self._lock:
+            found = self._prefix_cache.get(key)
+        if found is not None:
+            return found
+        wanted = prefix.encode("utf-8")
+        frequencies: Counter[bytes] = Counter()
+        for leaf, _ in self._leaves:
+            # (term, term info) pairs straight from the sorted term table: one read per term
+            for scanned, ((name, term), info) in enumerate(leaf._terms.items_from(fieldname, wanted)):
+                if scanned >= scan_limit or name != fieldname or not term.startswith(wanted):
+                    break
+                frequencies[term] += info.doc_frequency()
+        found = [t.decode("utf-8") for t, _ in heapq.nlargest(keep, frequencies.items(), key=itemgetter(1))]
+        with self._lock:
+            self._prefix_cache[key] = found
+            if len(self._prefix_cache) > TERM_CACHE_SIZE:
+                self._prefix_cache.popitem(last=False)
+        return found
 
-    def phrase_docs(self, fields_and_words: Iterable[tuple[str, list[str], int]], within: set[int]) -> set[int]:
-        """Talks among ``within`` where the words appear in order (``slop`` allows removed stop words)."""
-        queries = [Phrase(f, words, slop=slop) for f, words, slop in fields_and_words if words]
-        if not queries or not within:
-            return set()
-        docs = set()
-        for doc in Or(queries).docs(self._searcher):
-            if doc in within:
-                docs.add(doc)
-        return docs
+    def phrase_docs(self, fields_and_words: Iterable[tuple[str, list[str], int]], within: Collection[int]) -> set[int]:
+        """Talks among ``within`` where the words appear in this order in one of the fields.
+
+        ``slop`` is how far apart consecutive words may be (1: adjacent; more where stop words were
+        removed). Positions are decoded only for the candidate talks.
+        """
+        matched: set[int] = set()
+        for fieldname, words, slop in fields_and_words:
+            candidates = set(within) - matched
+            per_word: dict[str, dict[int, list[int]]] = {}
+            # rarest word first: the common ones are then decoded only for the few talks left
+            for word in sorted(set(words), key=lambda w: self.doc_frequency(fieldname, w)):
+                if not candidates:
+                    break
+                per_word[word] = found = self.positions(fieldname, word, candidates)
+                candidates &= found.keys()
+            matched.update(d for d in candidates if _in_order([per_word[w][d] for w in words], slop))
+        return matched
 
     # --- stored talks ----------------------------------------------------------------------------
     def stored(self, doc: int) -> dict:
@@ -234,6 +295,56 @@ class IndexSnapshot:
 
     def vocabulary_size(self) -> int:
         return self._reader.field_length("words")
+
+
+def _in_order(positions: list[list[int]], slop: int) -> bool:
+    following = [set(p) for p in positions[1:]]
+    for start in positions[0]:
+        at = start
+        for nexts in following:
+            at = next((q for q in range(at + 1, at + slop + 1) if q in nexts), -1)
+            if at < 0:
+                break
+        else:
+            return True
+    return False
+
+
+def _leaf_length_bytes(leaf, fieldname: str) -> bytes:
+    """One byte per talk of a segment: Whoosh's logarithmic encoding of the field's length."""
+    count = leaf.doc_count_all()
+    per_doc = getattr(leaf, "_perdoc", None)
+    column_reader = per_doc._cached_reader(_lenfield(fieldname), LENGTHS_COLUMN) if per_doc is not None else None
+    if column_reader is None:
+        return bytes(count)
+    raw = getattr(column_reader, "_dbfile", None)
+    if raw is not None and getattr(column_reader, "_fixedlen", None) == 1:
+        return bytes(raw.get(column_reader._basepos, count))
+    return bytes(column_reader[d] for d in range(count))
+
+
+def _read_leaf_postings(matcher, offset: int, ids: list[int], weights: list[float]) -> None:
+    """Append a segment's postings, whole blocks at a time (stepping the matcher is ~10x slower)."""
+    if not isinstance(matcher, W3LeafMatcher):
+        while matcher.is_active():
+            ids.append(matcher.id() + offset)
+            weights.append(matcher.weight())
+            matcher.next()
+        return
+    while matcher.is_active():
+        matcher._read_data()
+        block_ids, block_weights = matcher._data[0], matcher._data[1]
+        count = matcher._blocklength
+        decoded = block_ids if matcher._byteids else accumulate(block_ids)  # ids are delta-encoded
+        ids.extend(map((offset).__add__, decoded) if offset else decoded)
+        if block_weights is None:
+            weights.extend(repeat(1.0, count))
+        elif isinstance(block_weights, float):
+            weights.extend(repeat(block_weights, count))
+        else:
+            weights.extend(block_weights)
+        matcher._i = count
+        matcher._next_block()
 
 
 def lang_words(word: str) -> tuple[str, str]:

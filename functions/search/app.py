@@ -1,0 +1,202 @@
+"""The search API on Lambda (HTTP API payload v2): /api/search, /api/talks/{id}, /api/suggest, /api/health.
+
+Routes are thin: they validate through ``params``, ask the ``SearchEngine`` of the current index
+version (``lifecycle``) and add caching headers. Every error leaves as ``{"message": ...}``
+(``talksearch.contracts.error_body``) with a 4xx status, or 503 while no index is published;
+anything unexpected is logged and answered 500 without a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from http import HTTPStatus
+from time import perf_counter
+from urllib.parse import parse_qs
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, CORSConfig, Response, content_types
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+
+from functions.search.lifecycle import IndexHolder, index_location_from_env, refresh_seconds_from_env
+from functions.search.openapi import OPENAPI_DOCUMENT
+from functions.search.params import MAX_QUERY_CHARS, InvalidParameter, SearchParams
+from functions.search.query import normalise_text
+from talksearch.contracts import ENV_ALLOWED_ORIGINS, error_body
+
+logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "talksearch"))
+metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "talksearch"))
+
+#: Browsers and CloudFront may reuse an answer this long; the ETag (index version) revalidates it.
+CACHE_CONTROL = "public, max-age=60"
+MAX_QUERY_STRING_FIELDS = 64
+ROUTE_PATHS = ("/api/search", "/api/suggest", "/api/health", "/api/openapi.json")
+TALK_PREFIX = "/api/talks/"
+
+
+def _cors_config() -> CORSConfig | None:
+    """CORS for the origins in ALLOWED_ORIGINS (comma-separated); none at all when unset (same-origin site)."""
+    origins = [o.strip().rstrip("/") for o in os.environ.get(ENV_ALLOWED_ORIGINS, "").split(",") if o.strip()]
+    if not origins:
+        return None
+    return CORSConfig(allow_origin=origins[0], extra_origins=origins[1:], expose_headers=["ETag"], max_age=600)
+
+
+app = APIGatewayHttpResolver(cors=_cors_config())
+
+
+class IndexUnavailable(Exception):
+    """No index has been published (or none could be loaded) yet."""
+
+
+_holder: IndexHolder | None = None
+
+
+def set_index_holder(holder: IndexHolder | None) -> None:
+    """Use this holder for the following requests (tests; None: build one from the environment again)."""
+    global _holder
+    _holder = holder
+
+
+def current_engine():
+    global _holder
+    if _holder is None:
+        location = index_location_from_env()
+        if location is None:
+            raise IndexUnavailable("the search index location is not configured (INDEX_BUCKET is not set)")
+        _holder = IndexHolder(location, refresh_seconds=refresh_seconds_from_env())
+    engine = _holder.engine()
+    if engine is None:
+        raise IndexUnavailable("no search index has been published yet; try again in a minute")
+    return engine
+
+
+def _query_values() -> dict[str, list[str]]:
+    """Parameters from the raw query string: HTTP API joins repeated ones with commas, which names contain."""
+    event = app.current_event
+    raw = event.raw_query_string
+    if raw is None:
+        return {k: [v] for k, v in (event.query_string_parameters or {}).items()}
+    try:
+        return parse_qs(raw, keep_blank_values=True, errors="replace", max_num_fields=MAX_QUERY_STRING_FIELDS)
+    except ValueError as error:
+        raise InvalidParameter(f"the query string has more than {MAX_QUERY_STRING_FIELDS} parameters") from error
+
+
+def _cached(body: dict, engine) -> Response:
+    """A JSON answer that CDNs may cache, revalidated by the index version (304 when unchanged)."""
+    etag = f'W/"{engine.version}"'
+    headers = {"Cache-Control": CACHE_CONTROL, "ETag": etag}
+    if etag in (app.current_event.headers or {}).get("if-none-match", ""):
+        return Response(status_code=HTTPStatus.NOT_MODIFIED, content_type=None, body="", headers=headers)
+    return Response(
+        status_code=HTTPStatus.OK,
+        content_type=content_types.APPLICATION_JSON,
+        body=json.dumps(body, ensure_ascii=False, separators=(",", ":")),
+        headers=headers,
+    )
+
+
+@app.get("/api/search")
+def search_talks() -> Response:
+    params = SearchParams.from_query_string(_query_values())
+    engine = current_engine()
+    started = perf_counter()
+    body = engine.search(q=params.q, page=params.page, size=params.size, sort=params.sort, **params.filters)
+    metrics.add_metric(name="SearchLatency", unit=MetricUnit.Milliseconds, value=(perf_counter() - started) * 1000)
+    if body["total"] == 0 and params.q:
+        metrics.add_metric(name="ZeroHitQueries", unit=MetricUnit.Count, value=1)
+        logger.info("zero-hit query", extra={"zero_hit_query": normalise_text(params.q).lower()})
+    return _cached(body, engine)
+
+
+@app.get("/api/talks/.+")
+def get_talk() -> Response:
+    talk_id = app.current_event.path[len(TALK_PREFIX) :]
+    if len(talk_id) > 500:
+        raise InvalidParameter("talk id is longer than 500 characters")
+    engine = current_engine()
+    talk = engine.talk(talk_id)
+    if talk is None:
+        raise NotFoundError(f"no talk has the id {talk_id[:200]!r}")
+    return _cached(talk, engine)
+
+
+@app.get("/api/suggest")
+def suggest_completions() -> Response:
+    values = _query_values()
+    unknown = sorted(set(values) - {"q"})
+    if unknown:
+        raise InvalidParameter(f"unknown parameter {unknown[0][:40]!r}; /api/suggest takes only q")
+    given = values.get("q", [""])
+    if len(given) > 1:
+        raise InvalidParameter("q may be given only once")
+    if len(given[0]) > MAX_QUERY_CHARS:
+        raise InvalidParameter(f"q is {len(given[0])} characters long; the limit is {MAX_QUERY_CHARS}")
+    engine = current_engine()
+    return _cached(engine.suggest(given[0]), engine)
+
+
+@app.get("/api/health")
+def health() -> Response:
+    engine = current_engine()
+    return Response(
+        status_code=HTTPStatus.OK,
+        content_type=content_types.APPLICATION_JSON,
+        body=json.dumps({"status": "ok", "index": engine.health()}),
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+@app.get("/api/openapi.json")
+def openapi_document() -> Response:
+    return Response(
+        status_code=HTTPStatus.OK,
+        content_type=content_types.APPLICATION_JSON,
+        body=json.dumps(OPENAPI_DOCUMENT),
+        headers={"Cache-Control": "public, max-age=3600"},
+    )
+
+
+def _error(status: HTTPStatus, message: str, headers: dict | None = None) -> Response:
+    return Response(
+        status_code=status,
+        content_type=content_types.APPLICATION_JSON,
+        body=json.dumps(error_body(message), ensure_ascii=False),
+        headers={"Cache-Control": "no-store", **(headers or {})},
+    )
+
+
+@app.exception_handler(InvalidParameter)
+def bad_request(error: InvalidParameter) -> Response:
+    return _error(HTTPStatus.BAD_REQUEST, str(error))
+
+
+@app.exception_handler(IndexUnavailable)
+def index_unavailable(error: IndexUnavailable) -> Response:
+    return _error(HTTPStatus.SERVICE_UNAVAILABLE, str(error), {"Retry-After": "30"})
+
+
+@app.not_found
+def not_found(error: NotFoundError) -> Response:
+    """404 for unknown paths and talks, 405 for a known path asked with another method."""
+    path = app.current_event.path
+    known = path in ROUTE_PATHS or (path.startswith(TALK_PREFIX) and len(path) > len(TALK_PREFIX))
+    if known and app.current_event.http_method.upper() != "GET":
+        return _error(HTTPStatus.METHOD_NOT_ALLOWED, f"{path} only answers GET", {"Allow": "GET"})
+    message = error.msg if isinstance(error.msg, str) and error.msg != "Not found" else f"no such route: {path}"
+    return _error(HTTPStatus.NOT_FOUND, message[:300])
+
+
+@app.exception_handler(Exception)
+def unexpected(error: Exception) -> Response:
+    logger.exception("unexpected error")
+    return _error(HTTPStatus.INTERNAL_SERVER_ERROR, "internal error; it has been logged")
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@metrics.log_metrics(capture_cold_start_metric=True)
+def lambda_handler(event: dict, context) -> dict:
+    return app.resolve(event, context)

@@ -1,0 +1,156 @@
+"""Which index version the warm container serves, and how it moves to the next one.
+
+At most every ``MANIFEST_REFRESH_SECONDS`` the first request to arrive reads the manifest
+(one small GET). When it names a new version, that request downloads the artifact, checks
+its sha256 (``talksearch.store``), unpacks it into a fresh directory under /tmp, opens it and
+only then swaps it in: requests already running keep the engine they started with, and a
+missing, corrupt or unreadable artifact leaves the current version serving (logged as an
+error, retried at the next check). The previous version stays open for requests still using
+it; older ones are closed and deleted from /tmp.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from threading import Lock
+
+from talksearch.contracts import (
+    DEFAULT_INDEX_PREFIX,
+    ENV_INDEX_BUCKET,
+    ENV_INDEX_PREFIX,
+    ENV_REFRESH_SECONDS,
+    SCHEMA_VERSION,
+    Manifest,
+)
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_REFRESH_SECONDS = 60.0
+
+
+def index_location_from_env() -> str | None:
+    """``s3://$INDEX_BUCKET/$INDEX_PREFIX``, or None when INDEX_BUCKET is not set."""
+    bucket = os.environ.get(ENV_INDEX_BUCKET, "").strip()
+    if not bucket:
+        return None
+    prefix = os.environ.get(ENV_INDEX_PREFIX, DEFAULT_INDEX_PREFIX).strip("/")
+    return f"s3://{bucket}/{prefix}" if prefix else f"s3://{bucket}"
+
+
+def refresh_seconds_from_env() -> float:
+    raw = os.environ.get(ENV_REFRESH_SECONDS, "").strip()
+    try:
+        return max(0.0, float(raw)) if raw else DEFAULT_REFRESH_SECONDS
+    except ValueError:
+        logger.error("%s=%r is not a number; using %s", ENV_REFRESH_SECONDS, raw, DEFAULT_REFRESH_SECONDS)
+        return DEFAULT_REFRESH_SECONDS
+
+
+class IndexHolder:
+    """The current ``SearchEngine`` of one index location, refreshed from its manifest."""
+
+    def __init__(
+        self,
+        location: str,
+        *,
+        refresh_seconds: float = DEFAULT_REFRESH_SECONDS,
+        work_dir: str | Path | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.location = location
+        self.refresh_seconds = refresh_seconds
+        self.work_dir = Path(work_dir or Path(tempfile.gettempdir()) / "talksearch-index")
+        self._clock = clock
+        self._store = None
+        self._engine = None
+        self._previous = None
+        self._manifest_etag: str | None = None
+        self._next_check = float("-inf")
+        self._lock = Lock()
+        self._loads = 0
+
+    @property
+    def store(self):
+        if self._store is None:
+            from talksearch.store import open_store
+
+            self._store = open_store(self.location)
+        return self._store
+
+    def engine(self):
+        """The engine to answer this request with (None while no index has ever been loaded)."""
+        if self._clock() >= self._next_check and self._lock.acquire(blocking=self._engine is None):
+            try:
+                if self._clock() >= self._next_check:
+                    self.refresh()
+            finally:
+                self._lock.release()
+        return self._engine
+
+    def refresh(self) -> bool:
+        """Check the manifest now; True when a new version was swapped in."""
+        self._next_check = self._clock() + self.refresh_seconds
+        try:
+            manifest, etag = self.store.read_manifest()
+        except Exception:
+            logger.exception("could not read the manifest at %s; still serving %s", self.location, self.version)
+            return False
+        if manifest is None or etag == self._manifest_etag:
+            return False
+        if self._engine is not None and manifest.index_version == self._engine.version:
+            self._manifest_etag = etag
+            return False
+        if manifest.schema_version != SCHEMA_VERSION:
+            logger.error(
+                "index %s has schema version %s, this function reads %s; still serving %s",
+                manifest.index_version,
+                manifest.schema_version,
+                SCHEMA_VERSION,
+                self.version,
+            )
+            return False
+        try:
+            engine = self._load(manifest)
+        except Exception:
+            logger.exception("could not load index %s; still serving %s", manifest.index_version, self.version)
+            return False
+        self._swap(engine)
+        self._manifest_etag = etag
+        logger.info("serving index %s (%d talks)", engine.version, engine.health()["talks"])
+        return True
+
+    @property
+    def version(self) -> str | None:
+        return self._engine.version if self._engine is not None else None
+
+    def _load(self, manifest: Manifest):
+        from functions.search.engine import SearchEngine
+
+        self._loads += 1
+        directory = self.work_dir / f"{_safe_name(manifest.index_version)}-{os.getpid()}-{self._loads}"
+        if directory.exists():
+            shutil.rmtree(directory)
+        try:
+            self.store.download_index(manifest, directory)
+            engine = SearchEngine(directory, version=manifest.index_version, built_at=manifest.built_at)
+            engine.search()  # loads the per-talk columns now rather than in a visitor's request
+        except BaseException:
+            shutil.rmtree(directory, ignore_errors=True)
+            raise
+        return engine
+
+    def _swap(self, engine) -> None:
+        retired, self._previous, self._engine = self._previous, self._engine, engine
+        if retired is not None:
+            retired.close()
+            shutil.rmtree(retired.snapshot.index_dir, ignore_errors=True)
+
+
+def _safe_name(version: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in version)[:80] or "index"
