@@ -21,7 +21,7 @@ from pathlib import Path
 
 from bench import measure, report
 from bench.corpus import PYVIDEO, ROOT, apply_changes, changed_talks, load_corpus, write_content_tree
-from bench.queries import draw_query_mix, load_query_mix, mix_path, save_query_mix
+from bench.queries import draw_query_mix, load_query_mix, mix_path, sanity_query, save_query_mix
 
 ENGINES = ("talksearch", "fts5", "tantivy")
 DOCS = ROOT / "docs" / "benchmarks.md"
@@ -147,6 +147,7 @@ def run(args: argparse.Namespace) -> int:
         files = write_content_tree(corpus, content_dir)
         progress(f"content: {len(files)} JSONL files under {content_dir}")
         changes = changed_talks(corpus)
+        sanity = sanity_query(corpus)
         engines = {}
         for name in args.engines:
             engine = make_engine(name)
@@ -154,6 +155,10 @@ def run(args: argparse.Namespace) -> int:
             results["engines"][name], samples[name] = bench_engine(
                 engine, corpus, content_dir, workdir, queries, args, progress
             )
+            if sanity and not results["engines"][name].get("error"):
+                hits = engine.search(q=sanity["q"])["hits"]
+                sanity[name] = hits[0]["id"] if hits else None
+        results["sanity"] = sanity
         if any(not results["engines"][n].get("error") for n in engines):
             progress("incremental rebuild: 10 talks change")
             corpus_after = apply_changes(corpus, changes, content_dir)
@@ -241,14 +246,23 @@ def profile(engine, queries: list[dict], result: dict, out: Path, progress) -> s
         engine.search(**query["params"])
     profiler.disable()
     profiler.dump_stats(out / "talksearch.prof")
-    text = io.StringIO()
-    stats = pstats.Stats(profiler, stream=text)
-    stats.sort_stats("tottime").print_stats(18)
-    body = text.getvalue()
-    summary = body[body.find("ncalls") :] if "ncalls" in body else body
-    header = f"{len(chosen)} queries of kinds {', '.join(slowest)}; top functions by own time (tottime)"
-    (out / "talksearch-profile.txt").write_text(body, encoding="utf-8")
+    (out / "talksearch-profile.txt").write_text(_profile_text(profiler, "cumulative", None, 40), encoding="utf-8")
+    own = _profile_text(profiler, "cumulative", r"functions/search|talksearch/", 14)
+    hot = _profile_text(profiler, "tottime", None, 14)
+    header = f"{len(chosen)} queries of kinds {', '.join(slowest)}, profiled once"
+    summary = f"talksearch's own functions by cumulative time:\n{own}\n\nall functions by own time (tottime):\n{hot}"
     return f"{header}\n{summary.rstrip()}"
+
+
+def _profile_text(profiler: cProfile.Profile, sort: str, restrict: str | None, limit: int) -> str:
+    text = io.StringIO()
+    stats = pstats.Stats(profiler, stream=text).sort_stats(sort)
+    stats.print_stats(*([restrict] if restrict else []), limit)
+    body = text.getvalue()
+    body = body[body.find("   ncalls") :] if "   ncalls" in body else body
+    for prefix in (str(Path(sys.prefix) / "lib") + "/", str(ROOT) + "/"):
+        body = body.replace(prefix, "")
+    return body.rstrip()
 
 
 def load(content_dir: Path, queries: list[dict], args, progress) -> dict:

@@ -104,7 +104,8 @@ def cold_start(module: str, cls: str, path: Path, params: dict, runs: int) -> di
         )
         elapsed = (time.perf_counter() - started) * 1000
         if done.returncode != 0:
-            raise RuntimeError(f"cold start of {module} failed: {done.stderr.strip()[-800:]}")
+            lines = done.stderr.strip().splitlines() or ["(no output)"]
+            raise RuntimeError(f"cold start of {module} failed: {lines[-1]}")
         figures = json.loads(done.stdout.strip().splitlines()[-1])
         figures["process_ms"] = elapsed
         measured.append(figures)

@@ -66,7 +66,8 @@ def draw_query_mix(corpus: Corpus, per_kind: int = PER_KIND, seed: int = MIX_VER
     records = corpus.records
     doc_words = [set(filter(_content_word, words_of(f"{r['title']} {r.get('summary', '')}"))) for r in records]
     df = Counter(w for words in doc_words for w in words)
-    ranked = [w for w, _ in df.most_common() if df[w] >= 3]
+    # ties broken by the word itself: set order varies with PYTHONHASHSEED, the mix must not
+    ranked = sorted((w for w in df if df[w] >= 3), key=lambda w: (-df[w], w))
     # Popular topics (ranks 20-600) and the long tail (600-5000): users type both.
     head, tail = ranked[20:600], ranked[600:5000] or ranked[20:]
     vocabulary = set(df)
@@ -167,6 +168,32 @@ def _filters_of(record: dict, rng: random.Random) -> dict:
     keys = sorted(options)
     chosen = rng.sample(keys, min(len(keys), 2 if rng.random() < 0.25 else 1))
     return {k: options[k] for k in sorted(chosen)}
+
+
+def sanity_query(corpus: Corpus) -> dict | None:
+    """A title word found in exactly one talk, so every engine's top hit must be that talk.
+
+    The lexicographically first such word (ASCII letters, 5+ long), for a deterministic choice; None if none.
+    """
+    df: Counter = Counter()
+    for record in corpus.records:
+        text = " ".join(
+            [record["title"], record.get("summary", ""), record.get("event", ""), *record.get("speakers", []),
+             *record.get("tags", [])]
+        )  # fmt: skip
+        df.update(set(words_of(text)))
+    best = None
+    for record in corpus.records:
+        for word in words_of(record["title"]):
+            if (
+                df[word] == 1
+                and len(word) >= 5
+                and word.isascii()
+                and _content_word(word)
+                and (not best or word < best[0])
+            ):
+                best = (word, record["id"])
+    return {"q": best[0], "expected": best[1]} if best else None
 
 
 def mix_path(corpus_name: str) -> Path:

@@ -1,0 +1,122 @@
+"""`make bench`'s quick path end to end on a tiny synthetic corpus, and the pieces it relies on.
+
+Nothing here asserts a timing: the benchmark prints figures, tests only check that it measures
+the same work in every engine and writes its outputs.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bench.corpus import load_corpus, synthetic_records
+from bench.queries import KINDS, draw_query_mix, load_query_mix, mix_path
+
+ROOT = Path(__file__).resolve().parent.parent
+ENGINES = ("talksearch", "fts5", "tantivy")
+
+#: The only talk with "zymurgy" or "brewing" in it: every engine must rank it first for those words.
+UNIQUE_TALK = {
+    "id": "pycon-fr-2024/zymurgy",
+    "title": "Zymurgy: brewing beer with Python sensors",
+    "speakers": ["Brewer McTest"],
+    "event": "PyCon FR 2024",
+    "event_slug": "pycon-fr-2024",
+    "date": "2024-10-31",
+    "language": "eng",
+    "tags": [],
+    "summary": "Temperature probes, <b>fermentation</b> curves & a Raspberry Pi in the cellar.",
+    "url": "https://video.example.org/zymurgy",
+    "duration": 1800,
+}
+
+
+@pytest.fixture
+def peers_installed() -> None:
+    for package in ("tantivy", "matplotlib"):
+        pytest.importorskip(package, reason="`make bench-deps` installs the benchmark's extra packages")
+
+
+def test_quick_run_measures_every_engine_and_writes_its_outputs(tmp_path, peers_installed):
+    # GIVEN a tiny corpus of synthetic talks plus one talk with a word no other talk has
+    corpus = tmp_path / "tiny.jsonl"
+    records = [*synthetic_records(150), UNIQUE_TALK]
+    corpus.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
+    out = tmp_path / "results"
+    load = ["--load-requests", "14", "--load-concurrency", "2"] if shutil.which("hey") else ["--load-requests", "0"]
+
+    # WHEN the quick benchmark runs on it, as `make bench-quick` would
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "--quick", "--corpus", str(corpus), "--out", str(out), "--no-docs", *load],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+    # THEN it succeeds, prints the table and where the results are, and shows progress while running
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "warm p95 (ms)" in done.stdout
+    assert "talksearch/SQLite FTS5" in done.stdout
+    assert f"results: {out / 'results.json'}" in done.stdout
+    assert re.search(r"\[\s*\d+\.\ds\] talksearch: full build of 151 talks", done.stderr)
+    results = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    for name in ENGINES:
+        engine = results["engines"][name]
+        assert "error" not in engine, engine
+        # every kind of query was answered, and the incremental rebuild made the 10 edited talks findable
+        assert set(engine["warm"]["by_kind"]) == set(KINDS)
+        assert engine["after_update_errata_hits"] == 10
+        assert engine["sizes"]["disk_bytes"] > 0 and engine["sizes"]["artifact_bytes"] > 0
+    # the same exact query puts the same talk first in every engine
+    assert results["sanity"]["expected"] == UNIQUE_TALK["id"]
+    assert results["sanity"]["q"] in UNIQUE_TALK["title"].lower()
+    assert {results["sanity"][name] for name in ENGINES} == {UNIQUE_TALK["id"]}
+    if shutil.which("hey"):
+        assert results["load"]["errors"] == 0 and results["load"]["ok"] == results["load"]["requests"]
+    assert (out / "latency.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    report = (out / "benchmarks.md").read_text(encoding="utf-8")
+    assert "| full build (s) |" in report and "## Goals (issue 7)" in report
+
+
+@pytest.mark.parametrize("engine", ["fts5", "tantivy_peer"])
+def test_peer_snippets_escape_the_text_and_mark_only_the_match(tmp_path, engine, peers_installed):
+    # GIVEN a peer index holding a summary with markup in it
+    module = __import__(f"bench.engines.{engine}", fromlist=["build", "Searcher"])
+    path = tmp_path / "index"
+    module.build([*synthetic_records(20), UNIQUE_TALK], path)
+
+    # WHEN a word of that summary is searched
+    hit = module.Searcher(path).search(q="fermentation")["hits"][0]
+
+    # THEN the snippet escapes the talk's markup and <mark> is the only tag
+    assert hit["id"] == UNIQUE_TALK["id"]
+    assert "&lt;b&gt;<mark>fermentation</mark>&lt;/b&gt;" in hit["snippet"]
+    assert set(re.findall(r"</?(\w+)", hit["snippet"])) == {"mark"}
+
+
+def test_committed_synthetic_mix_is_what_the_generator_draws():
+    # A change to the drawing algorithm must come with a new MIX_VERSION, never silently change the mix.
+    corpus = load_corpus("synthetic", 1000)
+    committed = json.loads(mix_path(corpus.name).read_text(encoding="utf-8"))
+    assert draw_query_mix(corpus) == committed
+
+
+def test_committed_pyvideo_mix_is_what_the_generator_draws(full_corpus):
+    corpus = load_corpus("pyvideo")
+    committed = json.loads(mix_path(corpus.name).read_text(encoding="utf-8"))
+    assert draw_query_mix(corpus) == committed
+
+
+def test_a_smaller_mix_keeps_the_first_queries_of_every_kind():
+    corpus = load_corpus("synthetic", 1000)
+    full = load_query_mix(corpus)["queries"]
+    small = load_query_mix(corpus, per_kind=3)["queries"]
+    assert [q["kind"] for q in small] == [kind for kind in KINDS for _ in range(3)]
+    assert all(q in full for q in small)
