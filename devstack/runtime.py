@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import importlib
 import logging
 import threading
@@ -64,6 +65,8 @@ class LambdaFunction:
 
 
 def _describe_skip(entry: Any) -> str:
+    if dataclasses.is_dataclass(entry) and not isinstance(entry, type):
+        entry = dataclasses.asdict(entry)
     if isinstance(entry, dict):
         return ": ".join(str(v) for v in entry.values())
     if isinstance(entry, list | tuple):
@@ -74,7 +77,7 @@ def _describe_skip(entry: Any) -> str:
 class FunctionLogs(logging.Handler):
     """Reads what a function logs, as CloudWatch would show it, to report problems on the console.
 
-    Problems are the files a build report lists as skipped and every warning or error. Only
+    Problems are what a build report lists as skipped or warned about, and every warning or error logged. Only
     records logged by the thread inside ``collect()`` are kept, so concurrent requests to
     another function never mix in.
     """
@@ -102,6 +105,7 @@ class FunctionLogs(logging.Handler):
         report = getattr(record, "report", None)
         if isinstance(report, dict):
             problems.extend(_describe_skip(s) for s in report.get("skipped") or [])
+            problems.extend(str(w) for w in report.get("warnings") or [])
         if record.levelno >= logging.WARNING:
             problems.append(record.getMessage())
 
