@@ -53,8 +53,9 @@ class SearchEngine:
         self.snapshot = IndexSnapshot(index_dir, version=version or Path(index_dir).name, built_at=built_at)
         self.ranker = Ranker(self.snapshot)
         self.facets = FacetIndex(self.snapshot)
-        budget = time_budget_ms if time_budget_ms is not None else os.environ.get(ENV_TIME_BUDGET_MS, "")
-        self.time_budget = float(budget or DEFAULT_TIME_BUDGET_MS) / 1000.0
+        if time_budget_ms is None:
+            time_budget_ms = float(os.environ.get(ENV_TIME_BUDGET_MS, "") or DEFAULT_TIME_BUDGET_MS)
+        self.time_budget = time_budget_ms / 1000.0
 
     @property
     def version(self) -> str:

@@ -143,7 +143,8 @@ class Ranker:
             return None
         df = self.snapshot.doc_frequency("words", word)
         best = self.neighbours(word)[:1]
-        if best and best[0][0] >= max(FUZZY_BELOW_DF, CORRECTION_RATIO * df):
+        # an unknown word takes any known neighbour; a known one only a far more frequent neighbour
+        if best and best[0][0] >= (1 if df == 0 else max(FUZZY_BELOW_DF, CORRECTION_RATIO * df)):
             return best[0][1]
         return None
 

@@ -319,8 +319,10 @@ def _leaf_length_bytes(leaf, fieldname: str) -> bytes:
         return bytes(count)
     raw = getattr(column_reader, "_dbfile", None)
     if raw is not None and getattr(column_reader, "_fixedlen", None) == 1:
-        return bytes(raw.get(column_reader._basepos, count))
-    return bytes(column_reader[d] for d in range(count))
+        stored = bytes(raw.get(column_reader._basepos, min(count, column_reader._count)))
+    else:
+        stored = bytes(column_reader[d] for d in range(min(count, len(column_reader))))
+    return stored + bytes(count - len(stored))  # the column stops at the last talk having the field
 
 
 def _read_leaf_postings(matcher, offset: int, ids: list[int], weights: list[float]) -> None:

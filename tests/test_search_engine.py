@@ -1,0 +1,352 @@
+"""SearchEngine behaviour a visitor sees: matching, typos, accents, plurals, facets, snippets, paging.
+
+The index is written by ``index_builder.write_index`` from talks parsed by the builder's own JSONL
+parser, exactly as a build would; no Lambda and no S3 here (see test_search_api.py for those).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from functions.search.engine import InvalidParameter, SearchEngine
+from index_builder import write_index
+from index_builder.parsers import parse_source
+from tests.search_support import ID, TALKS
+
+
+def _talk_records(talks: list[dict]):
+    """Talk records exactly as the builder's JSONL parser makes them."""
+    content = "\n".join(json.dumps(t, ensure_ascii=False) for t in talks).encode("utf-8")
+    return parse_source("talks.jsonl", content).talks
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory) -> SearchEngine:
+    directory = tmp_path_factory.mktemp("index")
+    write_index(_talk_records(TALKS), directory)
+    engine = SearchEngine(directory, version="test-1", built_at="2026-11-26T19:00:00Z")
+    yield engine
+    engine.close()
+
+
+def ids(body: dict) -> list[str]:
+    return [hit["id"] for hit in body["hits"]]
+
+
+def search_ids(engine: SearchEngine, q: str, **params) -> set[str]:
+    return set(ids(engine.search(q=q, size=50, **params)))
+
+
+# --- browsing ---------------------------------------------------------------------------------------
+def test_empty_query_lists_every_talk_newest_first(engine):
+    body = engine.search(q="", size=50)
+    assert body["total"] == len(TALKS)
+    dates = [hit["date"] for hit in body["hits"] if hit["date"]]
+    assert dates == sorted(dates, reverse=True)
+    assert body["hits"][-1]["id"] == "misc/undated-talk"  # unknown dates last
+    assert all(hit["score"] is None for hit in body["hits"])
+
+
+def test_response_has_the_documented_shape(engine):
+    body = engine.search(q="kubernetes")
+    assert set(body) == {
+        "query", "total", "page", "size", "took_ms", "hits", "facets", "did_you_mean", "matched", "partial", "index",
+    }  # fmt: skip
+    assert body["index"] == {"version": "test-1", "built_at": "2026-11-26T19:00:00Z"}
+    hit = body["hits"][0]
+    assert set(hit) == {
+        "id",
+        "title",
+        "speakers",
+        "company",
+        "event",
+        "date",
+        "year",
+        "lang",
+        "url",
+        "snippet",
+        "score",
+    }
+    assert set(body["facets"]) == {"speaker", "company", "event", "year", "lang"}
+
+
+def test_paging_walks_the_same_order_without_overlap(engine):
+    first = engine.search(q="", size=10, page=1)
+    second = engine.search(q="", size=10, page=2)
+    everything = engine.search(q="", size=20)
+    assert ids(first) + ids(second) == ids(everything)
+    assert engine.search(q="", size=10, page=99)["hits"] == []
+
+
+# --- query understanding ----------------------------------------------------------------------------
+def test_all_words_must_match(engine):
+    assert search_ids(engine, "kubernetes python") == {
+        ID["Introduction à Kubernetes"],
+        ID["Kubernetes for Python developers"],
+    }
+    assert search_ids(engine, "kubernetes django") != set()  # nothing has both: falls back to any word
+
+
+def test_falls_back_to_any_word_when_all_words_find_nothing(engine):
+    body = engine.search(q="kubernetes zzyzx", size=50)
+    assert body["matched"] == "any"
+    assert set(ids(body)) == {ID["Introduction à Kubernetes"], ID["Kubernetes for Python developers"]}
+    assert engine.search(q="kubernetes python")["matched"] == "all"
+
+
+def test_phrase_needs_the_words_in_order(engine):
+    plain = search_ids(engine, "machine learning")
+    phrase = search_ids(engine, '"machine learning"')
+    assert ID["Learning machine code"] in plain
+    assert ID["Learning machine code"] not in phrase
+    assert ID["Machine learning with scikit-learn"] in phrase
+    # stop words inside a phrase do not break it (positions are kept, not renumbered)
+    assert search_ids(engine, '"machine learning for the web"') == {ID["Machine learning for the web"]}
+
+
+def test_minus_excludes(engine):
+    assert search_ids(engine, "django -rest") == {ID["Testing Django applications"]}
+    assert search_ids(engine, "django NOT rest") == {ID["Testing Django applications"]}
+    assert ID["asyncio in depth"] not in search_ids(engine, "-asyncio")
+
+
+def test_or_between_words(engine):
+    assert search_ids(engine, "asyncio OR geopandas") == {
+        ID["asyncio in depth"],
+        ID["Programmation asynchrone avec asyncio"],
+        ID["Cartographie avec GeoPandas"],
+    }
+
+
+def test_prefix(engine):
+    assert search_ids(engine, "kube*") == {ID["Introduction à Kubernetes"], ID["Kubernetes for Python developers"]}
+    assert search_ids(engine, "carto*") == {ID["Cartographie avec GeoPandas"]}
+
+
+def test_fields_in_the_query(engine):
+    assert search_ids(engine, 'speaker:"jane doe"') == {
+        ID["asyncio in depth"],
+        ID["Machine learning with scikit-learn"],
+        ID["Machine learning for the web"],
+    }
+    assert search_ids(engine, "event:djangocon") == {
+        ID["Testing Django applications"],
+        ID["Building APIs with Django REST framework"],
+    }
+    assert search_ids(engine, "company:initech") == {ID["Kubernetes for Python developers"]}
+    assert search_ids(engine, "kubernetes year:2020") == {ID["Kubernetes for Python developers"]}
+    in_range = engine.search(q="year:2017-2018", size=50)
+    assert {hit["year"] for hit in in_range["hits"]} == {2017, 2018}
+
+
+@pytest.mark.parametrize(
+    "query",
+    ['"unbalanced', "(kubernetes", "kubernetes)", "AND", "OR kubernetes", "kubernetes NOT", "::", "foo:kubernetes",
+     "kubernetes:", "*", "**", "*ubernetes", "?", "-", "- -", "year:abc", "year:99999", 'speaker:""', "\\", "'", "k*"],
+)  # fmt: skip
+def test_malformed_syntax_is_read_leniently(engine, query):
+    body = engine.search(q=query)
+    assert isinstance(body["total"], int)
+
+
+def test_malformed_syntax_still_finds_the_words(engine):
+    assert ID["Introduction à Kubernetes"] in search_ids(engine, '"kubernetes')
+    assert ID["Introduction à Kubernetes"] in search_ids(engine, "foo:kubernetes")
+    assert ID["Introduction à Kubernetes"] in search_ids(engine, "(kubernetes")
+
+
+# --- typos, accents, plurals (French and English) ---------------------------------------------------------
+@pytest.mark.parametrize(
+    ("query", "expected", "suggestion"),
+    [
+        ("kubernets", "Introduction à Kubernetes", "kubernetes"),
+        ("kuberentes", "Kubernetes for Python developers", "kubernetes"),
+        ("asyncoi", "asyncio in depth", "asyncio"),
+        ("geopanda", "Cartographie avec GeoPandas", "geopandas"),
+        ("programation asynchrone", "Programmation asynchrone avec asyncio", "programmation asynchrone"),
+    ],
+)
+def test_one_typo_still_finds_the_talk_and_offers_a_correction(engine, query, expected, suggestion):
+    body = engine.search(q=query, size=50)
+    assert ID[expected] in ids(body)
+    assert body["did_you_mean"] == suggestion
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("deploiement", "Introduction à Kubernetes"),  # déploiement without its accent
+        ("DÉPLOIEMENT", "Introduction à Kubernetes"),
+        ("evenements", "Programmation asynchrone avec asyncio"),  # événements
+        ("reseau", "Les réseaux de neurones pour les nuls"),  # French plural réseaux
+        ("neurone", "Les réseaux de neurones pour les nuls"),
+        ("conteneur", "Introduction à Kubernetes"),  # conteneurs
+        ("container", "Container orchestration explained"),
+        ("containers", "Container orchestration explained"),
+        ("deployment", "Kubernetes for Python developers"),  # English stem: deploying
+        ("tests", "Testing Django applications"),
+        ("Élodie Martin", "Introduction à Kubernetes"),
+        ("elodie", "Programmation asynchrone avec asyncio"),
+        ("certik", "Container orchestration explained"),  # Čertík
+        ("l'orchestration", "Container orchestration explained"),
+        ("l’API", "Building APIs with Django REST framework"),
+    ],
+)
+def test_accents_case_and_inflections_do_not_matter(engine, query, expected):
+    assert ID[expected] in search_ids(engine, query)
+
+
+def test_exact_and_title_matches_rank_above_stemmed_and_body_ones(engine):
+    ranked = ids(engine.search(q="containers"))
+    assert ranked[0] == ID["Container orchestration explained"]  # title (and summary) match first
+    ranked = ids(engine.search(q="kubernetes"))
+    assert set(ranked[:2]) == {ID["Introduction à Kubernetes"], ID["Kubernetes for Python developers"]}
+
+
+def test_exact_word_ranks_above_its_typo_neighbours(engine):
+    body = engine.search(q="asyncio")
+    assert body["did_you_mean"] is None
+    assert set(ids(body)[:2]) == {ID["asyncio in depth"], ID["Programmation asynchrone avec asyncio"]}
+
+
+def test_no_correction_for_a_query_that_finds_plenty(engine):
+    assert engine.search(q="python")["did_you_mean"] is None
+
+
+# --- facets ---------------------------------------------------------------------------------------------
+def counts(body: dict, facet: str) -> dict:
+    return {entry["value"]: entry["count"] for entry in body["facets"][facet]}
+
+
+def test_values_of_one_facet_are_ored(engine):
+    body = engine.search(q="", speaker=["Jane Doe", "Chu, Hua-Rong"], size=50)
+    assert set(ids(body)) == {
+        ID["asyncio in depth"],
+        ID["Machine learning with scikit-learn"],
+        ID["Machine learning for the web"],
+        ID["Building APIs with Django REST framework"],
+    }
+
+
+def test_facets_are_anded_and_each_counts_without_its_own_filter(engine):
+    body = engine.search(q="", speaker=["Jane Doe", "John Smith"], event=["PyCon US 2017"], size=50)
+    assert ids(body) == [ID["Machine learning for the web"]]
+    # speaker counts apply the event filter only: every PyCon US 2017 speaker is offered
+    assert counts(body, "speaker") == {"Jane Doe": 1, "John Smith": 1, "Mallory": 1, "Alex Turing": 1}
+    # event counts apply the speaker filter only
+    assert counts(body, "event")["PyCon US 2017"] == 1
+    assert counts(body, "event")["EuroPython 2019"] == 1  # Jane Doe's asyncio talk
+    assert counts(body, "event")["DjangoCon 2018"] == 1  # John Smith's testing talk
+    # other facets apply every filter
+    assert counts(body, "year") == {2017: 1}
+
+
+def test_facet_counts_follow_the_query(engine):
+    body = engine.search(q="kubernetes")
+    assert counts(body, "lang") == {"fr": 1, "en": 1}
+    assert counts(body, "company") == {"Acme Corp": 1, "Initech": 1}
+    assert counts(body, "year") == {2019: 1, 2020: 1}
+
+
+def test_year_and_lang_filters(engine):
+    french = engine.search(q="", lang=["fr"], size=50)
+    assert {hit["lang"] for hit in french["hits"]} == {"fr"}
+    assert french["total"] == 4
+    body = engine.search(q="", year=["2019", 2020], lang="fr", size=50)
+    assert {hit["year"] for hit in body["hits"]} == {2019, 2020}
+
+
+def test_selected_values_are_always_listed(engine):
+    body = engine.search(q="", speaker=["Nobody Known"])
+    assert body["total"] == 0
+    assert {"value": "Nobody Known", "count": 0} in body["facets"]["speaker"]
+
+
+# --- snippets --------------------------------------------------------------------------------------------
+def test_snippets_mark_matches_and_escape_everything_else(engine):
+    body = engine.search(q="script")
+    snippet = body["hits"][0]["snippet"]
+    assert "<mark>script</mark>" in snippet
+    assert "&lt;<mark>script</mark>&gt;" in snippet
+    for hit in engine.search(q="", size=50)["hits"] + body["hits"]:
+        assert set(re.findall(r"</?[a-z]+", hit["snippet"])) <= {"<mark", "</mark"}
+
+
+def test_snippets_mark_stemmed_and_folded_forms(engine):
+    snippet = engine.search(q="deploiement")["hits"][0]["snippet"]
+    assert "<mark>déploiement</mark>" in snippet
+    snippet = engine.search(q="conteneur")["hits"][0]["snippet"]
+    assert "<mark>conteneurs</mark>" in snippet
+
+
+# --- bounds ----------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "params",
+    [{"q": "x" * 201}, {"page": 0}, {"page": 101}, {"size": 0}, {"size": 51}, {"page": "two"}, {"sort": "random"},
+     {"speaker": [f"s{n}" for n in range(11)]}, {"year": "19x9"}, {"bogus": "1"}, {"q": ["a", "b"]}],
+)  # fmt: skip
+def test_out_of_bounds_parameters_are_refused_with_a_reason(engine, params):
+    with pytest.raises(InvalidParameter) as refused:
+        engine.search(**params)
+    assert str(refused.value)
+
+
+def test_time_budget_returns_the_best_so_far_flagged_partial(tmp_path):
+    write_index(_talk_records(TALKS), tmp_path / "index")
+    hurried = SearchEngine(tmp_path / "index", time_budget_ms=0)
+    try:
+        body = hurried.search(q="kubernetes python django")
+        assert body["partial"] is True
+        assert body["total"] >= 1  # the first word's talks
+    finally:
+        hurried.close()
+
+
+def test_sort_by_date(engine):
+    body = engine.search(q="python", sort="date", size=50)
+    dates = [hit["date"] for hit in body["hits"] if hit["date"]]
+    assert dates == sorted(dates, reverse=True)
+    assert all(hit["score"] is not None for hit in body["hits"])
+
+
+# --- talk and suggestions -----------------------------------------------------------------------------------
+def test_talk_has_full_summary_and_related_talks(engine):
+    talk = engine.talk(ID["Introduction à Kubernetes"])
+    assert talk["summary"] == TALKS[0]["summary"]
+    assert talk["tags"] == ["kubernetes", "devops"]
+    related = [r["id"] for r in talk["related"]]
+    assert 0 < len(related) <= 5
+    assert ID["Introduction à Kubernetes"] not in related
+    assert related[0] == ID["Kubernetes for Python developers"]
+    assert engine.talk("no/such-talk") is None
+
+
+def test_suggest_completes_words_speakers_and_titles(engine):
+    found = engine.suggest("kube")["suggestions"]
+    assert {"text": "kubernetes", "kind": "term"} in found
+    assert any(s["kind"] == "title" and "Kubernetes" in s["text"] for s in found)
+    assert {"text": "Élodie Martin", "kind": "speaker"} in engine.suggest("elo")["suggestions"]
+    assert {"text": "machine learning", "kind": "term"} in engine.suggest("machine lea")["suggestions"]
+    assert len(engine.suggest("p")["suggestions"]) == 0  # one letter: nothing yet
+    assert len(engine.suggest("py")["suggestions"]) <= 8
+
+
+def test_deleted_talks_disappear(tmp_path):
+    from index_builder.writer import update_index
+
+    directory = tmp_path / "index"
+    write_index(_talk_records(TALKS), directory)
+    gone = ID["Introduction à Kubernetes"]
+    update_index(directory, remove_ids=[gone], add=_talk_records([dict(TALKS[0], id="new/kubernetes-talk")]))
+    updated = SearchEngine(directory)
+    try:
+        found = search_ids(updated, "kubernetes")
+        assert gone not in found
+        assert "new/kubernetes-talk" in found
+        assert updated.talk(gone) is None
+        assert updated.search(q="")["total"] == len(TALKS)
+    finally:
+        updated.close()
