@@ -88,9 +88,14 @@ class IndexSnapshot:
 
     # --- per-talk columns ------------------------------------------------------------------
     def _column(self, fieldname: str) -> list:
-        if not self._reader.has_column(fieldname):
-            return [None] * self.doc_count
-        return list(self._reader.column_reader(fieldname))
+        """The column's value for every talk, segment by segment (None where a segment lacks the column)."""
+        values: list = []
+        for leaf, _ in self._leaves:
+            count = leaf.doc_count_all()
+            part = list(leaf.column_reader(fieldname)) if leaf.has_column(fieldname) else []
+            values.extend(part[:count])
+            values.extend([None] * (count - len(part)))
+        return values
 
     @cached_property
     def deleted(self) -> frozenset[int]:

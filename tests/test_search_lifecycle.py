@@ -1,0 +1,159 @@
+"""How the warm search function follows published index versions (moto S3, builds by index_builder).
+
+GIVEN a published index WHEN a new version is published THEN it is served after the refresh
+interval, requests holding the old engine still work, and a missing, corrupt or unreadable new
+version leaves the current one serving.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from functions.search.lifecycle import IndexHolder
+from index_builder import build_and_publish
+from talksearch.contracts import Manifest
+from talksearch.store import open_store
+from tests.search_support import TALKS, write_content
+
+BUCKET = "talksearch-lifecycle"
+LOCATION = f"s3://{BUCKET}/index"
+NEW_TALK = {
+    "id": "pycon-fr-2025/zeppelins",
+    "title": "Des zeppelins et du Python",
+    "speakers": ["Anne Onyme"],
+    "event": "PyCon FR 2025",
+    "date": "2025-10-31",
+    "language": "fra",
+    "tags": [],
+    "summary": "Piloter un zeppelin avec MicroPython.",
+    "url": "https://video.example.org/zeppelins",
+}
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def bucket(tmp_path):
+    with mock_aws():
+        s3 = boto3.client("s3")
+        s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "eu-west-3"})
+        content = write_content(tmp_path / "content")
+        assert build_and_publish(str(content), LOCATION, full=True).published
+        yield s3, content
+
+
+@pytest.fixture
+def holder(bucket, tmp_path):
+    clock = Clock()
+    holder = IndexHolder(LOCATION, refresh_seconds=60, work_dir=tmp_path / "served", clock=clock)
+    holder.clock = clock
+    yield holder
+
+
+def publish_next_version(content) -> Manifest:
+    write_content(content, [*TALKS, NEW_TALK])
+    report = build_and_publish(str(content), LOCATION)
+    assert report.published
+    manifest, _ = open_store(LOCATION).read_manifest()
+    return manifest
+
+
+def test_serves_the_published_index_and_swaps_after_the_refresh_interval(bucket, holder):
+    _, content = bucket
+    first = holder.engine()
+    assert first.search(q="")["total"] == len(TALKS)
+
+    manifest = publish_next_version(content)
+    holder.clock.now += 30  # before the interval: the manifest is not even read
+    assert holder.engine() is first
+
+    holder.clock.now += 31
+    second = holder.engine()
+    assert second.version == manifest.index_version != first.version
+    assert [h["id"] for h in second.search(q="zeppelin")["hits"]] == ["pycon-fr-2025/zeppelins"]
+    # a request that started on the old version finishes on it
+    assert first.search(q="kubernetes")["total"] == 2
+
+
+def test_unchanged_manifest_keeps_the_same_engine(holder):
+    first = holder.engine()
+    holder.clock.now += 61
+    assert holder.engine() is first
+
+
+def test_only_the_current_and_previous_versions_stay_on_disk(bucket, holder):
+    _, content = bucket
+    holder.engine()
+    for n in range(3):
+        NEW_TALK["title"] = f"Des zeppelins, épisode {n}"
+        publish_next_version(content)
+        holder.clock.now += 61
+        holder.engine()
+    assert len([p for p in holder.work_dir.iterdir() if p.is_dir()]) == 2
+
+
+def test_corrupt_new_artifact_keeps_the_current_index_serving(bucket, holder, caplog):
+    s3, content = bucket
+    first = holder.engine()
+    manifest = publish_next_version(content)
+    s3.put_object(Bucket=BUCKET, Key=manifest.artifact_key, Body=b"not a tarball at all")
+    holder.clock.now += 61
+    with caplog.at_level(logging.ERROR):
+        assert holder.engine() is first
+    assert "could not load index" in caplog.text
+    assert first.search(q="asyncio")["total"] == 2
+
+
+def test_missing_new_artifact_keeps_the_current_index_serving(bucket, holder, caplog):
+    s3, content = bucket
+    first = holder.engine()
+    manifest = publish_next_version(content)
+    s3.delete_object(Bucket=BUCKET, Key=manifest.artifact_key)
+    holder.clock.now += 61
+    with caplog.at_level(logging.ERROR):
+        assert holder.engine() is first
+    assert manifest.index_version in caplog.text
+
+
+def test_unreadable_manifest_keeps_the_current_index_serving(bucket, holder, caplog):
+    s3, _ = bucket
+    first = holder.engine()
+    s3.put_object(Bucket=BUCKET, Key="index/manifest.json", Body=b"{ this is not json")
+    holder.clock.now += 61
+    with caplog.at_level(logging.ERROR):
+        assert holder.engine() is first
+    assert "could not read the manifest" in caplog.text
+
+
+def test_index_of_another_schema_version_is_not_opened(bucket, holder, caplog):
+    s3, _ = bucket
+    first = holder.engine()
+    manifest, _ = open_store(LOCATION).read_manifest()
+    future = json.loads(manifest.to_json())
+    future.update(schema_version=manifest.schema_version + 1, index_version="29990101T000000000Z")
+    s3.put_object(Bucket=BUCKET, Key="index/manifest.json", Body=json.dumps(future).encode())
+    holder.clock.now += 61
+    with caplog.at_level(logging.ERROR):
+        assert holder.engine() is first
+    assert "schema version" in caplog.text
+
+
+def test_no_engine_until_an_index_is_published(tmp_path):
+    with mock_aws():
+        boto3.client("s3").create_bucket(Bucket="empty", CreateBucketConfiguration={"LocationConstraint": "eu-west-3"})
+        holder = IndexHolder("s3://empty/index", refresh_seconds=0, work_dir=tmp_path)
+        assert holder.engine() is None
+        content = write_content(tmp_path / "content")
+        build_and_publish(str(content), "s3://empty/index", full=True)
+        assert holder.engine().search(q="")["total"] == len(TALKS)
