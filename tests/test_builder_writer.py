@@ -1,0 +1,139 @@
+"""index_builder.writer: the fast write path gives exactly the index Whoosh's own analysis gives."""
+
+from __future__ import annotations
+
+from whoosh import index as whoosh_index
+
+from index_builder.writer import TalkWriter, indexed_ids, update_index, write_index
+from talksearch.schema import Talk, build_schema, talk_to_document
+
+TRICKY_TALKS = [
+    Talk(
+        id="fr/1",
+        title="L’état de l'art des conteneurs : qu’en est-il en 2026 ?",
+        speakers=["Émilie Durand", "Jean-Noël Lefèvre"],
+        company="Société Générale",
+        event="Journée Cloud Nantes",
+        date="2026-03-12",
+        lang="fr",
+        tags=["Kubernetes", "sécurité"],
+        summary=(
+            "Les conteneurs, c'est l'avenir ? Jusqu'où aller… Œuvre, cœur, naïveté, Straße, ﬁchier, x².\n"
+            "Deuxième ligne."
+        ),
+        url="https://example.org/recap#emilie",
+        source="recaps/cloud.md",
+    ),
+    Talk(
+        id="en/2",
+        title="Containers, containers everywhere: the state of the art",
+        speakers=["Ada O'Brien"],
+        company="ACME Corp.",
+        event="PyCon Test",
+        date="2019",
+        lang="en",
+        tags=[],
+        summary="We'll run <script>alert(1)</script> and the running runners ran. Don't panic; it's fine. 😀 ﾃｽﾄ",
+        source="talks/en.md",
+    ),
+    Talk(id="empty/3", title="Sans résumé", summary="", source="x.json"),
+    Talk(
+        id="nums/4",
+        title="42 000 requêtes/s et 3 x 10⁶ appels",
+        speakers=["李 小龍"],
+        summary="ﬂux ǅ İstanbul ΣΑΣ",
+        source="x.json",
+    ),
+]
+
+
+def index_contents(directory) -> dict:
+    """Everything a search can observe: terms and postings per field, stored fields, lengths, columns."""
+    ix = whoosh_index.open_dir(str(directory))
+    with ix.reader() as reader:
+        postings = {}
+        for fieldname, term in reader.all_terms():
+            matcher = reader.postings(fieldname, term)
+            values = []
+            while matcher.is_active():
+                values.append((matcher.id(), matcher.weight(), matcher.value()))
+                matcher.next()
+            postings[(fieldname, term)] = values
+        stored = [reader.stored_fields(n) for n in range(reader.doc_count_all())]
+        lengths = {
+            (n, name): reader.doc_field_length(n, name)
+            for n in range(reader.doc_count_all())
+            for name in ix.schema.scorable_names()
+        }
+        columns = {name: list(reader.column_reader(name)) for name in ix.schema.names() if ix.schema[name].column_type}
+    return {"postings": postings, "stored": stored, "lengths": lengths, "columns": columns}
+
+
+def test_fast_path_matches_whoosh_analysis(tmp_path, monkeypatch):
+    # GIVEN the same talks written by Whoosh's own add_document and by the fast writer, unverified
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    ix = whoosh_index.create_in(str(plain), build_schema())
+    writer = ix.writer()
+    for talk in TRICKY_TALKS:
+        writer.add_document(**talk_to_document(talk))
+    writer.commit()
+    monkeypatch.setattr(TalkWriter, "VERIFY_DOCUMENTS", 0)
+    (tmp_path / "fast").mkdir()
+    fast_writer = TalkWriter(whoosh_index.create_in(str(tmp_path / "fast"), build_schema()))
+    for talk in TRICKY_TALKS:
+        fast_writer.add_talk(talk)
+    assert fast_writer.fast
+    fast_writer.commit()
+    # THEN every term, posting, stored field, length and column is identical
+    fast, expected = index_contents(tmp_path / "fast"), index_contents(plain)
+    assert fast["postings"].keys() == expected["postings"].keys()
+    assert fast == expected
+
+
+def test_fast_path_falls_back_when_analysis_differs(tmp_path, monkeypatch, caplog):
+    # GIVEN a fast analysis that disagrees with the schema (as after an unsynchronised schema change)
+    monkeypatch.setattr("index_builder.writer.WORDS_PARTS", ("title",))
+    monkeypatch.setattr("index_builder.writer._TOKEN", __import__("re").compile(r"\S+"))
+    ix = whoosh_index.create_in(str(tmp_path), build_schema())
+    writer = TalkWriter(ix)
+    writer.add_talk(TRICKY_TALKS[0])
+    # THEN the writer notices on the first document and uses Whoosh's own path
+    assert writer.fast is False
+    assert "fast analysis differs" in caplog.text
+    writer.commit()
+    assert indexed_ids(tmp_path) == {"fr/1"}
+
+
+def test_write_index_verifies_then_stays_fast(tmp_path, monkeypatch):
+    writers = []
+    real_commit = TalkWriter.commit
+
+    def recording_commit(self, **kwargs):
+        writers.append(self)
+        return real_commit(self, **kwargs)
+
+    monkeypatch.setattr(TalkWriter, "commit", recording_commit)
+    write_index(TRICKY_TALKS, tmp_path)
+    assert writers[0].fast is True
+
+
+def test_update_index_removes_and_adds(tmp_path):
+    write_index(TRICKY_TALKS[:3], tmp_path)
+    update_index(tmp_path, remove_ids=["en/2"], add=[TRICKY_TALKS[3]])
+    assert indexed_ids(tmp_path) == {"fr/1", "empty/3", "nums/4"}
+
+
+def test_fast_path_matches_whoosh_on_real_french_talks(tmp_path, monkeypatch, french_corpus):
+    from index_builder.parsers import parse_source
+
+    talks = parse_source("fr.jsonl", french_corpus.read_bytes()).talks[:150]
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    writer = whoosh_index.create_in(str(plain), build_schema()).writer()
+    for talk in talks:
+        writer.add_document(**talk_to_document(talk))
+    writer.commit()
+    monkeypatch.setattr(TalkWriter, "VERIFY_DOCUMENTS", 0)
+    write_index(talks, tmp_path / "fast")
+    assert index_contents(tmp_path / "fast") == index_contents(plain)
