@@ -126,10 +126,8 @@ class Ranker:
             found = self._neighbours.get(word)
         if found is not None:
             return found
-        frequency = self.snapshot.doc_frequency
         found = sorted(
-            ((df, variant) for variant in one_edit_variants(word) if (df := frequency("words", variant))),
-            key=lambda pair: (-pair[0], pair[1]),
+            self.snapshot.known_terms("words", one_edit_variants(word)), key=lambda pair: (-pair[0], pair[1])
         )
         with self._lock:
             self._neighbours[word] = found

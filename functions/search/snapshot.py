@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import heapq
 import math
+import pickle
 from bisect import bisect_right
 from collections import Counter, OrderedDict
 from collections.abc import Collection, Iterable
@@ -34,6 +35,7 @@ K1 = 1.2
 B = 0.75
 #: Decoded posting lists kept in memory per index version (the most recently used ones).
 TERM_CACHE_SIZE = 1024
+PHRASE_CACHE_SIZE = 128
 
 _MISSING = object()
 
@@ -77,25 +79,29 @@ class IndexSnapshot:
         self.doc_count = self._reader.doc_count_all()
         #: (segment reader, first doc number): one entry unless an incremental build added segments
         self._leaves = self._reader.leaf_readers()
+        self._term_tables = [leaf._terms for leaf, _ in self._leaves]
         self.version = version
         self.built_at = built_at
         self._term_cache: OrderedDict[tuple[str, str], TermData | None] = OrderedDict()
         self._prefix_cache: OrderedDict[tuple, list[str]] = OrderedDict()
+        self._phrase_cache: OrderedDict[tuple, set[int]] = OrderedDict()
         self._lock = Lock()
 
     def close(self) -> None:
         self._searcher.close()
 
     # --- per-talk columns ------------------------------------------------------------------
-    def _column(self, fieldname: str) -> list:
-        """The column's value for every talk, segment by segment (None where a segment lacks the column)."""
-        values: list = []
+    def _column(self, fieldname: str) -> list[str | None]:
+        """A text column's value for every talk (None where a segment lacks the column)."""
+        values: list[bytes | None] = []
         for leaf, _ in self._leaves:
             count = leaf.doc_count_all()
-            part = list(leaf.column_reader(fieldname)) if leaf.has_column(fieldname) else []
+            part = _raw_column(leaf, fieldname) if leaf.has_column(fieldname) else []
             values.extend(part[:count])
             values.extend([None] * (count - len(part)))
-        return values
+        # a few hundred distinct values (events, languages) are decoded once each
+        decoded = {raw: raw.decode("utf-8") for raw in set(values) if raw is not None}
+        return [decoded.get(raw) if raw is not None else None for raw in values]
 
     @cached_property
     def deleted(self) -> frozenset[int]:
@@ -110,19 +116,29 @@ class IndexSnapshot:
 
     @cached_property
     def facet_values(self) -> dict[str, list]:
-        """Facet name -> value of every talk (a tuple of names for ``speaker``, "" or None when unknown)."""
+        """Facet name -> value of every talk (a tuple of names for ``speaker``; "" or None when unknown)."""
+        dates = self.dates
+        years: dict[str | None, int | None] = {}
+        for date in set(dates):
+            head = (date or "")[:4]
+            years[date] = int(head) if len(head) == 4 and head.isdigit() else None
         return {
             "speaker": self._speaker_values(),
             "company": self._column(FACETS["company"]),
             "event": self._column(FACETS["event"]),
-            "year": self._column(FACETS["year"]),
+            # the year is the date's (as Talk.year), and reading dates is 10x faster than the numeric column
+            "year": [years[d] for d in dates],
             "lang": self._column(FACETS["lang"]),
         }
 
+    @cached_property
+    def dates(self) -> list[str | None]:
+        return self._column("date")
+
     def _speaker_values(self) -> list[tuple[str, ...]]:
-        if self._reader.has_column("speaker_values"):
+        if all(leaf.has_column("speaker_values") for leaf, _ in self._leaves):
             split = VALUE_SEPARATOR
-            return [tuple(v.decode("utf-8").split(split)) if v else () for v in self._column("speaker_values")]
+            return [tuple(v.split(split)) if v else () for v in self._column("speaker_values")]
         # index written before the column existed: rebuild it from the exact-value postings (slow, once)
         values: list[list[str]] = [[] for _ in range(self.doc_count)]
         for term in self._reader.lexicon(FACETS["speaker"]):
@@ -134,11 +150,13 @@ class IndexSnapshot:
     @cached_property
     def browse_rank(self) -> list[int]:
         """Position of each talk in the browse order: newest first, then by title."""
-        dates = self._column("date")
+        dates = self.dates
         titles = self._column("sort_title")
         # dates are ISO strings: sort by title ascending, then stably by date descending
-        order = sorted(range(self.doc_count), key=lambda d: titles[d] or "")
-        order.sort(key=lambda d: dates[d] or "", reverse=True)
+        title_keys = [t or "" for t in titles]
+        date_keys = [d or "" for d in dates]
+        order = sorted(range(self.doc_count), key=title_keys.__getitem__)
+        order.sort(key=date_keys.__getitem__, reverse=True)  # stable: equal dates stay in title order
         rank = [0] * self.doc_count
         for position, doc in enumerate(order):
             rank[doc] = position
@@ -155,10 +173,23 @@ class IndexSnapshot:
 
     # --- term statistics and postings ----------------------------------------------------------
     def doc_frequency(self, fieldname: str, term: str) -> int:
-        return self._reader.doc_frequency(fieldname, term)
+        """Talks containing the term (straight from the term tables: ~1 µs, no field checks)."""
+        key = (fieldname, term.encode("utf-8"))
+        return sum(table.doc_frequency(*key) for table in self._term_tables if key in table)
 
     def has_term(self, fieldname: str, term: str) -> bool:
-        return (fieldname, term) in self._reader
+        key = (fieldname, term.encode("utf-8"))
+        return any(key in table for table in self._term_tables)
+
+    def known_terms(self, fieldname: str, candidates: Iterable[str]) -> list[tuple[int, str]]:
+        """(document frequency, term) of the candidates present in the field (typo neighbours)."""
+        found = []
+        for term in candidates:
+            key = (fieldname, term.encode("utf-8"))
+            df = sum(table.doc_frequency(*key) for table in self._term_tables if key in table)
+            if df:
+                found.append((df, term))
+        return found
 
     def idf(self, fieldname: str, term: str) -> float:
         df = self.doc_frequency(fieldname, term)
@@ -221,7 +252,7 @@ class IndexSnapshot:
                         found[matcher.id() + offset] = list(matcher.value_as("positions"))
                     matcher.next()
                 continue
-            decode = matcher.format.decode_positions
+            decode = _decode_positions
             wanted = sorted(d - offset for d in docs if d >= offset)
             while matcher.is_active() and wanted:
                 # a block's ids are at most its max id: decode only blocks that may hold a wanted talk
@@ -278,6 +309,12 @@ class IndexSnapshot:
         ``slop`` is how far apart consecutive words may be (1: adjacent; more where stop words were
         removed). Positions are decoded only for the candidate talks.
         """
+        fields_and_words = [(f, tuple(w), slop) for f, w, slop in fields_and_words]
+        key = (tuple(fields_and_words), frozenset(within))
+        with self._lock:
+            found = self._phrase_cache.get(key)
+        if found is not None:
+            return found
         matched: set[int] = set()
         for fieldname, words, slop in fields_and_words:
             candidates = set(within) - matched
@@ -289,6 +326,10 @@ class IndexSnapshot:
                 per_word[word] = found = self.positions(fieldname, word, candidates)
                 candidates &= found.keys()
             matched.update(d for d in candidates if _in_order([per_word[w][d] for w in words], slop))
+        with self._lock:
+            self._phrase_cache[key] = matched
+            if len(self._phrase_cache) > PHRASE_CACHE_SIZE:
+                self._phrase_cache.popitem(last=False)
         return matched
 
     # --- stored talks ----------------------------------------------------------------------------
@@ -300,6 +341,23 @@ class IndexSnapshot:
 
     def vocabulary_size(self) -> int:
         return self._reader.field_length("words")
+
+
+def _decode_positions(value: bytes) -> list[int]:
+    """What ``Positions.decode_positions`` does (Whoosh stores the pickle without its final '.'), in C."""
+    return list(accumulate(pickle.loads(value[4:] + b".")))
+
+
+def _raw_column(leaf, fieldname: str) -> list[bytes]:
+    """Every value of a bytes column of one segment, sliced out of a single read of its data."""
+    reader = leaf.column_reader(fieldname, translate=False)
+    offsets, lengths, dbfile = (getattr(reader, name, None) for name in ("_offsets", "_lengths", "_dbfile"))
+    if offsets is None or lengths is None or dbfile is None:
+        return [v if isinstance(v, bytes) else str(v).encode("utf-8") for v in reader]
+    if not len(offsets):
+        return []
+    data = dbfile.get(reader._basepos, offsets[-1] + lengths[-1])
+    return [data[o : o + n] for o, n in zip(offsets, lengths, strict=True)]
 
 
 def _in_order(positions: list[list[int]], slop: int) -> bool:
