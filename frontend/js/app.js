@@ -10,7 +10,7 @@ import { config } from './config.js';
 import { $ } from './dom.js';
 import { locale, setLocale, t } from './i18n.js';
 import { createStore, followHistory } from './state.js';
-import { LOCALES, activeFilters, parseState, sameSearch, searchParams } from './url.js';
+import { LOCALES, MAX_PAGE, activeFilters, parseState, sameSearch, searchParams } from './url.js';
 
 const LOCALE_KEY = 'talksearch.hl';
 
@@ -82,6 +82,13 @@ async function runSearch(state) {
   try {
     const data = await api.search(searchParams(state, config.pageSize));
     if (data === STALE) return;
+    const size = data.size || config.pageSize;
+    const lastPage = Math.min(Math.ceil(data.total / size), MAX_PAGE);
+    if (!data.hits?.length && data.total > 0 && state.page > lastPage) {
+      // a link to a page past the end (the index changed since it was shared): show the last page
+      go({ ...state, page: lastPage }, 'replace');
+      return;
+    }
     shown = { state, data };
     renderSearch();
     announce(state.q ? t('resultsFor', { n: data.total ?? 0, q: state.q }) : t('results', { n: data.total ?? 0 }));

@@ -1,0 +1,670 @@
+"""The search page in a real browser (Debian's Chromium through Playwright) over the real local stack.
+
+The stack (devstack.start_stack) runs the real rebuild and search handlers against moto's S3 server,
+over a temporary content folder that includes hostile content. Every test ends by checking that the
+page raised no dialog, no page error and no console message (a CSP violation would be one).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SCREENSHOT = Path(__file__).resolve().parent.parent / "docs" / "screenshot.png"
+DESKTOP = {"width": 1280, "height": 860}
+PHONE = {"width": 360, "height": 740}
+TIMEOUT_MS = 15_000
+
+HOSTILE_TITLE = "<img src=x onerror=alert(1)>"
+HOSTILE_TALK = {
+    "id": "hostile/xss",
+    "title": HOSTILE_TITLE,
+    "speakers": ["<script>alert('speaker')</script>"],
+    "company": '"><svg onload=alert(2)>',
+    "event": "Evil <b>Conf</b>",
+    "date": "2015-03-01",
+    "language": "en",
+    "tags": ["<i>tag</i>"],
+    "summary": "Un piratage : <img src=x onerror=alert(3)> et <script>alert(4)</script> & {{7*7}}",
+    "url": "javascript:alert(5)",
+}
+
+#: (title, speaker, company, event, date, language, summary)
+TALKS = [
+    (
+        "Déployer Kubernetes sans douleur",
+        "Zoé Martin",
+        "Scaleway",
+        "PyCon FR 2019",
+        "2019-11-02",
+        "fr",
+        "Retour d'expérience sur le déploiement de conteneurs avec Kubernetes et Helm en production.",
+    ),
+    (
+        "Kubernetes operators in Python",
+        "Alice Smith",
+        "Red Hat",
+        "EuroPython 2021",
+        "2021-07-28",
+        "en",
+        "Writing Kubernetes operators with kopf: reconcile loops, retries and testing.",
+    ),
+    (
+        "Observabilité avec OpenTelemetry",
+        "Lionel Porcheron",
+        "Datadog",
+        "PyCon FR 2019",
+        "2019-11-03",
+        "fr",
+        "Traces, métriques et journaux : instrumenter une application Django sur Kubernetes.",
+    ),
+    (
+        "Asyncio en pratique",
+        "Pierre Dupont",
+        "Doctolib",
+        "PyCon FR 2023",
+        "2023-10-29",
+        "fr",
+        "Boucles d'événements, tâches et annulation : les pièges d'asyncio et comment les éviter.",
+    ),
+    (
+        "Typage statique avec mypy",
+        "Camille Durand",
+        "Mozilla",
+        "DjangoCon Europe 2022",
+        "2022-09-21",
+        "fr",
+        "Annoter progressivement une grande base de code Python et en tirer profit.",
+    ),
+    (
+        "Django et PostgreSQL : le bon ménage",
+        "Zoé Martin",
+        "Scaleway",
+        "DjangoCon Europe 2022",
+        "2022-09-22",
+        "fr",
+        "Index partiels, recherche plein texte et verrous : tirer parti de PostgreSQL depuis Django.",
+    ),
+    (
+        "Rust pour les pythonistes",
+        "Hugo Bernard",
+        "Mozilla",
+        "PyCon FR 2023",
+        "2023-10-28",
+        "fr",
+        "PyO3 et maturin : écrire des extensions Python rapides et sûres en Rust.",
+    ),
+    (
+        "Data pipelines with Polars",
+        "Bob Jones",
+        "Quansight",
+        "EuroPython 2021",
+        "2021-07-29",
+        "en",
+        "Lazy frames, streaming and why Polars is fast for data engineering in Python.",
+    ),
+]
+#: Generic workshops, so that "atelier" has more than one page of results.
+WORKSHOPS = [
+    (
+        f"Atelier Python numéro {n}",
+        f"Formateur {n % 4}",
+        "AFPy",
+        f"Meetup AFPy {2016 + n % 4}",
+        f"{2016 + n % 4}-10-{n:02d}",
+        "fr",
+        f"Atelier pratique {n} : tests, packaging et bonnes pratiques Python.",
+    )
+    for n in range(1, 31)
+]
+
+
+def content_records() -> list[dict]:
+    fields = ("title", "speakers", "company", "event", "date", "language", "summary")
+    records = []
+    for n, row in enumerate(TALKS + WORKSHOPS, 1):
+        record = dict(zip(fields, row, strict=True))
+        record["speakers"] = [record["speakers"]]
+        record["id"] = f"talks/{n:02d}"
+        record["url"] = f"https://talks.example/videos/{n}"
+        records.append(record)
+    return [*records, HOSTILE_TALK]
+
+
+TOTAL_TALKS = len(TALKS) + len(WORKSHOPS) + 1
+KUBERNETES_TITLES = {"Déployer Kubernetes sans douleur", "Kubernetes operators in Python"}
+
+
+class WatchedPage:
+    """A page plus everything it reported: console messages, uncaught errors, dialogs."""
+
+    def __init__(self, page) -> None:
+        self.page = page
+        self.console: list[str] = []
+        self.errors: list[str] = []
+        self.dialogs: list[str] = []
+        page.on("console", lambda message: self.console.append(f"{message.type}: {message.text}"))
+        page.on("pageerror", lambda error: self.errors.append(str(error)))
+        page.on("dialog", self._dialog)
+
+    def _dialog(self, dialog) -> None:
+        self.dialogs.append(f"{dialog.type}: {dialog.message}")
+        dialog.dismiss()
+
+    def assert_clean(self) -> None:
+        assert self.dialogs == [], "a dialog opened: something executed"
+        assert self.errors == [], "uncaught errors in the page"
+        assert self.console == [], "the console is not empty"
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory) -> Iterator:
+    from devstack import start_stack
+
+    content = tmp_path_factory.mktemp("page-content")
+    (content / "talks.json").write_text(json.dumps({"talks": content_records()}, ensure_ascii=False), "utf-8")
+    running = start_stack(content, log=lambda line: None)
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator:
+    if not CHROMIUM.exists():
+        pytest.skip(f"browser tests need Debian's Chromium at {CHROMIUM} (`make chromium` installs it)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+def open_page(browser, viewport=DESKTOP, **context_options) -> WatchedPage:
+    context = browser.new_context(viewport=viewport, **context_options)
+    context.set_default_timeout(TIMEOUT_MS)
+    return WatchedPage(context.new_page())
+
+
+@pytest.fixture
+def watched(browser) -> Iterator[WatchedPage]:
+    page = open_page(browser)
+    yield page
+    page.page.context.close()
+
+
+def visit(watched: WatchedPage, stack, query_string: str = "") -> None:
+    watched.page.goto(stack.url + query_string)
+    wait_for_results(watched.page)
+
+
+def wait_for_results(page) -> None:
+    """Until a search has been rendered and no request is in flight."""
+    page.wait_for_function(
+        "() => document.querySelector('[data-testid=count]').textContent !== ''"
+        " && document.querySelector('#results-view').getAttribute('aria-busy') === 'false'"
+    )
+
+
+def shown_count(page) -> int:
+    return int(re.sub(r"\D", "", page.get_by_test_id("count").inner_text()))
+
+
+def url_params(page) -> dict[str, list[str]]:
+    return parse_qs(urlsplit(page.url).query)
+
+
+def type_query(page, text: str, *, leave: bool = True) -> None:
+    """Type into the search box like a person, wait for that query's results, then (``leave``) move on
+    so the suggestions close."""
+    box = page.locator("input[type=search]")
+    box.fill("")
+    box.press_sequentially(text, delay=20)
+    page.wait_for_function("q => new URLSearchParams(location.search).get('q') === q", arg=text.strip())
+    wait_for_results(page)
+    if leave:
+        box.blur()
+        page.locator("#suggestions").wait_for(state="hidden")
+
+
+def hit_titles(page) -> list[str]:
+    return page.locator("[data-testid=hit] h3").all_inner_texts()
+
+
+# --- searching --------------------------------------------------------------------------------------
+
+
+def test_the_page_lists_every_talk_on_load(stack, watched):
+    # GIVEN the page WHEN it loads without a query THEN it browses every talk, newest first
+    visit(watched, stack)
+    page = watched.page
+    assert shown_count(page) == TOTAL_TALKS
+    assert page.get_by_test_id("hit").count() == 10
+    assert hit_titles(page)[0] == "Asyncio en pratique"
+    watched.assert_clean()
+
+
+def test_typing_a_query_shows_highlighted_results(stack, watched):
+    visit(watched, stack)
+    page = watched.page
+    # WHEN the visitor types a word
+    type_query(page, "kubernetes")
+    # THEN the talks that mention it are listed with the word highlighted, and the URL holds the query
+    assert shown_count(page) >= len(KUBERNETES_TITLES)
+    assert set(hit_titles(page)) >= KUBERNETES_TITLES
+    marks = page.locator("[data-testid=hit] mark").all_inner_texts()
+    assert marks, "no highlighted words"
+    assert all(mark.lower().startswith("kubernetes") for mark in marks)
+    assert url_params(page)["q"] == ["kubernetes"]
+    # each result shows its speakers, event and date, and links to the talk's source
+    first = page.get_by_test_id("hit").filter(has_text="Déployer Kubernetes sans douleur")
+    meta = first.locator(".meta").inner_text()
+    assert "Zoé Martin" in meta
+    assert "PyCon FR 2019" in meta
+    assert "2 novembre 2019" in meta
+    assert first.locator("a.source").get_attribute("href").startswith("https://talks.example/videos/")
+    watched.assert_clean()
+
+
+def test_a_typo_still_finds_the_talk(stack, watched):
+    visit(watched, stack)
+    type_query(watched.page, "kubernets")
+    assert set(hit_titles(watched.page)) >= KUBERNETES_TITLES
+    watched.assert_clean()
+
+
+def test_the_talk_view_shows_the_summary_and_related_talks(stack, watched):
+    visit(watched, stack)
+    page = watched.page
+    type_query(page, "asyncio")
+    page.get_by_test_id("hit").first.locator("h3 a").click()
+    assert page.get_by_test_id("talk-title").inner_text() == "Asyncio en pratique"
+    assert "les pièges d'asyncio" in page.locator(".talk .summary").inner_text()
+    assert url_params(page)["talk"] == ["talks/04"]
+    assert page.locator(".related li").count() >= 1
+    # back returns to the same results
+    page.get_by_test_id("back").click()
+    wait_for_results(page)
+    assert page.locator("#talk-view").is_hidden()
+    assert hit_titles(page)[0] == "Asyncio en pratique"
+    assert "talk" not in url_params(page)
+    watched.assert_clean()
+
+
+# --- facets -----------------------------------------------------------------------------------------
+
+
+def facet_box(page, facet: str, value: str):
+    return page.locator(f"fieldset[data-facet={facet}] label").filter(has_text=value).locator("input")
+
+
+def test_filter_by_a_facet_then_remove_it(stack, watched):
+    visit(watched, stack)
+    page = watched.page
+    # WHEN the visitor checks one event
+    facet_box(page, "event", "EuroPython 2021").check()
+    page.wait_for_function("() => location.search.includes('event=')")
+    wait_for_results(page)
+    # THEN only that event's talks remain, the filter shows as active, and the URL holds it
+    assert shown_count(page) == 2
+    assert all("EuroPython 2021" in meta for meta in page.locator("[data-testid=hit] .meta").all_inner_texts())
+    assert url_params(page)["event"] == ["EuroPython 2021"]
+    chip = page.locator("#chips .chip").filter(has_text="EuroPython 2021")
+    assert chip.is_visible()
+    # OR within a facet: a second event adds its talks
+    facet_box(page, "event", "DjangoCon Europe 2022").check()
+    page.wait_for_function("() => new URLSearchParams(location.search).getAll('event').length === 2")
+    wait_for_results(page)
+    assert shown_count(page) == 4
+    # AND across facets: a language narrows them
+    facet_box(page, "lang", "anglais").check()
+    page.wait_for_function("() => location.search.includes('lang=en')")
+    wait_for_results(page)
+    assert shown_count(page) == 2
+    # WHEN the active filters are removed THEN every talk is back
+    page.locator("#chips .chip-clear").click()
+    page.wait_for_function("() => !location.search.includes('event=')")
+    wait_for_results(page)
+    assert shown_count(page) == TOTAL_TALKS
+    assert page.locator("#chips").is_hidden()
+    watched.assert_clean()
+
+
+def test_removing_one_filter_chip(stack, watched):
+    visit(watched, stack, "?q=kubernetes&company=Red+Hat")
+    page = watched.page
+    assert shown_count(page) == 1
+    assert facet_box(page, "company", "Red Hat").is_checked()
+    page.locator("#chips .chip").filter(has_text="Red Hat").click()
+    page.wait_for_function("() => !location.search.includes('company=')")
+    wait_for_results(page)
+    assert shown_count(page) >= 2
+    assert url_params(page) == {"q": ["kubernetes"]}
+    watched.assert_clean()
+
+
+def test_no_results_offers_to_remove_the_filters(stack, watched):
+    # GIVEN filters that exclude every match of the query
+    visit(watched, stack, "?q=polars&event=PyCon+FR+2019")
+    page = watched.page
+    # THEN the page says so and offers the way out
+    empty = page.get_by_test_id("no-results")
+    assert "Aucun résultat pour « polars »" in empty.inner_text()
+    empty.get_by_role("link", name="Retirer les filtres").click()
+    page.wait_for_function("() => !location.search.includes('event=')")
+    wait_for_results(page)
+    assert hit_titles(page) == ["Data pipelines with Polars"]
+    watched.assert_clean()
+
+
+# --- URL state --------------------------------------------------------------------------------------
+
+
+def test_url_round_trip_with_back_forward_and_reload(stack, watched):
+    # GIVEN a shared link with a query, a filter, a sort and a page
+    visit(watched, stack, "?q=atelier&year=2017&year=2018&sort=date&page=2")
+    page = watched.page
+    # THEN the page restores that exact view
+    assert page.locator("input[type=search]").input_value() == "atelier"
+    assert facet_box(page, "year", "2017").is_checked()
+    assert facet_box(page, "year", "2018").is_checked()
+    assert page.locator("#sort").input_value() == "date"
+    assert page.locator("#pager [aria-current=page]").inner_text() == "2"
+    second_page = hit_titles(page)
+    assert 1 <= len(second_page) < 10
+    # WHEN the visitor goes to page 1, then back, then forward
+    page.locator("#pager a[rel=prev]").click()
+    page.wait_for_function("() => !location.search.includes('page=')")
+    wait_for_results(page)
+    first_page = hit_titles(page)
+    assert first_page != second_page
+    page.go_back()
+    page.wait_for_function("() => location.search.includes('page=2')")
+    wait_for_results(page)
+    assert hit_titles(page) == second_page
+    assert page.locator("#pager [aria-current=page]").inner_text() == "2"
+    page.go_forward()
+    page.wait_for_function("() => !location.search.includes('page=')")
+    wait_for_results(page)
+    assert hit_titles(page) == first_page
+    # WHEN the page reloads THEN the same view comes back
+    page.reload()
+    wait_for_results(page)
+    assert hit_titles(page) == first_page
+    assert facet_box(page, "year", "2018").is_checked()
+    assert page.locator("#sort").input_value() == "date"
+    watched.assert_clean()
+
+
+def test_typed_queries_are_history_entries(stack, watched):
+    visit(watched, stack)
+    page = watched.page
+    type_query(page, "rust")
+    assert hit_titles(page)[0] == "Rust pour les pythonistes"
+    page.go_back()
+    page.wait_for_function("() => location.search === ''")
+    wait_for_results(page)
+    assert page.locator("input[type=search]").input_value() == ""
+    assert shown_count(page) == TOTAL_TALKS
+    page.go_forward()
+    page.wait_for_function("() => location.search === '?q=rust'")
+    wait_for_results(page)
+    assert page.locator("input[type=search]").input_value() == "rust"
+    watched.assert_clean()
+
+
+# --- keyboard ---------------------------------------------------------------------------------------
+
+
+def focused(page, script: str):
+    return page.evaluate(f"() => {{ const el = document.activeElement; return {script}; }}")
+
+
+def test_keyboard_flow(stack, watched):
+    visit(watched, stack)
+    page = watched.page
+    box = page.locator("input[type=search]")
+    # `/` focuses the search box
+    assert focused(page, "el === document.body")
+    page.keyboard.press("/")
+    assert focused(page, "el.type") == "search"
+    # typing offers suggestions; the arrows move through them
+    page.keyboard.type("kube", delay=30)
+    options = page.locator("#suggestions [role=option]")
+    options.first.wait_for()
+    page.keyboard.press("ArrowDown")
+    assert box.get_attribute("aria-activedescendant") == "suggestion-0"
+    assert options.first.get_attribute("aria-selected") == "true"
+    page.keyboard.press("ArrowUp")
+    assert box.get_attribute("aria-activedescendant") is None
+    # Enter on a suggestion searches for it
+    page.keyboard.press("ArrowDown")
+    chosen = options.first.locator(".suggestion-text").inner_text()
+    page.keyboard.press("Enter")
+    page.wait_for_function("q => new URLSearchParams(location.search).get('q') === q", arg=chosen)
+    wait_for_results(page)
+    assert box.input_value() == chosen
+    assert page.locator("#suggestions").is_hidden()
+    # ArrowDown leaves the box for the results, then moves through them
+    page.keyboard.press("ArrowDown")
+    first_title = hit_titles(page)[0]
+    assert focused(page, "el.textContent") == first_title
+    if page.get_by_test_id("hit").count() > 1:
+        page.keyboard.press("ArrowDown")
+        assert focused(page, "el.textContent") == hit_titles(page)[1]
+        page.keyboard.press("ArrowUp")
+    page.keyboard.press("ArrowUp")
+    assert focused(page, "el.type") == "search"
+    # Enter on a result opens it; Esc goes back to the results, onto the same result
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("Enter")
+    assert page.get_by_test_id("talk-title").inner_text() == first_title
+    assert focused(page, "el.dataset.testid") == "talk-title"
+    page.keyboard.press("Escape")
+    page.locator("#talk-view").wait_for(state="hidden")
+    assert focused(page, "el.textContent") == first_title
+    # Esc in the search box clears the query
+    page.keyboard.press("/")
+    page.keyboard.press("Escape")
+    page.wait_for_function("() => location.search === ''")
+    wait_for_results(page)
+    assert box.input_value() == ""
+    assert shown_count(page) == TOTAL_TALKS
+    watched.assert_clean()
+
+
+def test_focus_is_visible(stack, watched):
+    visit(watched, stack)
+    page = watched.page
+    page.keyboard.press("/")
+    page.keyboard.press("ArrowDown")
+    outline = focused(page, "getComputedStyle(el).outlineStyle + ' ' + getComputedStyle(el).outlineWidth")
+    assert outline.startswith("solid") and not outline.endswith(" 0px")
+    watched.assert_clean()
+
+
+# --- accessibility ----------------------------------------------------------------------------------
+
+
+def test_a_live_region_announces_the_number_of_results(stack, watched):
+    visit(watched, stack)
+    page = watched.page
+    region = page.locator("[aria-live=polite]")
+    assert region.get_attribute("role") == "status"
+    type_query(page, "polars")
+    assert region.inner_text() == "1 résultat pour « polars »"
+    type_query(page, "zzzqqq")
+    assert region.inner_text() == "0 résultat pour « zzzqqq »"
+    watched.assert_clean()
+
+
+def test_the_search_box_is_labelled(stack, watched):
+    visit(watched, stack)
+    page = watched.page
+    assert page.get_by_role("combobox", name="Rechercher un talk").count() == 1
+    assert page.get_by_label("Rechercher un talk").get_attribute("type") == "search"
+    assert page.locator("form[role=search]").count() == 1
+    watched.assert_clean()
+
+
+def test_the_interface_switches_to_english_and_stays(stack, watched):
+    visit(watched, stack, "?q=kubernetes")
+    page = watched.page
+    page.get_by_role("button", name="English").click()
+    page.wait_for_function("() => document.documentElement.lang === 'en'")
+    assert re.fullmatch(r"\d+ results?", page.get_by_test_id("count").inner_text())
+    assert page.get_by_label("Search talks").get_attribute("type") == "search"
+    page.reload()
+    wait_for_results(page)
+    assert page.evaluate("document.documentElement.lang") == "en"
+    assert page.locator("fieldset[data-facet=speaker] legend").inner_text() == "Speaker"
+    watched.assert_clean()
+
+
+# --- safety -----------------------------------------------------------------------------------------
+
+HOSTILE_QUERIES = [
+    "<script>alert(1)</script>",
+    '"><img src=x onerror=alert(1)>',
+    "javascript:alert(1)",
+    "'; DROP TABLE talks; --",
+    "{{constructor.constructor('alert(1)')()}}",
+    "%3Cscript%3Ealert(1)%3C%2Fscript%3E",
+    'speaker: event: (( "unbalanced',
+    "\u202eevil \u05e9\u05dc\u05d5\u05dd 🎤",
+    "*",
+]
+
+
+def test_hostile_content_is_shown_as_text_and_runs_nothing(stack, watched):
+    visit(watched, stack)
+    page = watched.page
+    type_query(page, "piratage")
+    hit = page.get_by_test_id("hit").filter(has_text=HOSTILE_TITLE)
+    # THEN the characters are visible text; no element was created from them
+    assert hit.locator("h3").inner_text() == HOSTILE_TITLE
+    assert "<script>alert('speaker')</script>" in hit.locator(".meta").inner_text()
+    assert "<img src=x onerror=alert(3)>" in hit.locator(".snippet").inner_text()
+    assert page.locator("main img, main script, main svg, main b, main i").count() == 0
+    assert hit.locator("a.source").count() == 0, "a javascript: URL became a link"
+    # and the same in its talk view
+    hit.locator("h3 a").click()
+    assert page.get_by_test_id("talk-title").inner_text() == HOSTILE_TITLE
+    assert "<script>alert(4)</script>" in page.locator(".talk .summary").inner_text()
+    assert page.locator("main img, main script, main svg, main b, main i").count() == 0
+    watched.assert_clean()
+
+
+def test_hostile_queries_and_urls_run_nothing(stack, watched):
+    visit(watched, stack)
+    page = watched.page
+    for query in HOSTILE_QUERIES:
+        type_query(page, query)
+        assert page.get_by_test_id("count").inner_text() != ""
+    hostile_url = "?q=%3Cimg%20src%3Dx%20onerror%3Dalert(1)%3E&speaker=%3Csvg%2Fonload%3Dalert(1)%3E&page=abc&sort=x"
+    visit(watched, stack, hostile_url)
+    assert page.locator("input[type=search]").input_value() == HOSTILE_TITLE
+    assert page.locator("#chips").inner_text().count("<svg/onload=alert(1)>") == 1
+    assert page.locator("main img, main svg").count() == 0
+    watched.assert_clean()
+
+
+def test_the_page_runs_under_a_strict_content_security_policy(stack, watched):
+    visit(watched, stack)
+    policy = watched.page.locator("meta[http-equiv=Content-Security-Policy]").get_attribute("content")
+    assert "default-src 'self'" in policy
+    assert "unsafe" not in policy
+    type_query(watched.page, "django")
+    watched.page.get_by_test_id("hit").first.locator("h3 a").click()
+    watched.page.get_by_test_id("talk-title").wait_for()
+    watched.assert_clean()  # a blocked inline script or style would be a console error
+
+
+def test_an_unreachable_api_is_reported_and_retried(stack, watched):
+    visit(watched, stack)
+    page = watched.page
+    page.route("**/api/search?*", lambda route: route.abort())
+    box = page.locator("input[type=search]")
+    box.press_sequentially("django", delay=20)
+    alert = page.get_by_role("alert")
+    alert.wait_for()
+    box.blur()
+    assert "injoignable" in alert.inner_text()
+    page.unroute("**/api/search?*")
+    alert.get_by_role("button", name="Réessayer").click()
+    wait_for_results(page)
+    assert page.get_by_test_id("hit").count() >= 1
+    # the aborted requests are the only console messages
+    assert all("ERR_FAILED" in line for line in watched.console)
+    watched.console.clear()
+    watched.assert_clean()
+
+
+# --- layout -----------------------------------------------------------------------------------------
+
+
+def test_phone_width_layout(stack, browser):
+    watched = open_page(browser, viewport=PHONE, is_mobile=True, has_touch=True)
+    page = watched.page
+    try:
+        visit(watched, stack)
+        type_query(page, "atelier")
+        no_scroll = "() => document.documentElement.scrollWidth <= window.innerWidth"
+        assert page.evaluate(no_scroll), "the page scrolls sideways"
+        # the filters are one tap away, and work
+        summary = page.locator("#filters > summary")
+        assert summary.is_visible()
+        summary.tap()
+        facet_box(page, "year", "2017").tap()
+        page.wait_for_function("() => location.search.includes('year=2017')")
+        wait_for_results(page)
+        assert page.locator("#filter-count").inner_text() == "(1)"
+        assert page.evaluate(no_scroll)
+        # every control is reachable: the pager, the sort, a result and its talk view
+        page.locator("#sort").scroll_into_view_if_needed()
+        assert page.locator("#sort").is_visible()
+        facet_box(page, "year", "2017").tap()
+        page.wait_for_function("() => !location.search.includes('year=')")
+        wait_for_results(page)
+        page.locator("#pager a[rel=next]").tap()
+        page.wait_for_function("() => location.search.includes('page=2')")
+        wait_for_results(page)
+        page.get_by_test_id("hit").first.locator("h3 a").tap()
+        page.get_by_test_id("talk-title").wait_for()
+        assert page.evaluate(no_scroll)
+        watched.assert_clean()
+    finally:
+        page.context.close()
+
+
+def test_readme_screenshot(stack, browser):
+    """Keeps docs/screenshot.png (shown in the README) in step with the page."""
+    watched = open_page(browser, viewport=DESKTOP, color_scheme="light")
+    page = watched.page
+    try:
+        visit(watched, stack)
+        type_query(page, "kubernetes")
+        SCREENSHOT.parent.mkdir(exist_ok=True)
+        page.screenshot(path=str(SCREENSHOT))
+        assert SCREENSHOT.stat().st_size > 10_000
+        watched.assert_clean()
+    finally:
+        page.context.close()
