@@ -2,45 +2,18 @@
 
 from __future__ import annotations
 
-import copy
 import json
-import uuid
-from pathlib import Path
 
 import boto3
 import pytest
 from moto import mock_aws
+from rebuild_events import CONTENT_BUCKET, load_event, s3_notification, s3_test_event, sqs_event
 
 import index_builder
 from functions.rebuild import app
 from talksearch.contracts import Manifest, manifest_key
 
-EVENTS = Path(__file__).parent / "events" / "rebuild"
-CONTENT_BUCKET = "talksearch-content"
 INDEX_BUCKET = "talksearch-index"
-
-
-def load_event(name: str) -> dict:
-    return json.loads((EVENTS / name).read_text(encoding="utf-8"))
-
-
-def s3_notification(key: str, bucket: str = CONTENT_BUCKET, event_name: str = "ObjectCreated:Put") -> str:
-    """The body S3 sends to SQS when `key` changes, from the recorded example."""
-    body = load_event("s3_object_created.json")
-    record = body["Records"][0]
-    record["eventName"] = event_name
-    record["s3"]["bucket"]["name"] = bucket
-    record["s3"]["bucket"]["arn"] = f"arn:aws:s3:::{bucket}"
-    record["s3"]["object"]["key"] = key
-    return json.dumps(body)
-
-
-def sqs_event(*bodies: str) -> dict:
-    """An SQS batch delivering `bodies`, one message each, shaped like the recorded example."""
-    envelope = load_event("sqs_envelope.json")
-    template = envelope["Records"][0]
-    envelope["Records"] = [{**copy.deepcopy(template), "messageId": str(uuid.uuid4()), "body": b} for b in bodies]
-    return envelope
 
 
 def failed_ids(response: dict) -> set[str]:
@@ -110,7 +83,7 @@ def test_removed_object_is_a_change_too():
         pytest.param(s3_notification("talksheet.md"), id="prefix is a folder, not a string prefix"),
         pytest.param(s3_notification("talks/folder/"), id="folder marker"),
         pytest.param(s3_notification("talks/a.md", event_name="ObjectRestore:Completed"), id="restore"),
-        pytest.param((EVENTS / "s3_test_event.json").read_text(), id="s3:TestEvent"),
+        pytest.param(s3_test_event(), id="s3:TestEvent"),
     ],
 )
 def test_events_that_change_no_content_trigger_nothing(body):
@@ -131,7 +104,7 @@ def test_malformed_messages_are_recognised(body):
 
 def test_test_events_and_garbage_never_fail_the_batch(buckets, lambda_context):
     # GIVEN a batch with S3's test event and messages that are not S3 events at all
-    event = sqs_event((EVENTS / "s3_test_event.json").read_text(), "garbage", '{"Records": [{}]}')
+    event = sqs_event(s3_test_event(), "garbage", '{"Records": [{}]}')
     # WHEN the rebuild function handles it
     response = app.lambda_handler(event, lambda_context)
     # THEN every message is acknowledged and nothing was published
@@ -156,7 +129,7 @@ def test_a_batch_of_events_publishes_the_new_content_with_one_build(buckets, lam
     event = sqs_event(
         s3_notification("talks/talk-1.json"),
         s3_notification("talks/talk-2.json"),
-        (EVENTS / "s3_test_event.json").read_text(),
+        s3_test_event(),
     )
     # WHEN the rebuild function handles the batch
     response = app.lambda_handler(event, lambda_context)
@@ -171,7 +144,7 @@ def test_a_failed_build_fails_only_the_trigger_messages(buckets, lambda_context,
     buckets.put_object(Bucket=CONTENT_BUCKET, Key="talks/talk.json", Body=json.dumps(TALK).encode())
     monkeypatch.setenv("INDEX_BUCKET", "no-such-index-bucket")
     triggers = sqs_event(s3_notification("talks/talk.json"), s3_notification("talks/talk.json"))
-    others = sqs_event((EVENTS / "s3_test_event.json").read_text(), "garbage")
+    others = sqs_event(s3_test_event(), "garbage")
     event = {"Records": triggers["Records"] + others["Records"]}
     # WHEN the rebuild function handles the batch
     response = app.lambda_handler(event, lambda_context)
