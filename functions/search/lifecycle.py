@@ -139,7 +139,6 @@ class IndexHolder:
         try:
             self.store.download_index(manifest, directory)
             engine = SearchEngine(directory, version=manifest.index_version, built_at=manifest.built_at)
-            engine.search()  # loads the per-talk columns now rather than in a visitor's request
         except BaseException:
             shutil.rmtree(directory, ignore_errors=True)
             raise

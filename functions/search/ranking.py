@@ -87,7 +87,7 @@ class Ranker:
 
     def __init__(self, snapshot: IndexSnapshot) -> None:
         self.snapshot = snapshot
-        self._neighbours: OrderedDict[str, list[tuple[int, str]]] = OrderedDict()
+        self._neighbours: OrderedDict[str, tuple[tuple[int, str], ...]] = OrderedDict()
         self._lock = Lock()
 
     # --- terms ---------------------------------------------------------------------------------
@@ -120,14 +120,14 @@ class Ranker:
             return []
         return [variant for _, variant in self.neighbours(word)[:FUZZY_KEEP]]
 
-    def neighbours(self, word: str) -> list[tuple[int, str]]:
+    def neighbours(self, word: str) -> tuple[tuple[int, str], ...]:
         """(document frequency, variant) of the one-edit neighbours in the vocabulary, most frequent first."""
         with self._lock:
             found = self._neighbours.get(word)
         if found is not None:
             return found
-        found = sorted(
-            self.snapshot.known_terms("words", one_edit_variants(word)), key=lambda pair: (-pair[0], pair[1])
+        found = tuple(
+            sorted(self.snapshot.known_terms("words", one_edit_variants(word)), key=lambda pair: (-pair[0], pair[1]))
         )
         with self._lock:
             self._neighbours[word] = found
@@ -146,7 +146,7 @@ class Ranker:
             return best[0][1]
         return None
 
-    def prefix_expansions(self, prefix: str) -> list[str]:
+    def prefix_expansions(self, prefix: str) -> tuple[str, ...]:
         return self.snapshot.expand_prefix("words", prefix, PREFIX_SCAN, PREFIX_KEEP)
 
     def prefix_terms(self, prefix: str) -> list[Term]:
@@ -205,8 +205,8 @@ class Ranker:
             return [], {}
         docs = docs if isinstance(docs, (set, frozenset)) else set(docs)
         if len(docs) > SCORE_ALL_BELOW and coordination is None:
-            heavy_terms = [data.docs for data, weight in terms if weight >= HEAVY_WEIGHT]
-            heavy = docs & frozenset().union(*heavy_terms) if heavy_terms else frozenset()
+            heavy_terms = [data.frequencies for data, weight in terms if weight >= HEAVY_WEIGHT]
+            heavy = docs.intersection(set().union(*heavy_terms)) if heavy_terms else frozenset()
             if len(heavy) >= count:
                 scores = score(heavy, terms)
                 best = heapq.nlargest(count, heavy, key=scores.__getitem__)
@@ -225,7 +225,7 @@ def score(docs: set[int] | frozenset[int], terms: list[Weighted]) -> Scores:
     """BM25F-style score of each talk in ``docs``: sum of weighted term contributions."""
     scores = dict.fromkeys(docs, 0.0)
     for data, weight in terms:
-        common = docs & data.docs
+        common = common_docs(docs, data.frequencies)
         if not common:
             continue
         factor = weight * data.factor
@@ -234,6 +234,13 @@ def score(docs: set[int] | frozenset[int], terms: list[Weighted]) -> Scores:
             tf = frequencies[d]
             scores[d] += factor * tf / (tf + norms[lengths[d]])
     return scores
+
+
+def common_docs(docs: set[int] | frozenset[int], frequencies: dict[int, float]) -> set[int] | frozenset[int]:
+    """``docs`` that are keys of ``frequencies``, walking whichever side is cheaper."""
+    if len(frequencies) <= 3 * len(docs):
+        return docs.intersection(frequencies)  # C loop over the dict's keys
+    return {d for d in docs if d in frequencies}
 
 
 def match_all(matches: list[Match]) -> Match:
