@@ -53,11 +53,13 @@ def markdown_to_text(markdown: str) -> str:
             continue
         line = _QUOTE.sub("", raw)
         heading = _HEADING.match(line)
-        if heading or _LIST_MARKER.match(line):
+        if heading:
             flush()
-            text = heading.group(1) if heading else _LIST_MARKER.sub("", line)
-            lines.append(inline_markdown_to_text(text))
+            lines.append(inline_markdown_to_text(heading.group(1)))
             continue
+        if _LIST_MARKER.match(line):  # a new item; its continuation lines join it like a paragraph's
+            flush()
+            line = _LIST_MARKER.sub("", line)
         paragraph.append(inline_markdown_to_text(line.strip()))
     flush()
     return "\n".join(line for line in lines if line)
