@@ -53,8 +53,7 @@ def summary(values: list[float]) -> str:
 def run_mix(index_dir: Path, queries: list[dict], passes: int, profile: bool) -> None:
     from functions.search.engine import SearchEngine
 
-    engine = SearchEngine(index_dir)
-    engine.search()  # what IndexHolder does before swapping a version in
+    engine = SearchEngine(index_dir)  # warms up as IndexHolder does before swapping a version in
     profiler = None
     if profile:
         import cProfile
@@ -65,20 +64,24 @@ def run_mix(index_dir: Path, queries: list[dict], passes: int, profile: bool) ->
         order = list(queries)
         random.Random(number).shuffle(order)
         by_kind: dict[str, list[float]] = defaultdict(list)
+        cpu: list[float] = []
         for query in order:
             if profiler:
                 profiler.enable()
-            started = time.perf_counter()
+            started, started_cpu = time.perf_counter(), time.process_time()
             engine.search(**query["params"])
             elapsed = (time.perf_counter() - started) * 1000
+            cpu.append((time.process_time() - started_cpu) * 1000)
             if profiler:
                 profiler.disable()
             by_kind[query["kind"]].append(elapsed)
             slowest.append((elapsed, query["kind"], query["params"]))
-        print(f"pass {number}")
+        print(f"pass {number} (wall-clock time per query)")
         for kind, values in sorted(by_kind.items()):
             print(f"  {kind:14s} {summary(values)}")
         print(f"  {'overall':14s} {summary([v for values in by_kind.values() for v in values])}")
+        # CPU time of this process: what the query costs when the machine's cores are shared
+        print(f"  {'overall CPU':14s} {summary(cpu)}")
     print("slowest:")
     for elapsed, kind, params in sorted(slowest, key=lambda item: -item[0])[:8]:
         print(f"  {elapsed:7.2f} ms  {kind:14s} {json.dumps(params, ensure_ascii=False)}")
@@ -100,6 +103,14 @@ def cold_start(index_dir: Path, runs: int) -> None:
     print(f"cold start median {statistics.median(totals):.1f} ms, max {max(totals):.1f} ms ({runs} fresh processes)")
 
 
+def machine_load() -> str:
+    try:
+        with open("/proc/loadavg", encoding="ascii") as f:
+            return "load average " + " ".join(f.read().split()[:3])
+    except OSError:
+        return "load average unknown"
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("index_dir", type=Path)
@@ -109,10 +120,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--profile", action="store_true", help="cProfile the query passes")
     args = parser.parse_args(argv)
     queries = json.loads(args.mix.read_text(encoding="utf-8"))["queries"]
-    print(f"{len(queries)} queries from {args.mix.name} over {args.index_dir}")
+    print(f"{len(queries)} queries from {args.mix.name} over {args.index_dir}; {machine_load()}")
     run_mix(args.index_dir, queries, args.passes, args.profile)
     if args.cold_runs:
         cold_start(args.index_dir, args.cold_runs)
+    print(machine_load())
 
 
 if __name__ == "__main__":

@@ -35,12 +35,15 @@ class FacetIndex:
         self._browse_counts: dict[str, list[dict]] | None = None
         self._speaker_names: NamePrefixIndex | None = None
         self._non_empty: dict[str, bool] = {}
+        self._every_talk_counts: dict[str, Counter] = {}
         self._lock = Lock()
 
     def warm(self) -> None:
         """Everything a first request would otherwise load: values, browse order, unfiltered counts."""
         self._snapshot.browse_order  # noqa: B018 - a cached property, computed here on purpose
         self.filter_and_count(None, {})
+        for facet in FACET_NAMES:
+            self._value_map(facet)
 
     def _has_values(self, facet: str) -> bool:
         found = self._non_empty.get(facet)
@@ -110,13 +113,18 @@ class FacetIndex:
     def _count(self, facet: str, docs: Collection[int], selected: tuple) -> list[dict]:
         if not self._has_values(facet):  # e.g. no talk has a company: nothing to count
             return [{"value": value, "count": 0} for value in selected]
-        values = self._values[facet]
-        if facet in _MULTI_VALUED:
-            counter = Counter(chain.from_iterable(map(values.__getitem__, docs)))
-        else:
-            counter = Counter(map(values.__getitem__, docs))
-            counter.pop(None, None)
-            counter.pop("", None)
+        every_talk = docs is self._snapshot.live_docs
+        counter = self._every_talk_counts.get(facet) if every_talk else None
+        if counter is None:
+            values = self._values[facet]
+            if facet in _MULTI_VALUED:
+                counter = Counter(chain.from_iterable(map(values.__getitem__, docs)))
+            else:
+                counter = Counter(map(values.__getitem__, docs))
+                counter.pop(None, None)
+                counter.pop("", None)
+            if every_talk:  # a filter on this facet alone: counted over every talk, like browsing
+                self._every_talk_counts[facet] = counter
         # nlargest with a C-level key: sorting 13,000 speakers by count would cost ~5 ms
         top = sorted(heapq.nlargest(FACET_LIMIT, counter.items(), key=itemgetter(1)), key=_by_count_then_value)
         shown = {value for value, _ in top}

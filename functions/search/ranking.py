@@ -45,8 +45,8 @@ FUZZY_BELOW_DF = 3
 FUZZY_KEEP = 4
 #: Prefix expansion: look at no more than PREFIX_SCAN vocabulary terms, keep the PREFIX_KEEP most frequent.
 PREFIX_SCAN = 2000
-PREFIX_KEEP = 24
-PREFIX_TITLE_KEEP = 8
+PREFIX_KEEP = 16
+PREFIX_TITLE_KEEP = 6
 #: A "did you mean" correction must be this many times more frequent than the word typed.
 CORRECTION_RATIO = 20
 NEIGHBOUR_CACHE_SIZE = 1024
@@ -176,11 +176,11 @@ class Ranker:
         together = match_all([self.match_terms(self.word_terms(w, fuzzy=False)) for w in words])
         if not together.docs:
             return together
+        # word order is checked in the French-stemmed fields only: their stems are the lighter ones
+        # ("learning" stays "learning"), so a phrase stays close to what was typed, and reading the
+        # positions of the English-stemmed copies would double the cost of the slowest query kind
         french = [stem_fr(w) for w in words]
-        english = [stem_en(w) for w in words]
         fields = [("title", french), ("summary", french), ("speakers", words), ("event", words), ("company", words)]
-        if english != french:
-            fields += [("title_en", english), ("summary_en", english)]
         has_term = self.snapshot.has_term
         fields = [(f, w, clause.slop) for f, w in fields if all(has_term(f, term) for term in w)]
         in_order = self.snapshot.phrase_docs(fields, together.docs)
