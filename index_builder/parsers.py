@@ -376,7 +376,7 @@ class JsonLinesTalkParser:
     """One talk record per line; a broken line is reported and the other lines kept."""
 
     def parse(self, key: str, data: bytes) -> ParsedSource:
-        problems: list[str] = []
+        result = ParsedSource()
 
         def records():
             for n, raw in enumerate(data.splitlines(), 1):
@@ -385,19 +385,19 @@ class JsonLinesTalkParser:
                 try:
                     yield f"line {n}", json.loads(raw)
                 except UnicodeDecodeError:
-                    problems.append(f"line {n}: not valid UTF-8")
+                    result.problems.append(f"line {n}: not valid UTF-8")
                 except ValueError as error:
-                    problems.append(f"line {n}: invalid JSON ({error})")
+                    result.problems.append(f"line {n}: invalid JSON ({error})")
 
-        result = records_to_talks(key, records())
-        result.problems[:0] = problems
+        records_to_talks(key, records(), result)
         if not result.talks:
-            raise ContentError("no valid talk records" + (f" ({problems[0]})" if problems else ""))
+            raise ContentError("no valid talk records" + (f" ({result.problems[0]})" if result.problems else ""))
         return result
 
 
-def records_to_talks(key: str, records) -> ParsedSource:
-    result = ParsedSource()
+def records_to_talks(key: str, records, result: ParsedSource | None = None) -> ParsedSource:
+    """Talks from (where, record) pairs; a bad record becomes a problem line in ``result``."""
+    result = result if result is not None else ParsedSource()
     taken: set[str] = set()
     stem = source_stem(key)
     for where, record in records:
