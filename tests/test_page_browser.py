@@ -284,10 +284,26 @@ def test_typing_a_query_shows_highlighted_results(stack, watched):
     watched.assert_clean()
 
 
-def test_a_typo_still_finds_the_talk(stack, watched):
+def test_a_typo_still_finds_the_talk_and_offers_the_correction(stack, watched):
     visit(watched, stack)
-    type_query(watched.page, "kubernets")
-    assert set(hit_titles(watched.page)) >= KUBERNETES_TITLES
+    page = watched.page
+    type_query(page, "kubernets")
+    assert set(hit_titles(page)) >= KUBERNETES_TITLES
+    # "did you mean" searches for the corrected query when followed
+    page.get_by_test_id("did-you-mean").click()
+    page.wait_for_function("() => new URLSearchParams(location.search).get('q') === 'kubernetes'")
+    wait_for_results(page)
+    assert page.locator("input[type=search]").input_value() == "kubernetes"
+    assert page.get_by_test_id("did-you-mean").count() == 0
+    watched.assert_clean()
+
+
+def test_a_query_matching_only_some_words_says_so(stack, watched):
+    visit(watched, stack)
+    page = watched.page
+    type_query(page, "polars kubernetes")
+    assert "Data pipelines with Polars" in hit_titles(page)
+    assert "Aucun talk ne contient tous ces mots" in page.locator("#notice").inner_text()
     watched.assert_clean()
 
 
@@ -396,6 +412,7 @@ def test_url_round_trip_with_back_forward_and_reload(stack, watched):
     wait_for_results(page)
     first_page = hit_titles(page)
     assert first_page != second_page
+    assert focused(page, "el.dataset.testid") == "count", "a new page should bring its top into view"
     page.go_back()
     page.wait_for_function("() => location.search.includes('page=2')")
     wait_for_results(page)

@@ -76,6 +76,7 @@ const pager = createPager({ root: $('#pager'), go });
 const talkView = createTalkView({ root: talkRoot, go, back: backToResults });
 
 let shown = null; // {state, data} of the search on screen
+let focusCountAfterRender = false; // a new page of results: bring its top into view
 
 async function runSearch(state) {
   results.setBusy(true);
@@ -91,6 +92,8 @@ async function runSearch(state) {
     }
     shown = { state, data };
     renderSearch();
+    if (focusCountAfterRender) $('[data-testid=count]').focus();
+    focusCountAfterRender = false;
     announce(state.q ? t('resultsFor', { n: data.total ?? 0, q: state.q }) : t('results', { n: data.total ?? 0 }));
   } catch (error) {
     if (!(error instanceof ApiError)) throw error;
@@ -110,7 +113,9 @@ function renderSearch() {
 async function openTalk(state) {
   try {
     const body = await api.talk(state.talk);
-    if (body !== STALE) talkView.render(state, body);
+    if (body === STALE) return;
+    talkView.render(state, body);
+    document.title = `${body.title} · ${t('title')}`;
   } catch (error) {
     if (!(error instanceof ApiError)) throw error;
     talkView.renderError(state, error);
@@ -146,6 +151,9 @@ function update(state, previous) {
     if (!previous || state.talk !== previous.talk || state.hl !== previous.hl) openTalk(state);
   } else {
     openedFromResults = false;
+    focusCountAfterRender = Boolean(
+      previous && !previous.talk && state.page !== previous.page && sameSearch({ ...state, page: previous.page }, previous),
+    );
     if (!shown || !sameSearch(state, shown.state)) runSearch(state);
     else if (previous?.talk) {
       renderSearch(); // back from a talk: same search, put focus back on the talk's link
@@ -155,7 +163,7 @@ function update(state, previous) {
   }
   const filtered = activeFilters(state).length;
   $('#filter-count').textContent = filtered ? `(${filtered})` : '';
-  document.title = state.q ? `${state.q} · ${t('title')}` : t('title');
+  if (!inTalk) document.title = state.q ? `${state.q} · ${t('title')}` : t('title');
 }
 
 /** The links the arrow keys move through in the view on screen. */
