@@ -40,7 +40,8 @@ def main(argv: list[str] | None = None) -> int:
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     try:
-        stack = start_stack(args.content_dir, args.port, log=lambda line: print(line, flush=True))
+        # No time limit: a big content folder takes minutes to index; the rebuild lines show progress.
+        stack = start_stack(args.content_dir, args.port, log=lambda line: print(line, flush=True), ready_timeout=None)
     except StackError as exc:
         print(f"devstack: {exc}", file=sys.stderr)
         return 1

@@ -82,10 +82,16 @@ class FunctionLogs(logging.Handler):
     another function never mix in.
     """
 
-    def __init__(self, logger_names: tuple[str, ...]) -> None:
+    def __init__(self, logger_names: tuple[str, ...], console_level: int = logging.NOTSET) -> None:
         super().__init__(logging.INFO)
         self.loggers = [logging.getLogger(name) for name in logger_names]
         self._local = threading.local()
+        # The functions' own log output (JSON lines on stdout) shows only from this level: one line
+        # per search request would bury the stack's URLs and rebuild lines.
+        self._console_filter = lambda record: record.levelno >= console_level
+        self._console_handlers = [h for logger in self.loggers for h in logger.handlers]
+        for handler in self._console_handlers:
+            handler.addFilter(self._console_filter)
         for logger in self.loggers:
             logger.addHandler(self)
 
@@ -112,4 +118,6 @@ class FunctionLogs(logging.Handler):
     def close(self) -> None:
         for logger in self.loggers:
             logger.removeHandler(self)
+        for handler in self._console_handlers:
+            handler.removeFilter(self._console_filter)
         super().close()

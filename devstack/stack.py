@@ -8,6 +8,7 @@ handler serves it.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
@@ -32,7 +33,8 @@ SEARCH_HANDLER = "functions.search.app.lambda_handler"
 REBUILD_HANDLER = "functions.rebuild.app.lambda_handler"
 #: Low, so an edit shows up within seconds; the template's default is longer.
 MANIFEST_REFRESH_SECONDS = 1
-READY_TIMEOUT_SECONDS = 120
+#: The first build of the 21,713-talk corpus takes about two minutes on a busy 2-core machine.
+READY_TIMEOUT_SECONDS = 600
 
 
 class StackError(RuntimeError):
@@ -118,14 +120,18 @@ def _health(api_url: str) -> tuple[int, str]:
         return error.code, error.read().decode("utf-8", "replace")
 
 
-def _wait_until_healthy(stack: Stack, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    status, body = 0, ""
-    while time.monotonic() < deadline:
+def _wait_until_healthy(stack: Stack, timeout: float | None, log: Callable[[str], None]) -> None:
+    """Poll /api/health until 200; say so once if a rebuild finished without publishing anything."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    status, body, hinted = 0, "", False
+    while deadline is None or time.monotonic() < deadline:
         status, body = _health(stack.api_url)
         if status == 200:
             return
-        time.sleep(0.2)
+        if not hinted and any(r.keys and r.talks is None and not r.failed for r in stack.rebuilds):
+            log("no index published yet: the content folder has no talk the builder could read; waiting for some")
+            hinted = True
+        time.sleep(0.5)
     problems = [p for r in stack.rebuilds for p in r.problems]
     detail = f"; problems: {'; '.join(problems[:5])}" if problems else ""
     raise StackError(f"/api/health still answers {status} after {timeout:.0f} s ({body.strip()[:200]}){detail}")
@@ -136,7 +142,7 @@ def start_stack(
     port: int = 0,
     *,
     log: Callable[[str], None] = print,
-    ready_timeout: float = READY_TIMEOUT_SECONDS,
+    ready_timeout: float | None = READY_TIMEOUT_SECONDS,
 ) -> Stack:
     """Start everything, upload ``content_dir``, and return once ``/api/health`` answers 200.
 
@@ -154,7 +160,9 @@ def start_stack(
         raise
 
 
-def _start(content_dir: Path, port: int, log: Callable[[str], None], ready_timeout: float, exits: ExitStack) -> Stack:
+def _start(
+    content_dir: Path, port: int, log: Callable[[str], None], ready_timeout: float | None, exits: ExitStack
+) -> Stack:
     try:  # first, so that a taken port fails at once, before anything else starts
         server = DevHTTPServer(port, FRONTEND_DIR, RouteTable(routes_from_template(TEMPLATE)))
     except OSError as exc:
@@ -164,6 +172,10 @@ def _start(content_dir: Path, port: int, log: Callable[[str], None], ready_timeo
     aws = EmbeddedAws()
     exits.callback(aws.stop)
     env = function_environment(aws.endpoint, MANIFEST_REFRESH_SECONDS)
+    # The functions log at INFO (the rebuild's report is read from there); the console shows their
+    # warnings and errors only, unless the user asked for a level.
+    console_level = logging.NOTSET if "POWERTOOLS_LOG_LEVEL" in os.environ else logging.WARNING
+    env["POWERTOOLS_LOG_LEVEL"] = "INFO"
     exits.enter_context(environment(env, keep=("POWERTOOLS_LOG_LEVEL",)))
     resources = aws.create_resources()
     stack = Stack(resources, server, exits)
@@ -173,7 +185,7 @@ def _start(content_dir: Path, port: int, log: Callable[[str], None], ready_timeo
 
     server.api = LambdaFunction("talksearch-search", load_handler(SEARCH_HANDLER), timeout_seconds=10)
     rebuild = LambdaFunction("talksearch-rebuild", load_handler(REBUILD_HANDLER))
-    logs = FunctionLogs((os.environ["POWERTOOLS_SERVICE_NAME"], "index_builder"))
+    logs = FunctionLogs((os.environ["POWERTOOLS_SERVICE_NAME"], "index_builder"), console_level)
     exits.callback(logs.close)
     index_store = open_store(resources.index_location)
 
@@ -199,6 +211,8 @@ def _start(content_dir: Path, port: int, log: Callable[[str], None], ready_timeo
     watcher = ContentWatcher(content_dir, open_store(resources.content_location), log)
     first = watcher.sync_once()
     log(f"uploaded {len(first.uploaded)} files from {content_dir} to s3://{resources.content_bucket}")
+    if not first.uploaded:
+        log(f"{content_dir} is empty: the API answers 503 until a talk summary is added there")
     watcher.start()
     exits.callback(watcher.stop)
     poller.start()
@@ -207,5 +221,5 @@ def _start(content_dir: Path, port: int, log: Callable[[str], None], ready_timeo
     thread = threading.Thread(target=server.serve_forever, args=(0.1,), name="devstack-http", daemon=True)
     thread.start()
     exits.callback(server.shutdown)
-    _wait_until_healthy(stack, ready_timeout)
+    _wait_until_healthy(stack, ready_timeout, log)
     return stack
