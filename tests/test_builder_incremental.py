@@ -1,0 +1,135 @@
+"""Incremental builds re-index only what changed, and end with the index a full build gives."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from whoosh import index as whoosh_index
+
+from index_builder import build_and_publish
+from talksearch.contracts import VERSIONS_DIR
+from talksearch.store import open_store
+from tests.conftest import SAMPLE_CONTENT
+
+
+def jsonl(records: list[dict]) -> str:
+    return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+
+
+def record(n: int, **extra) -> dict:
+    return {"id": f"big/{n:03d}", "title": f"Talk {n}", "speakers": [f"Speaker {n}"], "summary": f"Text {n}.", **extra}
+
+
+def published_documents(index: Path, tmp_path: Path) -> dict[str, dict]:
+    """id → stored fields of every talk readers would get from ``index``."""
+    store = open_store(index)
+    manifest, _ = store.read_manifest()
+    target = tmp_path / f"check-{manifest.index_version}"
+    store.download_index(manifest, target)
+    with whoosh_index.open_dir(str(target)).searcher() as searcher:
+        return {fields["id"]: fields for fields in searcher.all_stored_fields()}
+
+
+def full_build_documents(content: Path, tmp_path: Path) -> dict[str, dict]:
+    index = tmp_path / "full-check"
+    shutil.rmtree(index, ignore_errors=True)
+    assert build_and_publish(str(content), str(index), full=True).published
+    return published_documents(index, tmp_path)
+
+
+@pytest.fixture
+def content(tmp_path) -> Path:
+    directory = Path(shutil.copytree(SAMPLE_CONTENT, tmp_path / "content"))
+    (directory / "big.jsonl").write_text(jsonl([record(n) for n in range(30)]))
+    return directory
+
+
+def test_add_change_and_delete_talks_like_a_full_build(content, tmp_path):
+    # GIVEN a published full build
+    index = tmp_path / "index"
+    first = build_and_publish(str(content), str(index))
+    assert first.mode == "full" and first.talks_indexed == 16 + 30
+    # WHEN one JSONL record changes, one appears, one disappears; a recap section is edited,
+    # a single-talk file is deleted and a new one added
+    records = [record(n) for n in range(30) if n != 7]
+    records[3] = record(3, title="Talk 3, now about conteneurs")
+    records.append(record(99))
+    (content / "big.jsonl").write_text(jsonl(records))
+    recap = content / "recaps" / "journees-python-bretagne-2026.md"
+    recap.write_text(recap.read_text().replace("Polars", "DuckDB"))
+    (content / "talks" / "packaging-without-tears.md").unlink()
+    (content / "talks" / "new-talk.md").write_text("---\ntitle: Brand new\nspeaker: Nova Writer\n---\nFresh.\n")
+    report = build_and_publish(str(content), str(index))
+    # THEN only the changed files were read and only the changed talks re-indexed
+    assert report.published and report.mode == "incremental"
+    assert report.sources_parsed == 3  # big.jsonl, the recap, new-talk.md
+    assert report.talks_added == 4  # big/003, big/099, the edited recap talk, new-talk
+    assert report.talks_removed == 2  # big/007, packaging-without-tears
+    assert report.talks_indexed == 16 + 30  # -big/007 +big/099 -packaging +new-talk
+    # AND readers get exactly what a full build of the same content gives
+    incremental = published_documents(index, tmp_path)
+    assert incremental == full_build_documents(content, tmp_path)
+    assert incremental["big/003"]["title"] == "Talk 3, now about conteneurs"
+    assert "DuckDB" in incremental["recaps/journees-python-bretagne-2026/pierre-yves-le-goff-granit-energie"]["summary"]
+    assert "big/007" not in incremental and "talks/packaging-without-tears" not in incremental
+
+
+def test_unchanged_content_publishes_nothing(content, tmp_path):
+    index = tmp_path / "index"
+    first = build_and_publish(str(content), str(index))
+    (content / "broken.md").write_bytes(b"\xff\xfe")
+    second = build_and_publish(str(content), str(index))
+    report = build_and_publish(str(content), str(index))
+    assert report.status == "unchanged" and not report.published
+    assert report.index_version == second.index_version != first.index_version
+    assert report.talks_indexed == second.talks_indexed
+    assert [s.source for s in report.skipped] == ["broken.md"]  # still reported, never re-read
+    assert report.sources_parsed == 0
+
+
+def test_duplicate_winner_moves_when_the_winning_file_goes(tmp_path):
+    # GIVEN the same id in a.jsonl (the winner) and b.jsonl
+    content, index = tmp_path / "content", tmp_path / "index"
+    content.mkdir()
+    (content / "a.jsonl").write_text(jsonl([record(1, title="From a")]))
+    (content / "b.jsonl").write_text(jsonl([record(1, title="From b"), record(2)]))
+    build_and_publish(str(content), str(index))
+    # WHEN a.jsonl disappears (b.jsonl is unchanged, so not re-read for its own sake)
+    (content / "a.jsonl").unlink()
+    report = build_and_publish(str(content), str(index))
+    # THEN b's talk takes over, as in a full build
+    documents = published_documents(index, tmp_path)
+    assert documents["big/001"]["title"] == "From b"
+    assert report.mode == "incremental" and documents == full_build_documents(content, tmp_path)
+
+
+def test_full_flag_and_schema_change_rebuild_everything(content, tmp_path, monkeypatch):
+    index = tmp_path / "index"
+    build_and_publish(str(content), str(index))
+    (content / "talks" / "x.md").write_text("---\ntitle: X\nspeaker: Ex Tra\n---\nBody.\n")
+    forced = build_and_publish(str(content), str(index), full=True)
+    assert forced.mode == "full" and forced.sources_parsed == 7
+    monkeypatch.setattr("index_builder.build.SCHEMA_VERSION", 99)
+    (content / "talks" / "y.md").write_text("---\ntitle: Y\nspeaker: Ex Tra\n---\nBody.\n")
+    report = build_and_publish(str(content), str(index))
+    assert report.mode == "full" and report.sources_parsed == 8
+    assert any("schema version changed" in w for w in report.warnings)
+    assert open_store(index).read_manifest()[0].schema_version == 99
+
+
+def test_unreadable_previous_state_or_artifact_falls_back_to_full(content, tmp_path):
+    index = tmp_path / "index"
+    first = build_and_publish(str(content), str(index))
+    (index / VERSIONS_DIR / first.index_version / "build-state.json.gz").write_bytes(b"garbage")
+    (content / "talks" / "x.md").write_text("---\ntitle: X\nspeaker: Ex Tra\n---\nBody.\n")
+    report = build_and_publish(str(content), str(index))
+    assert report.mode == "full" and any("previous build state unreadable" in w for w in report.warnings)
+    (index / VERSIONS_DIR / report.index_version / "index.tar.gz").write_bytes(b"tampered")
+    (content / "talks" / "y.md").write_text("---\ntitle: Y\nspeaker: Ex Tra\n---\nBody.\n")
+    again = build_and_publish(str(content), str(index))
+    assert again.published and again.mode == "full"
+    assert any("previous artifact unusable" in w and "sha256" in w for w in again.warnings)
+    assert published_documents(index, tmp_path) == full_build_documents(content, tmp_path)
