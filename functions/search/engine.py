@@ -57,9 +57,7 @@ class SearchEngine:
         self.facets = FacetIndex(self.snapshot)
         if warm:
             self.warm()
-        if time_budget_ms is None:
-            time_budget_ms = float(os.environ.get(ENV_TIME_BUDGET_MS, "") or DEFAULT_TIME_BUDGET_MS)
-        self.time_budget = time_budget_ms / 1000.0
+        self.time_budget = (time_budget_ms if time_budget_ms is not None else _budget_from_env()) / 1000.0
 
     def warm(self) -> None:
         """Load the per-talk data now (not in a visitor's request) and take it out of the cyclic GC's sight.
@@ -274,6 +272,14 @@ class SearchEngine:
         found = match_all([in_titles, *context_matches])
         best = self.ranker.top(found.docs, found.terms, limit)[0]
         return [self.snapshot.stored(d).get("title") or "" for d in best]
+
+
+def _budget_from_env() -> float:
+    raw = os.environ.get(ENV_TIME_BUDGET_MS, "").strip()
+    try:
+        return max(0.0, float(raw)) if raw else DEFAULT_TIME_BUDGET_MS
+    except ValueError:
+        return DEFAULT_TIME_BUDGET_MS
 
 
 def _talk_fields(stored: dict) -> dict:
