@@ -7,6 +7,7 @@ page raised no dialog, no page error and no console message (a CSP violation wou
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from collections.abc import Iterator
@@ -14,6 +15,8 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from playwright.sync_api import Error as PlaywrightError
+from playwright.sync_api import sync_playwright
 
 pytestmark = pytest.mark.browser
 
@@ -190,8 +193,6 @@ def stack(tmp_path_factory) -> Iterator:
 def browser() -> Iterator:
     if not CHROMIUM.exists():
         pytest.skip(f"browser tests need Debian's Chromium at {CHROMIUM} (`make chromium` installs it)")
-    from playwright.sync_api import sync_playwright
-
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield launched
@@ -322,6 +323,39 @@ def test_the_talk_view_shows_the_summary_and_related_talks(stack, watched):
     assert page.locator("#talk-view").is_hidden()
     assert hit_titles(page)[0] == "Asyncio en pratique"
     assert "talk" not in url_params(page)
+    watched.assert_clean()
+
+
+def test_a_slow_answer_never_replaces_a_newer_one(stack, watched):
+    visit(watched, stack)
+    page = watched.page
+    held = []
+
+    def hold_the_first_asyncio_search(route):
+        if "q=asyncio" in route.request.url and not held:
+            held.append(route)  # answered only after the newer query has rendered
+        else:
+            route.continue_()
+
+    page.route("**/api/search?*", hold_the_first_asyncio_search)
+    box = page.locator("input[type=search]")
+    box.press_sequentially("asyncio", delay=20)
+    for _ in range(200):
+        if held:
+            break
+        page.wait_for_timeout(25)
+    assert held, "the first search never started"
+    # WHEN the visitor changes the query while the first answer is still on its way
+    type_query(page, "rust")
+    assert hit_titles(page)[0] == "Rust pour les pythonistes"
+    # AND the old answer arrives late
+    with contextlib.suppress(PlaywrightError):  # the page had already aborted it, which is what it should do
+        held[0].continue_()
+    page.wait_for_timeout(500)
+    # THEN the page still shows the newer query's results
+    assert hit_titles(page)[0] == "Rust pour les pythonistes"
+    assert url_params(page)["q"] == ["rust"]
+    page.unroute("**/api/search?*")
     watched.assert_clean()
 
 
