@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 import contextlib
 import cProfile
+import importlib.util
 import io
 import os
 import platform
 import pstats
 import shlex
 import sqlite3
+import subprocess
 import sys
 import tempfile
 import time
@@ -20,13 +22,14 @@ from importlib import metadata
 from pathlib import Path
 
 from bench import measure, report
-from bench.corpus import PYVIDEO, ROOT, apply_changes, changed_talks, load_corpus, write_content_tree
+from bench.corpus import PYVIDEO, ROOT, apply_changes, changed_talks, load_corpus, write_content_tree, write_jsonl
 from bench.queries import draw_query_mix, load_query_mix, mix_path, sanity_query, save_query_mix
 
 ENGINES = ("talksearch", "fts5", "tantivy")
 DOCS = ROOT / "docs" / "benchmarks.md"
 DOCS_PLOT = "benchmarks-latency.png"
 PROFILED_KINDS = 2
+STACK_READY_SECONDS = 900
 
 
 def arguments(argv: list[str] | None = None) -> argparse.Namespace:
@@ -179,7 +182,7 @@ def run(args: argparse.Namespace) -> int:
             if args.profile:
                 results["profile"] = profile(talksearch, queries, results["engines"]["talksearch"], out, progress)
             if args.load_requests:
-                results["load"] = load(content_dir, queries, args, progress)
+                results["load"] = load(corpus_after, workdir, queries, args, out, progress)
         for engine in engines.values():
             engine.close()
     results["machine"] = machine(load_start) | {"load_end": os.getloadavg()[0]}
@@ -265,25 +268,44 @@ def _profile_text(profiler: cProfile.Profile, sort: str, restrict: str | None, l
     return body.rstrip()
 
 
-def load(content_dir: Path, queries: list[dict], args, progress) -> dict:
-    """The local stack (devstack) serving the same content, under a bounded loopback hey load."""
-    try:
-        from devstack.stack import start_stack
-    except ImportError as exc:
-        return {"skipped": f"devstack is not available ({exc})"}
-    progress("local stack: starting (it builds and publishes its own index first)")
-    sampled = []
-    for kind in dict.fromkeys(q["kind"] for q in queries):
-        sampled.append(next(q for q in queries if q["kind"] == kind))
-    try:
-        stack = start_stack(content_dir, log=lambda line: progress(f"  stack: {line}"), ready_timeout=900)
-    except Exception as exc:
-        return {"error": f"the stack did not start: {_describe(exc)}"}
-    try:
-        progress(f"local stack: hey, {args.load_requests} requests over {len(sampled)} urls, c={args.load_concurrency}")
-        return measure.load_test(stack.api_url, sampled, args.load_requests, args.load_concurrency, progress)
-    finally:
-        stack.stop()
+def load(corpus, workdir: Path, queries: list[dict], args, out: Path, progress) -> dict:
+    """The local stack (``python -m devstack``, i.e. ``make dev``) serving the corpus, under a bounded hey load.
+
+    It runs in its own process (its logs go to ``stack.log``), serving the corpus as one JSONL file so that
+    a single rebuild publishes it. Started and stopped here; nothing outlives the run.
+    """
+    if importlib.util.find_spec("devstack") is None:
+        return {"skipped": "devstack is not available"}
+    content = workdir / "stack-content"
+    content.mkdir()
+    write_jsonl(content / "talks.jsonl", corpus.records)
+    port = measure.free_port()
+    log_path = out / "stack.log"
+    progress(f"local stack: starting on port {port} (it indexes {len(corpus):,} talks first; log in {log_path})")
+    sampled = [next(q for q in queries if q["kind"] == kind) for kind in dict.fromkeys(q["kind"] for q in queries)]
+    with open(log_path, "w", encoding="utf-8") as log:
+        stack = subprocess.Popen(
+            [sys.executable, "-m", "devstack", "--content-dir", str(content), "--port", str(port)],
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            api = f"http://127.0.0.1:{port}/api"
+            problem = measure.wait_for_health(api, stack, timeout=STACK_READY_SECONDS, progress=progress)
+            if problem:
+                return {"error": f"the stack did not become healthy: {problem} (see {log_path})"}
+            progress(
+                f"local stack: hey, {args.load_requests} requests over {len(sampled)} urls, c={args.load_concurrency}"
+            )
+            return measure.load_test(api, sampled, args.load_requests, args.load_concurrency, progress)
+        finally:
+            stack.terminate()
+            try:
+                stack.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                stack.kill()
+                stack.wait()
 
 
 def write_outputs(results: dict, samples: dict, out: Path, args) -> None:

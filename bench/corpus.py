@@ -102,7 +102,7 @@ def write_content_tree(corpus: Corpus, directory: Path) -> list[Path]:
     written = []
     for slug, records in sorted(by_event.items()):
         path = directory / f"{slug}.jsonl"
-        _write_jsonl(path, records)
+        write_jsonl(path, records)
         written.append(path)
     return written
 
@@ -112,7 +112,7 @@ def _event_slug(record: dict) -> str:
     return re.sub(r"[^a-z0-9-]+", "-", slug.lower()).strip("-") or "misc"
 
 
-def _write_jsonl(path: Path, records: Iterable[dict]) -> None:
+def write_jsonl(path: Path, records: Iterable[dict]) -> None:
     with open(path, "w", encoding="utf-8") as handle:
         for record in records:
             handle.write(json.dumps(record, ensure_ascii=False) + "\n")
@@ -136,7 +136,7 @@ def apply_changes(corpus: Corpus, changes: list[dict], directory: Path) -> Corpu
     records = [by_id.get(r["id"], r) for r in corpus.records]
     touched = {_event_slug(c) for c in changes}
     for slug in touched:
-        _write_jsonl(directory / f"{slug}.jsonl", [r for r in records if _event_slug(r) == slug])
+        write_jsonl(directory / f"{slug}.jsonl", [r for r in records if _event_slug(r) == slug])
     return Corpus(corpus.name, records)
 
 

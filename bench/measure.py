@@ -8,12 +8,15 @@ import json
 import math
 import os
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
 import tarfile
 import time
+import urllib.error
 import urllib.parse
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
@@ -129,6 +132,37 @@ def gzip_bytes(path: Path) -> int:
 
 def ensure_hey() -> str | None:
     return shutil.which("hey")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_for_health(api: str, process: subprocess.Popen, timeout: float, progress: Progress) -> str | None:
+    """Poll ``/api/health`` until it answers 200; None when ready, else what went wrong.
+
+    Slow or refused answers are expected while the stack indexes and loads its first artifact.
+    """
+    deadline = time.monotonic() + timeout
+    last, reported = "no answer yet", time.monotonic()
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            return f"the stack exited with status {process.returncode}"
+        try:
+            with urllib.request.urlopen(f"{api}/health", timeout=30) as response:
+                if response.status == 200:
+                    return None
+        except urllib.error.HTTPError as error:
+            last = f"/api/health answered {error.code}"
+        except OSError as error:
+            last = f"/api/health: {error}"
+        if time.monotonic() - reported > 30:
+            progress(f"  still waiting for the stack ({last})")
+            reported = time.monotonic()
+        time.sleep(1)
+    return f"not healthy after {timeout:.0f} s ({last})"
 
 
 def api_url(base: str, params: dict) -> str:

@@ -311,8 +311,9 @@ def markdown(results: dict, plot_name: str, command: str) -> str:
     if results.get("load"):
         lines += ["### Local stack under load", "", markdown_table(load_rows(results)), ""]
         lines += [
-            "`make dev`'s stack (moto S3, the HTTP API v2 adapter, the real handler) on loopback, driven by `hey`",
-            "with one bounded run per sampled query URL; latencies are over every request of every run.",
+            "`make dev`'s stack (`python -m devstack`: moto S3 and SQS, the real rebuild and search handlers behind",
+            "the HTTP API v2 adapter) in its own process on loopback, serving the corpus as one JSONL file, driven",
+            "by `hey` with one bounded run per sampled query (one of each kind); latencies are over every request.",
             "",
         ]
     if TARGET in results["engines"]:
