@@ -89,6 +89,8 @@ def main(argv: list[str] | None = None) -> int:
         f"\nsearch time per query (engine.search, in process): median {statistics.median(timings):.1f} ms, "
         f"max {timings[-1]:.1f} ms"
     )
+    if engine.partial:
+        print(f"warning: {len(engine.partial)} answers hit the search time budget (partial): {engine.partial}")
     previous = write_results(args.results, results)
     if previous is not None:
         changes = changes_since(previous, results, SEARCH)

@@ -73,6 +73,8 @@ class EngineSearch:
 
     index_dirs: dict[str, Path]
     timings_ms: list[float] = field(default_factory=list)
+    #: queries whose answer ran out of the request's time budget (their ranking may depend on machine load)
+    partial: list[str] = field(default_factory=list)
     _engines: dict = field(default_factory=dict)
 
     def __call__(self, corpus: str, query: str) -> list[str]:
@@ -83,6 +85,8 @@ class EngineSearch:
         started = time.perf_counter()
         body = self._engines[corpus].search(q=query, **PAGE_PARAMS)
         self.timings_ms.append((time.perf_counter() - started) * 1000)
+        if body.get("partial"):
+            self.partial.append(query)
         return [hit["id"] for hit in body["hits"]]
 
 
