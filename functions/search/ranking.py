@@ -43,6 +43,10 @@ PHRASE_BONUS = 1.5
 FUZZY_MIN_LENGTH = 4
 FUZZY_BELOW_DF = 3
 FUZZY_KEEP = 4
+#: Words in fewer talks than this may still be typos (of a word at least CORRECTION_RATIO times as frequent).
+FUZZY_RARE_DF = 50
+#: An unknown word's stem must be this long to be completed as a prefix.
+STEM_PREFIX_MIN_LENGTH = 4
 #: Prefix expansion: look at no more than PREFIX_SCAN vocabulary terms, keep the PREFIX_KEEP most frequent.
 PREFIX_SCAN = 2000
 PREFIX_KEEP = 16
@@ -113,12 +117,27 @@ class Ranker:
         return terms
 
     def typo_alternatives(self, word: str) -> list[str]:
-        """Frequent one-edit neighbours of a rare or unknown word (``kubernets`` -> ``kubernetes``)."""
+        """Other words to match a rare or unknown word by.
+
+        Its most frequent one-edit neighbours (``kubernets`` -> ``kubernetes``); for a word seen in a
+        few talks only, the neighbours far more frequent than itself (the corpus has its typos too:
+        ``probablistic``); and for an unknown word without neighbours, the most frequent words
+        sharing its stem (``sonify`` -> ``sonification``).
+        """
         if len(word) < FUZZY_MIN_LENGTH or not word.isalnum():
             return []
-        if self.snapshot.doc_frequency("words", word) >= FUZZY_BELOW_DF:
+        df = self.snapshot.doc_frequency("words", word)
+        if df >= FUZZY_RARE_DF:
             return []
-        return [variant for _, variant in self.neighbours(word)[:FUZZY_KEEP]]
+        if df >= FUZZY_BELOW_DF:
+            return [v for v_df, v in self.neighbours(word)[:FUZZY_KEEP] if v_df >= CORRECTION_RATIO * df]
+        found = [variant for _, variant in self.neighbours(word)[:FUZZY_KEEP]]
+        if not found and df == 0:
+            stem = min(stem_fr(word), stem_en(word), key=len)
+            stem = stem[:-1] if stem == word else stem  # nothing stripped: drop a suffix letter ourselves
+            if len(stem) >= STEM_PREFIX_MIN_LENGTH:
+                found = [t for t in self.snapshot.expand_prefix("words", stem, PREFIX_SCAN, FUZZY_KEEP) if t != word]
+        return found
 
     def neighbours(self, word: str) -> tuple[tuple[int, str], ...]:
         """(document frequency, variant) of the one-edit neighbours in the vocabulary, most frequent first."""
