@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import cProfile
+import gc
 import importlib.util
 import io
 import os
@@ -215,6 +216,10 @@ def bench_engine(engine, corpus, content_dir: Path, workdir: Path, queries: list
         progress(
             f"  {result['cold']['total_ms']:.0f} ms in process, {result['cold']['process_ms']:.0f} ms whole process"
         )
+        # The harness' own objects (corpus, mix) would not be in a Lambda's heap: keep them out of the
+        # collector's way, so GC pauses measured below come from the engine's objects only.
+        gc.collect()
+        gc.freeze()
         engine.open()
         progress(f"{name}: warm latency, {len(queries)} queries × {args.passes} passes (+1 warm-up)")
         warm = measure.warm_latency(engine.search, queries, args.passes, progress)

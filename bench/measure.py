@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import gc
 import io
 import json
 import math
@@ -51,6 +52,7 @@ def warm_latency(search: Callable[..., dict], queries: list[dict], passes: int, 
     """
     for query in queries:
         search(**query["params"])
+    pauses = GcPauses()
     samples: dict[str, list[float]] = {}
     slowest: list[tuple[float, str, dict]] = []
     zero_hits = {}
@@ -64,6 +66,7 @@ def warm_latency(search: Callable[..., dict], queries: list[dict], passes: int, 
             if n == 0 and not result["total"]:
                 zero_hits[query["kind"]] = zero_hits.get(query["kind"], 0) + 1
         progress(f"  pass {n + 1}/{passes} done")
+    pauses.stop()
     slowest.sort(key=lambda item: -item[0])
     every = [ms for kind_samples in samples.values() for ms in kind_samples]
     return {
@@ -72,7 +75,32 @@ def warm_latency(search: Callable[..., dict], queries: list[dict], passes: int, 
         "samples": samples,
         "zero_hits": zero_hits,
         "slowest": [{"ms": round(ms, 2), "kind": kind, "params": params} for ms, kind, params in slowest[:8]],
+        "gc": pauses.summary(),
     }
+
+
+class GcPauses:
+    """Python's garbage-collector pauses while measuring: a full collection over a big heap shows up as tail latency."""
+
+    def __init__(self) -> None:
+        self.started = 0.0
+        self.pauses: dict[int, list[float]] = {0: [], 1: [], 2: []}
+        gc.callbacks.append(self._callback)
+
+    def _callback(self, phase: str, info: dict) -> None:
+        if phase == "start":
+            self.started = time.perf_counter()
+        else:
+            self.pauses[info["generation"]].append((time.perf_counter() - self.started) * 1000)
+
+    def stop(self) -> None:
+        gc.callbacks.remove(self._callback)
+
+    def summary(self) -> dict:
+        return {
+            f"gen{generation}": {"count": len(p), "total_ms": round(sum(p), 1), "max_ms": round(max(p, default=0), 1)}
+            for generation, p in self.pauses.items()
+        }
 
 
 _COLD_SCRIPT = """

@@ -328,6 +328,17 @@ def markdown(results: dict, plot_name: str, command: str) -> str:
         lines += ["### Queries that found nothing (first pass)", ""]
         lines += [f"- {LABELS[e]}: " + (", ".join(f"{k} {v}" for k, v in z.items()) or "none") for e, z in zero.items()]
         lines.append("")
+    gc_rows = [["engine", "gen-2 collections", "their total (ms)", "longest (ms)", "all collections' total (ms)"]]
+    for engine in engines_of(results):
+        pauses = results["engines"][engine].get("warm", {}).get("gc")
+        if pauses:
+            full = pauses["gen2"]
+            every = sum(p["total_ms"] for p in pauses.values())
+            gc_rows.append(
+                [LABELS[engine], str(full["count"]), f"{full['total_ms']:.1f}", f"{full['max_ms']:.1f}", f"{every:.1f}"]
+            )
+    if len(gc_rows) > 1:
+        lines += ["### Garbage-collector pauses during the measured passes", "", markdown_table(gc_rows), ""]
     slow = results["engines"].get(TARGET, {}).get("warm", {}).get("slowest")
     if slow:
         lines += ["### talksearch's slowest queries", ""]
