@@ -40,7 +40,11 @@ def fold(text: str) -> str:
     return text.lower().translate(accent_map)
 
 
-STOP_WORDS = frozenset(fold(w) for w in stoplists["fr"] | stoplists["en"]) | _ELIDED
+#: French function words Whoosh's French list lacks; without them ``les`` is indexed as ``le``
+#: in every French talk and matches everything.
+_FRENCH_STOPS = {"les", "cette", "ils", "elles", "leurs", "dont", "quoi", "donc", "ni"}
+
+STOP_WORDS = frozenset(fold(w) for w in stoplists["fr"] | stoplists["en"] | _FRENCH_STOPS) | _ELIDED
 
 
 def _chain(stem_lang: str | None, stop: bool = True):
