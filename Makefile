@@ -75,7 +75,7 @@ SAMCONFIG_VALUE = $$(sed -n 's/^$(1) *= *"\(.*\)"$$/\1/p' samconfig.toml 2>/dev/
 
 $(SAM_VENV)/.installed:
 	$(PYTHON) -m venv $(SAM_VENV)
-	$(SAM_VENV)/bin/pip install --quiet 'aws-sam-cli>=1.120'
+	$(SAM_VENV)/bin/pip install --quiet 'aws-sam-cli>=1.130'  # python3.13 runtime, --build-in-source
 	touch $@
 
 sam-venv: $(SAM_VENV)/.installed ## install the SAM CLI into its own venv (.venv-sam)
@@ -107,6 +107,7 @@ deploy: build ## deploy to AWS (guided the first time, samconfig.toml after), th
 	if [ -f samconfig.toml ]; then $(SAM_ENV) $(SAM) deploy --template-file $(SAM_BUILD_DIR)/template.yaml; \
 	else $(SAM_ENV) $(SAM) deploy --guided --template-file $(SAM_BUILD_DIR)/template.yaml; fi
 	stack=$${STACK:-$(call SAMCONFIG_VALUE,stack_name)}; region=$${REGION:-$(call SAMCONFIG_VALUE,region)}; \
+	test -n "$$stack" -a -n "$$region" || { echo "no samconfig.toml: run make deploy STACK=... REGION=..." >&2; exit 1; }; \
 	output() { aws cloudformation describe-stacks --stack-name "$$stack" --region "$$region" \
 		--query "Stacks[0].Outputs[?OutputKey=='$$1'].OutputValue" --output text; }; \
 	aws s3 sync frontend/ "s3://$$(output SiteBucketName)/" --delete --region "$$region" \
@@ -114,7 +115,7 @@ deploy: build ## deploy to AWS (guided the first time, samconfig.toml after), th
 	aws cloudfront create-invalidation --distribution-id "$$(output DistributionId)" --paths '/*' >/dev/null && \
 	echo "Site: $$(output SiteUrl)   Content bucket: s3://$$(output ContentBucketName)/$$(output ContentPrefix)"
 
-destroy: sam-venv ## delete the stack and everything in its buckets (asks first)
+destroy: venv sam-venv ## delete the stack and everything in its buckets (asks first)
 	stack=$${STACK:-$(call SAMCONFIG_VALUE,stack_name)}; region=$${REGION:-$(call SAMCONFIG_VALUE,region)}; \
 	test -n "$$stack" -a -n "$$region" || { echo "no samconfig.toml: run make destroy STACK=... REGION=..." >&2; exit 1; }; \
 	read -r -p "Delete stack $$stack ($$region) with its talks, index and page? Type the stack name: " answer; \
