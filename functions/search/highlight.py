@@ -27,11 +27,12 @@ class Highlighter:
         self.stems_fr = frozenset(stems_fr)
         self.stems_en = frozenset(stems_en)
         self._prefixes = frozenset(s[:_STEM_PREFIX] for s in self.stems_fr | self.stems_en)
+        # words that could match start with an exact form or a stem's first letters: let the regex
+        # engine find those in the folded text, and look closer at them only
+        starts = sorted(self.exact | self._prefixes, key=len, reverse=True)
+        self._candidates = re.compile(r"(?<!\w)(?:" + "|".join(map(re.escape, starts)) + r")\w*") if starts else None
 
-    def _matches(self, word: str) -> bool:
-        folded = word.lower()
-        if not folded.isascii():
-            folded = fold(folded)
+    def _matches(self, folded: str) -> bool:
         if folded in self.exact:
             return True
         if folded[:_STEM_PREFIX] not in self._prefixes:
@@ -39,9 +40,12 @@ class Highlighter:
         return stem_fr(folded) in self.stems_fr or stem_en(folded) in self.stems_en
 
     def spans(self, text: str) -> list[tuple[int, int]]:
-        if not (self.exact or self._prefixes):
+        if self._candidates is None:
             return []
-        return [m.span() for m in _WORD.finditer(text) if self._matches(m.group())]
+        folded = fold(text)
+        if len(folded) == len(text):  # folding maps one character to one: offsets carry over
+            return [m.span() for m in self._candidates.finditer(folded) if self._matches(m.group())]
+        return [m.span() for m in _WORD.finditer(text) if self._matches(fold(m.group()))]
 
     def snippet(self, text: str, length: int = SNIPPET_CHARS) -> str:
         """The ``length``-character window of ``text`` holding the most matches, escaped, matches marked."""

@@ -59,8 +59,6 @@ HEAVY_WEIGHT = 2.0
 #: Below this many matching talks, all are scored; above, heavy matches first.
 SCORE_ALL_BELOW = 1500
 
-_ALPHABET = string.ascii_lowercase + string.digits
-
 Scores = dict[int, float]
 Term = tuple[str, str, float]
 Weighted = tuple[TermData, float]
@@ -68,7 +66,7 @@ Weighted = tuple[TermData, float]
 
 def one_edit_variants(word: str) -> set[str]:
     """Every string one deletion, transposition, replacement or insertion away (Damerau distance 1)."""
-    letters = set(_ALPHABET) | set(word)
+    letters = set(string.ascii_lowercase) | set(word)  # digits only where the word has some
     splits = [(word[:i], word[i:]) for i in range(len(word) + 1)]
     variants = {left + right[1:] for left, right in splits if right}
     variants |= {left + right[1] + right[0] + right[2:] for left, right in splits if len(right) > 1}
