@@ -31,6 +31,7 @@ from pathlib import Path
 from index_builder.parsers import MAX_SOURCE_BYTES, ContentError, parse_source
 from index_builder.writer import update_index, write_index
 from talksearch.contracts import (
+    BUILD_STATE_NAME,
     DEFAULT_KEEP_VERSIONS,
     ENV_KEEP_VERSIONS,
     SCHEMA_VERSION,
@@ -53,9 +54,6 @@ from talksearch.store import (
 )
 
 logger = logging.getLogger("index_builder")
-
-#: Next to each version's artifact: what the next incremental build needs (never read by search).
-BUILD_STATE_NAME = "build-state.json.gz"
 
 #: A build that keeps fewer than this share of the published talks while the content kept at
 #: least this share of its bytes is refused: talks vanished because parsing broke, not because

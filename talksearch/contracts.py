@@ -7,6 +7,8 @@ Where things live in S3 (or in a local folder laid out the same way)::
         manifest.json                                  the one pointer readers follow (conditional writes only)
         versions/<index_version>/index.tar.gz          the packed Whoosh index of one build
         versions/<index_version>/manifest.json         that build's manifest, kept for rollback
+        versions/<index_version>/build-state.json.gz   per source: ETag, ids and fingerprints of its talks
+                                                       (read by the next incremental build, never by search)
 
 Readers (the search function) only ever read ``manifest.json`` and then the artifact it
 names, after checking its sha256. Writers (the builder) upload the artifact and its
@@ -30,6 +32,7 @@ SCHEMA_VERSION = 2
 MANIFEST_NAME = "manifest.json"
 VERSIONS_DIR = "versions"
 ARTIFACT_NAME = "index.tar.gz"
+BUILD_STATE_NAME = "build-state.json.gz"
 
 #: Environment variables the functions and the local stack share.
 ENV_INDEX_BUCKET = "INDEX_BUCKET"
@@ -84,10 +87,10 @@ class Manifest:
     artifact_bytes: int
     talk_count: int
     built_at: str
-    #: source object key -> ETag (or content hash for local files), for incremental builds
+    #: source object key -> ETag (or content hash for local files): an unchanged listing means
+    #: nothing to build. Which talks each source produced is in the version's build state, which
+    #: keeps this file small for the readers that poll it.
     sources: dict[str, str] = field(default_factory=dict)
-    #: source object key -> ids of the talks it produced, so an incremental build can drop them
-    source_talks: dict[str, list[str]] = field(default_factory=dict)
 
     def to_json(self) -> bytes:
         return json.dumps(asdict(self), ensure_ascii=False, sort_keys=True, indent=1).encode("utf-8")
