@@ -113,7 +113,7 @@ deploy: build ## deploy to AWS (guided the first time, samconfig.toml after), th
 	aws s3 sync frontend/ "s3://$$(output SiteBucketName)/" --delete --region "$$region" \
 		--exclude '*package.json' --cache-control 'public, max-age=300' && \
 	aws cloudfront create-invalidation --distribution-id "$$(output DistributionId)" --paths '/*' >/dev/null && \
-	echo "Site: $$(output SiteUrl)   Content bucket: s3://$$(output ContentBucketName)/$$(output ContentPrefix)"
+	echo "Site: $$(output SiteUrl)   Content bucket: s3://$$(output ContentBucketName)/"
 
 destroy: venv sam-venv ## delete the stack and everything in its buckets (asks first)
 	stack=$${STACK:-$(call SAMCONFIG_VALUE,stack_name)}; region=$${REGION:-$(call SAMCONFIG_VALUE,region)}; \
