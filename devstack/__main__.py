@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import io
 import os
 import signal
 import sys
 import threading
 from pathlib import Path
+from typing import TextIO
 
 from devstack.stack import StackError, start_stack
 
@@ -35,8 +37,34 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+class ConsoleWithoutMetrics(io.TextIOBase):
+    """stdout minus the functions' CloudWatch metric documents (EMF JSON, one per invocation).
+
+    In Lambda they go to CloudWatch; here they would bury the URLs and rebuild lines.
+    """
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self._pending = ""
+        self._lock = threading.Lock()
+
+    def write(self, text: str) -> int:
+        with self._lock:
+            lines = (self._pending + text).split("\n")
+            self._pending = lines.pop()
+            kept = [line for line in lines if not line.startswith('{"_aws"')]
+            if kept:
+                self.stream.write("\n".join(kept) + "\n")
+                self.stream.flush()
+        return len(text)
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    sys.stdout = ConsoleWithoutMetrics(sys.stdout)
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     try:

@@ -72,8 +72,6 @@ def function_environment(endpoint: str, refresh_seconds: float) -> dict[str, str
         "MANIFEST_REFRESH_SECONDS": str(refresh_seconds),
         "POWERTOOLS_SERVICE_NAME": "talksearch",
         "POWERTOOLS_METRICS_NAMESPACE": "talksearch-dev",
-        # One metrics document per request on the console hides what matters; CloudWatch is not here.
-        "POWERTOOLS_METRICS_DISABLED": "true",
         "POWERTOOLS_TRACE_DISABLED": "true",
     }
 

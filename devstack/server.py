@@ -64,6 +64,9 @@ class DevHTTPServer(http.server.ThreadingHTTPServer):
 
 class DevRequestHandler(http.server.SimpleHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as CloudFront offers
+    # Headers and body leave in separate writes; with Nagle on, each keep-alive response then waits
+    # for the client's delayed ACK (~40 ms).
+    disable_nagle_algorithm = True
     server: DevHTTPServer
 
     def __init__(self, request: Any, client_address: Any, server: socketserver.BaseServer) -> None:
