@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import importlib
 import json
+import logging
+from urllib.parse import quote
 
 import boto3
 import pytest
@@ -324,3 +326,14 @@ def test_hostile_paths_are_404_or_400_json(api, path):
 
 def test_there_are_at_least_sixty_hostile_inputs():
     assert len(HOSTILE_QUERY_STRINGS) + len(HOSTILE_PATHS) >= 60
+
+
+# --- operations ---------------------------------------------------------------------------------------------------
+def test_zero_hit_queries_are_logged_normalised_and_counted(api, caplog, capsys):
+    with caplog.at_level(logging.INFO):
+        status, _, body = api("/api/search", "q=" + quote("  Zzyzx   QWERTYUIOP "))
+    assert status == 200 and body["total"] == 0
+    logged = [r for r in caplog.records if getattr(r, "zero_hit_query", None)]
+    assert [r.zero_hit_query for r in logged] == ["zzyzx qwertyuiop"]
+    emitted = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    assert emitted[-1]["ZeroHitQueries"] in (1, [1])  # CloudWatch embedded metric format

@@ -66,7 +66,7 @@ def current_engine():
         location = index_location_from_env()
         if location is None:
             raise IndexUnavailable("the search index location is not configured (INDEX_BUCKET is not set)")
-        _holder = IndexHolder(location, refresh_seconds=refresh_seconds_from_env())
+        _holder = IndexHolder(location, refresh_seconds=refresh_seconds_from_env(), log=logger)
     engine = _holder.engine()
     if engine is None:
         raise IndexUnavailable("no search index has been published yet; try again in a minute")

@@ -62,11 +62,14 @@ class IndexHolder:
         refresh_seconds: float = DEFAULT_REFRESH_SECONDS,
         work_dir: str | Path | None = None,
         clock: Callable[[], float] = time.monotonic,
+        log: logging.Logger | None = None,
     ) -> None:
         self.location = location
         self.refresh_seconds = refresh_seconds
         self.work_dir = Path(work_dir or Path(tempfile.gettempdir()) / "talksearch-index")
         self._clock = clock
+        #: the function passes its Powertools Logger: these errors then carry the request's correlation id
+        self.log = log or logger
         self._store = None
         self._engine = None
         self._previous = None
@@ -99,7 +102,7 @@ class IndexHolder:
         try:
             manifest, etag = self.store.read_manifest()
         except Exception:
-            logger.exception("could not read the manifest at %s; still serving %s", self.location, self.version)
+            self.log.exception("could not read the manifest at %s; still serving %s", self.location, self.version)
             return False
         if manifest is None or etag == self._manifest_etag:
             return False
@@ -107,7 +110,7 @@ class IndexHolder:
             self._manifest_etag = etag
             return False
         if manifest.schema_version != SCHEMA_VERSION:
-            logger.error(
+            self.log.error(
                 "index %s has schema version %s, this function reads %s; still serving %s",
                 manifest.index_version,
                 manifest.schema_version,
@@ -118,11 +121,11 @@ class IndexHolder:
         try:
             engine = self._load(manifest)
         except Exception:
-            logger.exception("could not load index %s; still serving %s", manifest.index_version, self.version)
+            self.log.exception("could not load index %s; still serving %s", manifest.index_version, self.version)
             return False
         self._swap(engine)
         self._manifest_etag = etag
-        logger.info("serving index %s (%d talks)", engine.version, engine.health()["talks"])
+        self.log.info("serving index %s (%d talks)", engine.version, engine.health()["talks"])
         return True
 
     @property
