@@ -113,6 +113,11 @@ def test_talk_route_takes_ids_with_slashes(api):
     assert headers["etag"]
 
 
+def test_talk_id_may_arrive_percent_encoded(api):
+    status, _, body = api("/api/talks/" + quote(ID["Introduction à Kubernetes"], safe=""))  # %2F
+    assert status == 200 and body["id"] == ID["Introduction à Kubernetes"]
+
+
 def test_unknown_talk_is_a_404_json(api):
     assert_error(*api("/api/talks/no/such/talk"), 404)
 

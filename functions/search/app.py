@@ -12,7 +12,7 @@ import json
 import os
 from http import HTTPStatus
 from time import perf_counter
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, unquote
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, CORSConfig, Response, content_types
@@ -119,6 +119,8 @@ def get_talk() -> Response:
         raise InvalidParameter("talk id is longer than 500 characters")
     engine = current_engine()
     talk = engine.talk(talk_id)
+    if talk is None and "%" in talk_id:  # a path that reached us still percent-encoded
+        talk = engine.talk(unquote(talk_id, errors="replace"))
     if talk is None:
         raise NotFoundError(f"no talk has the id {talk_id[:200]!r}")
     return _cached(talk, engine)
