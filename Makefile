@@ -103,6 +103,27 @@ build-SearchFunction:
 build-IndexBuilderFunction:
 	$(call lambda_package,functions/rebuild index_builder,functions/rebuild/requirements.txt)
 
+# What Lambda's runtime itself puts on sys.path (boto3), to run the built packages here as Lambda would.
+LAMBDA_RUNTIME_DIR := .cache/lambda-runtime-$(LAMBDA_PYTHON)
+$(LAMBDA_RUNTIME_DIR)/.installed:
+	$(SAM_ENV) $(LAMBDA_PYTHON) -m pip install --quiet --target $(LAMBDA_RUNTIME_DIR) boto3
+	touch $@
+
+lambda-runtime: $(LAMBDA_RUNTIME_DIR)/.installed ## boto3 for the runtime's Python in .cache/, as Lambda provides it
+
+package-stats: build lambda-runtime ## size of each built package, and the search function's cold import time
+	@for f in SearchFunction IndexBuilderFunction; do \
+		$(PY) -c 'import io, os, sys, zipfile; root = sys.argv[1]; buf = io.BytesIO(); \
+			files = [os.path.join(d, n) for d, _, ns in os.walk(root) for n in ns]; \
+			z = zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED); [z.write(p, os.path.relpath(p, root)) for p in files]; \
+			z.close(); print(f"{os.path.basename(root)}: {sum(map(os.path.getsize, files)) / 1e6:.1f} MB unzipped, " \
+			f"{len(buf.getvalue()) / 1e6:.1f} MB zipped, {len(files)} files")' $(SAM_BUILD_DIR)/$$f; done
+	@echo "SearchFunction: import functions.search.app in 10 fresh $(LAMBDA_PYTHON) -I -S processes (ms):"
+	@for i in 1 2 3 4 5 6 7 8 9 10; do $(SAM_ENV) $(LAMBDA_PYTHON) -I -S -B -c 'import sys, time; \
+		sys.path[:0] = sys.argv[1:]; t = time.perf_counter(); import functions.search.app; \
+		print(round((time.perf_counter() - t) * 1000))' $(SAM_BUILD_DIR)/SearchFunction $(LAMBDA_RUNTIME_DIR); \
+	done | sort -n | tr '\n' ' ' | awk '{print "  " $$0 " (min " $$1 ", median " $$5 ")"}'
+
 deploy: build ## deploy to AWS (guided the first time, samconfig.toml after), then publish frontend/
 	if [ -f samconfig.toml ]; then $(SAM_ENV) $(SAM) deploy --template-file $(SAM_BUILD_DIR)/template.yaml; \
 	else $(SAM_ENV) $(SAM) deploy --guided --template-file $(SAM_BUILD_DIR)/template.yaml; fi
@@ -126,4 +147,4 @@ destroy: venv sam-venv ## delete the stack and everything in its buckets (asks f
 		for b in sys.argv[2:]]' "$$region" $$buckets && \
 	$(SAM_ENV) $(SAM) delete --stack-name "$$stack" --region "$$region" --no-prompts
 
-.PHONY: sam-venv build build-SearchFunction build-IndexBuilderFunction deploy destroy
+.PHONY: sam-venv build build-SearchFunction build-IndexBuilderFunction lambda-runtime package-stats deploy destroy

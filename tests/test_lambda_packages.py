@@ -57,17 +57,17 @@ def built(runtime_python, tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def runtime_boto3(runtime_python) -> Path:
-    """A folder holding boto3 for the runtime's Python: what Lambda's runtime puts on sys.path itself."""
-    folder = ROOT / ".cache" / f"lambda-runtime-{runtime_python.name}"
-    if not (folder / "boto3").is_dir():
-        result = subprocess.run(
-            [str(runtime_python), "-m", "pip", "install", "--quiet", "--target", str(folder), "boto3"],
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
-        require(result.returncode == 0, f"could not install boto3 for {runtime_python}: {result.stderr[-2000:]}")
-    return folder
+    """A folder holding boto3 for the runtime's Python (`make lambda-runtime`): what Lambda puts on sys.path."""
+    result = subprocess.run(
+        ["make", "--no-print-directory", "lambda-runtime"],
+        cwd=ROOT,
+        env=offline_aws_env(PATH=f"{runtime_python.parent}:{offline_aws_env()['PATH']}"),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    require(result.returncode == 0, f"could not install boto3 for {runtime_python}: {result.stderr[-2000:]}")
+    return ROOT / ".cache" / f"lambda-runtime-{runtime_python.name}"
 
 
 @pytest.fixture(scope="module")
