@@ -25,6 +25,7 @@ from devstack.poller import BatchOutcome, SqsEventSource
 from devstack.runtime import FunctionLogs, LambdaFunction, load_handler
 from devstack.server import DevHTTPServer
 from devstack.watcher import ContentWatcher
+from talksearch.store import open_store
 
 ROOT = Path(__file__).resolve().parent.parent
 FRONTEND_DIR = ROOT / "frontend"
@@ -35,6 +36,8 @@ REBUILD_HANDLER = "functions.rebuild.app.lambda_handler"
 MANIFEST_REFRESH_SECONDS = 1
 #: The first build of the 21,713-talk corpus takes about two minutes on a busy 2-core machine.
 READY_TIMEOUT_SECONDS = 600
+
+_one_stack = threading.Lock()
 
 
 class StackError(RuntimeError):
@@ -56,6 +59,8 @@ class Rebuild:
     def describe(self) -> str:
         if self.failed:
             head = f"rebuild FAILED after {self.duration_seconds:.2f} s; SQS will redeliver its messages"
+        elif self.talks is None:
+            head = f"rebuild: nothing to publish yet ({self.duration_seconds:.2f} s)"
         elif self.published:
             head = f"rebuild: {self.talks} talks in {self.duration_seconds:.2f} s, index {self.index_version}"
         else:
@@ -110,6 +115,13 @@ class Stack:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _forget_loaded_index() -> None:
+    """Start the search function cold: in one process, a previous stack's index (and its S3 endpoint) stays loaded."""
+    from functions.search import app
+
+    app.set_index_holder(None)
 
 
 def _health(api_url: str) -> tuple[int, str]:
@@ -168,6 +180,10 @@ def _start(
     except OSError as exc:
         raise StackError(str(exc.strerror or exc)) from exc
     exits.callback(server.server_close)
+    # The functions find the embedded AWS through os.environ, which one process has only one of.
+    if not _one_stack.acquire(blocking=False):
+        raise StackError("another local stack is already running in this process; stop it first")
+    exits.callback(_one_stack.release)
 
     aws = EmbeddedAws()
     exits.callback(aws.stop)
@@ -181,9 +197,9 @@ def _start(
     stack = Stack(resources, server, exits)
 
     # Imported only now: handlers may read their environment at import, as on a Lambda cold start.
-    from talksearch.store import open_store
-
     server.api = LambdaFunction("talksearch-search", load_handler(SEARCH_HANDLER), timeout_seconds=10)
+    _forget_loaded_index()
+    exits.callback(_forget_loaded_index)
     rebuild = LambdaFunction("talksearch-rebuild", load_handler(REBUILD_HANDLER))
     logs = FunctionLogs((os.environ["POWERTOOLS_SERVICE_NAME"], "index_builder"), console_level)
     exits.callback(logs.close)
@@ -205,7 +221,8 @@ def _start(
             problems=problems,
         )
         stack.record(result)
-        log(result.describe())
+        if outcome.keys or result.failed or result.problems:  # not for s3:TestEvent and the like
+            log(result.describe())
 
     poller = SqsEventSource(aws.client("sqs"), resources.queue_url, resources.queue_arn, rebuild, on_batch, logs)
     watcher = ContentWatcher(content_dir, open_store(resources.content_location), log)
