@@ -92,7 +92,18 @@ def test_events_that_change_no_content_trigger_nothing(body):
 
 @pytest.mark.parametrize(
     "body",
-    ["", "not json", "[1, 2]", '"a string"', '{"Records": "nope"}', '{"hello": 1}', '{"Records": [{"eventName": 3}]}'],
+    [
+        "",
+        "not json",
+        "[1, 2]",
+        '"a string"',
+        '{"Records": "nope"}',
+        '{"hello": 1}',
+        '{"Records": [{"eventName": 3}]}',
+        '{"Records": [7]}',
+        '{"Records": [{"eventName": 3, "s3": {"bucket": {"name": "c"}, "object": {"key": "talks/a"}}}]}',
+        '{"Records": [{"eventName": "ObjectCreated:Put", "s3": {"bucket": {"name": "b"}, "object": {"key": null}}}]}',
+    ],
 )
 def test_malformed_messages_are_recognised(body):
     with pytest.raises(app.MalformedMessageError):

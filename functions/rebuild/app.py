@@ -36,8 +36,8 @@ from talksearch.contracts import (
 logger = Logger()
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
-#: S3 event names that change what the content prefix holds.
-CONTENT_EVENTS = ("ObjectCreated:", "ObjectRemoved:", "LifecycleExpiration:")
+#: S3 event names that change what the content prefix holds (the ones template.yaml subscribes to).
+CONTENT_EVENTS = ("ObjectCreated:", "ObjectRemoved:")
 
 
 class MalformedMessageError(ValueError):
@@ -98,11 +98,12 @@ def changed_content_keys(body: str, locations: Locations) -> list[str]:
     keys = []
     for record in records:
         try:
-            name = record["eventName"]
-            bucket = record["s3"]["bucket"]["name"]
-            key = unquote_plus(record["s3"]["object"]["key"])
+            name, bucket, raw_key = record["eventName"], record["s3"]["bucket"]["name"], record["s3"]["object"]["key"]
         except (KeyError, TypeError):
-            raise MalformedMessageError("an S3 event record lacks eventName, bucket name or object key") from None
+            name = bucket = raw_key = None
+        if not all(isinstance(value, str) for value in (name, bucket, raw_key)):
+            raise MalformedMessageError("an S3 event record lacks eventName, bucket name or object key")
+        key = unquote_plus(raw_key)
         if name.startswith(CONTENT_EVENTS) and bucket == locations.content_bucket and locations.holds(key):
             keys.append(key)
     return keys
