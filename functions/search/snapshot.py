@@ -1,10 +1,13 @@
 """One opened index version, with the per-talk data the search path needs held in memory.
 
-This is the only module of the search function that touches Whoosh. Whoosh's own searcher
+This is the only module of the search function that touches Whoosh (and some of its
+internals: the W3 codec's posting blocks, term tables and columns). Whoosh's own searcher
 scores every match through Python matcher objects (~100 ms for a word in half the corpus),
-so the engine reads raw posting blocks (doc ids and term frequencies) and does its own
-BM25 arithmetic; what it needs per talk (facet values, browse order, field lengths) is read
-from Whoosh columns once per version, in a few milliseconds each.
+so the engine reads raw posting blocks (doc ids and term frequencies, positions only for
+phrase candidates) and does its own BM25 arithmetic; what it needs per talk (facet values,
+browse order, field lengths) is read from Whoosh columns once per version, in a few
+milliseconds each. Decoded terms, prefix expansions and phrase matches are cached per
+version in containers the cyclic garbage collector does not track.
 """
 
 from __future__ import annotations
@@ -346,9 +349,6 @@ class IndexSnapshot:
     def doc_for_id(self, talk_id: str) -> int | None:
         return self._searcher.document_number(id=talk_id)
 
-    def vocabulary_size(self) -> int:
-        return self._reader.field_length("words")
-
 
 def _decode_positions(value: bytes) -> list[int]:
     """What ``Positions.decode_positions`` does (Whoosh stores the pickle without its final '.'), in C."""
@@ -419,9 +419,4 @@ def _read_leaf_postings(matcher, offset: int, ids: list[int], weights: list[floa
         matcher._next_block()
 
 
-def lang_words(word: str) -> tuple[str, str]:
-    """The French and English stems of a folded word, as the title/summary fields index them."""
-    return stem_fr(word), stem_en(word)
-
-
-__all__ = ["IndexSnapshot", "fold", "folded_words", "lang_words", "stem_en", "stem_fr"]
+__all__ = ["IndexSnapshot", "TermData", "fold", "folded_words", "stem_en", "stem_fr"]
