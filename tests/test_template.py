@@ -255,6 +255,12 @@ def test_functions_run_python_on_arm64_from_the_repository_packages(cfn):
         assert function["Properties"]["Runtime"] in ("python3.12", "python3.13"), name
 
 
+def test_tmp_fits_two_index_versions(cfn):
+    # the full corpus (21,713 talks) is a 71.5 MB artifact that unpacks to 115.7 MB (docs/benchmarks.md)
+    assert props(cfn, "SearchFunction")["EphemeralStorage"]["Size"] >= 2 * (72 + 116)
+    assert props(cfn, "IndexBuilderFunction")["EphemeralStorage"]["Size"] >= 3 * (72 + 116)
+
+
 def test_search_function_is_configured_through_the_shared_contract_names(cfn):
     variables = props(cfn, "SearchFunction")["Environment"]["Variables"]
     assert {ENV_INDEX_BUCKET, ENV_INDEX_PREFIX, ENV_REFRESH_SECONDS, ENV_ALLOWED_ORIGINS} <= set(variables)
