@@ -15,6 +15,7 @@ corrections, which only reach ``words`` and titles with small weights, rank belo
 from __future__ import annotations
 
 import heapq
+import math
 import string
 from collections import OrderedDict
 from collections.abc import Collection, Iterable
@@ -232,9 +233,13 @@ class Ranker:
                     return best, scores
         scores = score(docs, terms)
         if coordination:
-            share = 1.0 / len(coordination)
+            # any-word ranking: scale by the share of the query matched, each word weighted by its
+            # rarity, so four rare words outrank five common ones
+            total = self.snapshot.doc_count or 1
+            rarity = [(m.docs, math.log(1.0 + total / max(1, len(m.docs)))) for m in coordination]
+            whole = sum(weight for _, weight in rarity) or 1.0
             for d in scores:
-                scores[d] *= share * sum(1 for m in coordination if d in m.docs)
+                scores[d] *= sum(weight for matched, weight in rarity if d in matched) / whole
         return heapq.nlargest(count, docs, key=scores.__getitem__), scores
 
 
