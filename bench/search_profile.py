@@ -113,14 +113,14 @@ def run_mix(index_dir: Path, queries: list[dict], passes: int, profile: bool, ha
         order = list(queries)
         random.Random(number).shuffle(order)
         by_kind: dict[str, list[float]] = defaultdict(list)
-        cpu: list[float] = []
+        cpu_by_kind: dict[str, list[float]] = defaultdict(list)
         for query in order:
             if profiler:
                 profiler.enable()
             started, started_cpu = time.perf_counter(), time.process_time()
             search(**query["params"])
             elapsed = (time.perf_counter() - started) * 1000
-            cpu.append((time.process_time() - started_cpu) * 1000)
+            cpu_by_kind[query["kind"]].append((time.process_time() - started_cpu) * 1000)
             if profiler:
                 profiler.disable()
             by_kind[query["kind"]].append(elapsed)
@@ -129,8 +129,11 @@ def run_mix(index_dir: Path, queries: list[dict], passes: int, profile: bool, ha
         for kind, values in sorted(by_kind.items()):
             print(f"  {kind:14s} {summary(values)}")
         print(f"  {'overall':14s} {summary([v for values in by_kind.values() for v in values])}")
-        # CPU time of this process: what the query costs when the machine's cores are shared
-        print(f"  {'overall CPU':14s} {summary(cpu)}")
+        # CPU time of this process: what the queries cost, whatever else the machine's cores are doing
+        print(f"pass {number} (CPU time per query)")
+        for kind, values in sorted(cpu_by_kind.items()):
+            print(f"  {kind:14s} {summary(values)}")
+        print(f"  {'overall':14s} {summary([v for values in cpu_by_kind.values() for v in values])}")
     print("slowest:")
     for elapsed, kind, params in sorted(slowest, key=lambda item: -item[0])[:8]:
         print(f"  {elapsed:7.2f} ms  {kind:14s} {json.dumps(params, ensure_ascii=False)}")

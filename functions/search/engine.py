@@ -18,6 +18,7 @@ import os
 import re
 from collections import Counter
 from collections.abc import Collection
+from itertools import islice
 from pathlib import Path
 from time import perf_counter
 
@@ -159,8 +160,12 @@ class SearchEngine:
         return self._by_date(results, start, stop), scores
 
     def _by_date(self, results: Collection[int], start: int, stop: int) -> list[int]:
+        order = self.snapshot.browse_order
         if results is self.snapshot.live_docs:
-            return self.snapshot.browse_order[start:stop]
+            return list(order[start:stop])
+        if len(results) * 16 > len(order):  # dense: the page is near the start of the browse order
+            members = results if isinstance(results, (set, frozenset)) else set(results)
+            return list(islice(filter(members.__contains__, order), start, stop))
         return heapq.nsmallest(stop, results, key=self.snapshot.browse_rank.__getitem__)[start:stop]
 
     def _hit(self, doc: int, scores: Scores | None, highlighter: Highlighter) -> dict:
