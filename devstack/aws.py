@@ -32,7 +32,7 @@ QUEUE_NAME = "talksearch-index-queue"
 DLQ_NAME = "talksearch-index-dlq"
 #: Short enough that a failed local build is retried within the minute; the template uses function timeout × 6.
 VISIBILITY_TIMEOUT_SECONDS = 30
-MAX_RECEIVE_COUNT = 3
+MAX_RECEIVE_COUNT = 5  # as template.yaml
 
 
 @dataclass(frozen=True)
