@@ -67,6 +67,7 @@ class DevRequestHandler(http.server.SimpleHTTPRequestHandler):
     # Headers and body leave in separate writes; with Nagle on, each keep-alive response then waits
     # for the client's delayed ACK (~40 ms).
     disable_nagle_algorithm = True
+    timeout = 60  # an idle keep-alive connection gives its thread back after a minute
     server: DevHTTPServer
 
     def __init__(self, request: Any, client_address: Any, server: socketserver.BaseServer) -> None:
