@@ -145,7 +145,11 @@ class Ranker:
         if found is not None:
             return found
         found = tuple(
-            sorted(self.snapshot.known_terms("words", one_edit_variants(word)), key=lambda pair: (-pair[0], pair[1]))
+            sorted(
+                # typos are rarer in a word's first letters: most candidates share its first three
+                self.snapshot.known_terms("words", one_edit_variants(word), shared=word[:3]),
+                key=lambda pair: (-pair[0], pair[1]),
+            )
         )
         with self._lock:
             self._neighbours[word] = found

@@ -39,6 +39,10 @@ B = 0.75
 #: Decoded posting lists kept in memory per index version (the most recently used ones).
 TERM_CACHE_SIZE = 1024
 PHRASE_CACHE_SIZE = 128
+#: Typo candidates sharing a head this long are checked against the vocabulary slice starting so,
+#: read at most VOCABULARY_SLICE_MAX terms far.
+VOCABULARY_SLICE_MIN = 3
+VOCABULARY_SLICE_MAX = 1500
 
 _MISSING = object()
 
@@ -95,6 +99,7 @@ class IndexSnapshot:
         self._term_cache: OrderedDict[tuple[str, str], TermData | None] = OrderedDict()
         self._prefix_cache: OrderedDict[tuple, tuple[str, ...]] = OrderedDict()
         self._phrase_cache: OrderedDict[tuple, tuple[int, ...]] = OrderedDict()
+        self._slice_cache: OrderedDict[tuple[str, str], frozenset[str] | None] = OrderedDict()
         self._lock = Lock()
 
     def close(self) -> None:
@@ -191,14 +196,46 @@ class IndexSnapshot:
         key = (fieldname, term.encode("utf-8"))
         return any(key in table for table in self._term_tables)
 
-    def known_terms(self, fieldname: str, candidates: Iterable[str]) -> list[tuple[int, str]]:
-        """(document frequency, term) of the candidates present in the field (typo neighbours)."""
+    def known_terms(self, fieldname: str, candidates: Iterable[str], shared: str = "") -> list[tuple[int, str]]:
+        """(document frequency, term) of the candidates present in the field (typo neighbours).
+
+        Candidates starting with ``shared`` are checked against that slice of the sorted vocabulary,
+        read once (a few hundred terms); the others one by one in the term table (~3 µs each).
+        """
+        vocabulary = self.terms_starting(fieldname, shared) if len(shared) >= VOCABULARY_SLICE_MIN else None
         found = []
         for term in candidates:
+            if vocabulary is not None and term.startswith(shared) and term not in vocabulary:
+                continue
             key = (fieldname, term.encode("utf-8"))
             df = sum(table.doc_frequency(*key) for table in self._term_tables if key in table)
             if df:
                 found.append((df, term))
+        return found
+
+    def terms_starting(self, fieldname: str, head: str) -> frozenset[str] | None:
+        """Every term of the field starting with ``head``, or None when there are too many to be worth it."""
+        key = (fieldname, head)
+        with self._lock:
+            if key in self._slice_cache:
+                return self._slice_cache[key]
+        wanted = head.encode("utf-8")
+        terms: set[str] | None = set()
+        for table in self._term_tables:
+            for count, (name, term) in enumerate(table.terms_from(fieldname, wanted)):
+                if name != fieldname or not term.startswith(wanted):
+                    break
+                if count >= VOCABULARY_SLICE_MAX:
+                    terms = None
+                    break
+                terms.add(term.decode("utf-8"))
+            if terms is None:
+                break
+        found = frozenset(terms) if terms is not None else None
+        with self._lock:
+            self._slice_cache[key] = found
+            if len(self._slice_cache) > TERM_CACHE_SIZE:
+                self._slice_cache.popitem(last=False)
         return found
 
     def idf(self, fieldname: str, term: str) -> float:
