@@ -99,7 +99,7 @@ class IndexSnapshot:
         self._term_cache: OrderedDict[tuple[str, str], TermData | None] = OrderedDict()
         self._prefix_cache: OrderedDict[tuple, tuple[str, ...]] = OrderedDict()
         self._phrase_cache: OrderedDict[tuple, tuple[int, ...]] = OrderedDict()
-        self._slice_cache: OrderedDict[tuple[str, str], frozenset[str] | None] = OrderedDict()
+        self._slice_cache: OrderedDict[tuple[str, str], dict[str, None] | None] = OrderedDict()
         self._lock = Lock()
 
     def close(self) -> None:
@@ -213,7 +213,7 @@ class IndexSnapshot:
                 found.append((df, term))
         return found
 
-    def terms_starting(self, fieldname: str, head: str) -> frozenset[str] | None:
+    def terms_starting(self, fieldname: str, head: str) -> dict[str, None] | None:
         """Every term of the field starting with ``head``, or None when there are too many to be worth it."""
         key = (fieldname, head)
         with self._lock:
@@ -231,7 +231,7 @@ class IndexSnapshot:
                 terms.add(term.decode("utf-8"))
             if terms is None:
                 break
-        found = frozenset(terms) if terms is not None else None
+        found = dict.fromkeys(terms) if terms is not None else None  # a dict of str: untracked by the GC
         with self._lock:
             self._slice_cache[key] = found
             if len(self._slice_cache) > TERM_CACHE_SIZE:
