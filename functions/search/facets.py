@@ -137,8 +137,8 @@ class NamePrefixIndex:
 
     def __init__(self, counts: Mapping[str, int]) -> None:
         entries = sorted((token, name) for name in counts for token in re.findall(r"\w+", fold(name)))
-        self._tokens = [token for token, _ in entries]
-        self._names = [name for _, name in entries]
+        self._tokens = tuple(token for token, _ in entries)  # tuples of str: untracked by the GC
+        self._names = tuple(name for _, name in entries)
         self._counts = counts
 
     def starting_with(self, prefix: str, limit: int, scan: int = 500) -> list[str]:
