@@ -39,12 +39,10 @@ class FacetIndex:
         self._lock = Lock()
 
     def warm(self) -> None:
-        """Everything a first request would otherwise load: values, browse order, unfiltered counts."""
+        """What the page's first request (a listing) needs: per-talk values, browse order, unfiltered counts."""
         self._snapshot.browse_order  # noqa: B018 - a cached property, computed here on purpose
         self.filter_and_count(None, {})
-        for facet in FACET_NAMES:
-            if facet not in _MULTI_VALUED:  # speakers' (~40 ms) waits for the first speaker filter
-                self._value_map(facet)
+        # value -> talks maps (8-40 ms each) wait for the first filter on their facet
 
     def _has_values(self, facet: str) -> bool:
         found = self._non_empty.get(facet)
