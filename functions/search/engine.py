@@ -114,7 +114,8 @@ class SearchEngine:
 
         results, facets = self.facets.filter_and_count(matching, request.filters)
         offset = (request.page - 1) * request.size
-        page_docs, scores = self._page(results, match, fallback, request.sort, offset, offset + request.size)
+        page = (offset, offset + request.size)
+        page_docs, scores = self._page(results, match, fallback, request.sort, *page, plain_words(query))
 
         highlighter = self._highlighter(query)
         hits = [self._hit(doc, scores, highlighter) for doc in page_docs]
@@ -147,11 +148,12 @@ class SearchEngine:
         sort: str,
         start: int,
         stop: int,
+        words: list[str],
     ) -> tuple[list[int], Scores | None]:
         if start >= len(results):
             return [], None
         if match is not None and sort == "relevance":
-            ordered, scores = self.ranker.top(results, match.terms, stop, coordination=fallback)
+            ordered, scores = self.ranker.top(results, match.terms, stop, coordination=fallback, words=words)
             return ordered[start:stop], scores
         scores = None
         if match is not None:  # sort=date: still show each hit's score
@@ -285,6 +287,11 @@ def _budget_from_env() -> float:
         return max(0.0, float(raw)) if raw else DEFAULT_TIME_BUDGET_MS
     except ValueError:
         return DEFAULT_TIME_BUDGET_MS
+
+
+def plain_words(query: ParsedQuery) -> list[str]:
+    """The query's words typed on their own (no phrase, prefix, field or OR), in order: proximity applies to them."""
+    return [group[0].words[0] for group in query.groups if len(group) == 1 and group[0].kind == "word"]
 
 
 def _talk_fields(stored: dict) -> dict:

@@ -1,15 +1,20 @@
-"""Matching and BM25F-style scoring of parsed clauses over raw posting lists.
+"""Matching and BM25F scoring of parsed clauses over raw posting lists.
 
 Matching and scoring are separate. A clause matches a set of talks, computed with C-level
 set operations on cached posting lists; that exact, unscored set is what ``total`` and the
-facets count. Scores are computed afterwards and only where they can decide the page: when
-many talks match, first for those with a match in a heavily weighted field (title, speakers,
-tags, event, company); a talk without one cannot score more than the sum of the light
-weights, so when the page is filled above that bound nothing else needs scoring.
+facets count. Scores are computed afterwards, for the matching talks.
+
+Scoring is BM25F: each query word is one ``TermGroup`` (its French and English stems in title
+and summary, the word in speakers, tags, company and event, its exact form, its typo variants).
+Within a group the weighted, length-normalised frequencies are summed *before* one saturation
+and one document-level idf, so a word counts once however many fields it is found in, and a
+common word in a title cannot outweigh rare words in a summary (docs/relevance.md: summing
+per-field BM25 scores let "getting" in titles bury the talk matching "printer" and "slicing").
 
 Field weights put title above speakers above tags above summary; the unstemmed ``words``
-field adds a bonus for the exact form, so exact matches outrank stemmed ones, and typo
-corrections, which only reach ``words`` and titles with small weights, rank below both.
+field adds weight for the exact form, so exact matches outrank stemmed ones, and typo
+corrections, which only reach ``words`` and titles with small weights, rank below both. In
+short queries, talks where consecutive words appear close together, in order, rank higher.
 """
 
 from __future__ import annotations
@@ -18,25 +23,28 @@ import heapq
 import math
 import string
 from collections import OrderedDict
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 from threading import Lock
+from typing import NamedTuple
 
 from functions.search.query import Clause
-from functions.search.snapshot import IndexSnapshot, TermData, stem_en, stem_fr
+from functions.search.snapshot import K1, IndexSnapshot, TermData, stem_en, stem_fr
 
-#: Field weights (BM25F-style: a term's contribution in a field times the field's weight).
-TITLE_WEIGHT = 6.0
-SPEAKERS_WEIGHT = 4.0
-TAGS_WEIGHT = 3.0
-COMPANY_WEIGHT = 2.5
-EVENT_WEIGHT = 2.0
+#: BM25F field weights: how many times a field's length-normalised term frequency counts
+#: before a word's frequencies are saturated together (the ranking barely moves for title 2–5).
+TITLE_WEIGHT = 3.0
+SPEAKERS_WEIGHT = 2.5
+TAGS_WEIGHT = 2.0
+COMPANY_WEIGHT = 1.8
+EVENT_WEIGHT = 1.5
 SUMMARY_WEIGHT = 1.0
-EXACT_FORM_WEIGHT = 0.8
+EXACT_FORM_WEIGHT = 0.5
 FUZZY_WEIGHT = 0.3
-FUZZY_TITLE_WEIGHT = 1.5
+FUZZY_TITLE_WEIGHT = 0.6
 PREFIX_WEIGHT = 0.8
-PREFIX_TITLE_WEIGHT = 3.0
+PREFIX_TITLE_WEIGHT = 2.0
 PHRASE_BONUS = 1.5
 
 #: Typo tolerance: words at least this long, rarer than this in the vocabulary, get their
@@ -55,14 +63,27 @@ PREFIX_TITLE_KEEP = 6
 #: A "did you mean" correction must be this many times more frequent than the word typed.
 CORRECTION_RATIO = 20
 NEIGHBOUR_CACHE_SIZE = 1024
-#: Weights from this one up make a match "heavy" (see the module docstring).
-HEAVY_WEIGHT = 2.0
-#: Below this many matching talks, all are scored; above, heavy matches first.
-SCORE_ALL_BELOW = 1500
+#: Proximity: in queries of 2 to PROXIMITY_MAX_WORDS plain words, the PROXIMITY_POOL best talks
+#: gain up to PROXIMITY_BONUS (times the share of consecutive word pairs found in order at most
+#: PROXIMITY_SLOP positions apart; removed stop words keep their positions).
+PROXIMITY_MAX_WORDS = 4
+PROXIMITY_POOL = 30
+PROXIMITY_SLOP = 3
+PROXIMITY_BONUS = 0.5
 
 Scores = dict[int, float]
 Term = tuple[str, str, float]
 Weighted = tuple[TermData, float]
+
+
+class TermGroup(NamedTuple):
+    """The weighted field terms that stand for one query word, scored together (BM25F)."""
+
+    idf: float
+    terms: tuple[Weighted, ...]
+
+    def scaled(self, factor: float) -> TermGroup:
+        return TermGroup(self.idf, tuple((data, weight * factor) for data, weight in self.terms))
 
 
 def one_edit_variants(word: str) -> set[str]:
@@ -82,7 +103,7 @@ class Match:
     """The talks a clause (or a group, or a query) matches, and the weighted terms that score them."""
 
     docs: set[int] | frozenset[int]
-    terms: list[Weighted] = field(default_factory=list)
+    terms: list[TermGroup] = field(default_factory=list)
 
 
 class Ranker:
@@ -178,16 +199,27 @@ class Ranker:
         return terms
 
     # --- matching ------------------------------------------------------------------------------
+    def idf(self, doc_frequency: int) -> float:
+        total = self.snapshot.doc_count
+        return math.log(1.0 + (total - doc_frequency + 0.5) / (doc_frequency + 0.5))
+
     def match_terms(self, terms: Iterable[Term]) -> Match:
-        """Talks containing any of the terms."""
+        """Talks containing any of the terms, each term scored on its own (independent words)."""
         weighted = [(data, weight) for f, t, weight in terms if (data := self.snapshot.term(f, t)) is not None]
-        return Match(frozenset().union(*(data.docs for data, _ in weighted)), weighted)
+        groups = [TermGroup(self.idf(len(data.frequencies)), ((data, weight),)) for data, weight in weighted]
+        return Match(frozenset().union(*(data.docs for data, _ in weighted)), groups)
+
+    def match_word(self, terms: Iterable[Term]) -> Match:
+        """Talks containing any of the terms, which all stand for one word: one group, one idf."""
+        weighted = tuple((data, weight) for f, t, weight in terms if (data := self.snapshot.term(f, t)) is not None)
+        docs = frozenset().union(*(data.docs for data, _ in weighted))
+        return Match(docs, [TermGroup(self.idf(len(docs)), weighted)] if weighted else [])
 
     def match(self, clause: Clause) -> Match:
         if clause.kind == "word":
-            return self.match_terms(self.word_terms(clause.words[0]))
+            return self.match_word(self.word_terms(clause.words[0]))
         if clause.kind == "prefix":
-            return self.match_terms(self.prefix_terms(clause.words[0]))
+            return self.match_word(self.prefix_terms(clause.words[0]))
         if clause.kind == "name":
             weight = {"speakers": SPEAKERS_WEIGHT, "event": EVENT_WEIGHT, "company": COMPANY_WEIGHT}[clause.field]
             return match_all([self.match_terms([(clause.field, w, weight)]) for w in clause.words])
@@ -195,7 +227,7 @@ class Ranker:
 
     def match_phrase(self, clause: Clause) -> Match:
         words = clause.words
-        together = match_all([self.match_terms(self.word_terms(w, fuzzy=False)) for w in words])
+        together = match_all([self.match_word(self.word_terms(w, fuzzy=False)) for w in words])
         if not together.docs:
             return together
         # word order is checked in the French-stemmed fields only: their stems are the lighter ones
@@ -206,7 +238,7 @@ class Ranker:
         has_term = self.snapshot.has_term
         fields = [(f, w, clause.slop) for f, w in fields if all(has_term(f, term) for term in w)]
         in_order = self.snapshot.phrase_docs(fields, together.docs)
-        return Match(in_order, [(data, weight * PHRASE_BONUS) for data, weight in together.terms])
+        return Match(in_order, [group.scaled(PHRASE_BONUS) for group in together.terms])
 
     def match_group(self, group: list[Clause]) -> Match:
         """An OR group: talks matching any clause."""
@@ -217,24 +249,26 @@ class Ranker:
 
     def excluded_docs(self, clause: Clause) -> frozenset[int]:
         if clause.kind == "word":
-            return self.match_terms(self.word_terms(clause.words[0], fuzzy=False)).docs
+            return self.match_word(self.word_terms(clause.words[0], fuzzy=False)).docs
         return frozenset(self.match(clause).docs)
 
     # --- ranking -------------------------------------------------------------------------------
-    def top(self, docs: Collection[int], terms: list[Weighted], count: int, coordination: list[Match] | None = None):
-        """(the ``count`` best of ``docs`` by score, best first; their scores)."""
+    def top(
+        self,
+        docs: Collection[int],
+        terms: list[TermGroup],
+        count: int,
+        coordination: list[Match] | None = None,
+        words: Sequence[str] = (),
+    ) -> tuple[list[int], Scores]:
+        """(the ``count`` best of ``docs`` by score, best first; their scores).
+
+        ``words``: the query's plain words in order; when there are a few, the PROXIMITY_POOL best
+        talks are re-ranked by how many consecutive pairs they hold close together.
+        """
         if count <= 0 or not docs:
             return [], {}
         docs = docs if isinstance(docs, (set, frozenset)) else set(docs)
-        if len(docs) > SCORE_ALL_BELOW and coordination is None:
-            heavy_terms = [data.frequencies for data, weight in terms if weight >= HEAVY_WEIGHT]
-            heavy = docs.intersection(set().union(*heavy_terms)) if heavy_terms else frozenset()
-            if len(heavy) >= count:
-                scores = score(heavy, terms)
-                best = heapq.nlargest(count, heavy, key=scores.__getitem__)
-                ceiling = sum(data.factor * weight for data, weight in terms if weight < HEAVY_WEIGHT)
-                if scores[best[-1]] >= ceiling:
-                    return best, scores
         scores = score(docs, terms)
         if coordination:
             # any-word ranking: scale by the share of the query matched, each word weighted by its
@@ -244,22 +278,58 @@ class Ranker:
             whole = sum(weight for _, weight in rarity) or 1.0
             for d in scores:
                 scores[d] *= sum(weight for matched, weight in rarity if d in matched) / whole
-        return heapq.nlargest(count, docs, key=scores.__getitem__), scores
+        if not 2 <= len(words) <= PROXIMITY_MAX_WORDS:
+            return heapq.nlargest(count, docs, key=scores.__getitem__), scores
+        ranked = heapq.nlargest(max(count, PROXIMITY_POOL), docs, key=scores.__getitem__)
+        head = ranked[:PROXIMITY_POOL]
+        self.reward_proximity(head, list(words), scores)
+        # rewards only raise scores: the re-ranked head still outranks everything after it
+        head.sort(key=scores.__getitem__, reverse=True)
+        return (head + ranked[PROXIMITY_POOL:])[:count], scores
+
+    def reward_proximity(self, docs: list[int], words: list[str], scores: Scores) -> None:
+        """Raise the scores of talks where consecutive query words appear close together, in order."""
+        pairs = list(pairwise(words))
+        close = dict.fromkeys(docs, 0)
+        has_term = self.snapshot.has_term
+        for first, second in pairs:
+            # French stems, as phrases: the lighter stems, and one position list per field
+            fields = [(f, [stem_fr(first), stem_fr(second)]) for f in ("title", "summary")]
+            fields.append(("speakers", [first, second]))
+            present = [(f, pair, PROXIMITY_SLOP) for f, pair in fields if all(has_term(f, t) for t in pair)]
+            for d in self.snapshot.phrase_docs(present, docs):
+                close[d] += 1
+        for d, found in close.items():
+            if found:
+                scores[d] *= 1.0 + PROXIMITY_BONUS * found / len(pairs)
 
 
-def score(docs: set[int] | frozenset[int], terms: list[Weighted]) -> Scores:
-    """BM25F-style score of each talk in ``docs``: sum of weighted term contributions."""
+def score(docs: set[int] | frozenset[int], groups: list[TermGroup]) -> Scores:
+    """BM25F score of each talk in ``docs``: per word, its idf times its saturated weighted frequency."""
     scores = dict.fromkeys(docs, 0.0)
-    for data, weight in terms:
+    for group in groups:
+        factor = group.idf * (K1 + 1.0)
+        for d, frequency in weighted_frequencies(docs, group).items():
+            scores[d] += factor * frequency / (K1 + frequency)
+    return scores
+
+
+def weighted_frequencies(docs: set[int] | frozenset[int], group: TermGroup) -> dict[int, float]:
+    """Per talk, the sum over the group's terms of weight × tf / (1 - B + B × length / average length)."""
+    total: dict[int, float] = {}
+    for data, weight in group.terms:
         common = common_docs(docs, data.frequencies)
         if not common:
             continue
-        factor = weight * data.factor
+        scale = weight * K1  # norms hold K1 × (1 - B + B × length / average length)
         frequencies, lengths, norms = data.frequencies, data.lengths, data.norms
+        if not total:
+            total = {d: scale * frequencies[d] / norms[lengths[d]] for d in common}
+            continue
+        get = total.get
         for d in common:
-            tf = frequencies[d]
-            scores[d] += factor * tf / (tf + norms[lengths[d]])
-    return scores
+            total[d] = get(d, 0.0) + scale * frequencies[d] / norms[lengths[d]]
+    return total
 
 
 def common_docs(docs: set[int] | frozenset[int], frequencies: dict[int, float]) -> set[int] | frozenset[int]:
