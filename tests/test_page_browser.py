@@ -15,8 +15,11 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from moto.moto_api._internal.models import moto_api_backend
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import sync_playwright
+
+from devstack import start_stack
 
 CHROMIUM = Path("/usr/bin/chromium")
 pytestmark = [
@@ -184,8 +187,9 @@ class WatchedPage:
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory) -> Iterator:
-    from devstack import start_stack
-
+    # moto keeps buckets per process: forget any a previous test module left behind, as the stack's own
+    # stop() does, so that creating the stack's buckets cannot collide with them
+    moto_api_backend.reset()
     content = tmp_path_factory.mktemp("page-content")
     (content / "talks.json").write_text(json.dumps({"talks": content_records()}, ensure_ascii=False), "utf-8")
     running = start_stack(content, log=lambda line: None)
