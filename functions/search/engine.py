@@ -36,6 +36,9 @@ ENV_TIME_BUDGET_MS = "SEARCH_TIME_BUDGET_MS"
 DEFAULT_TIME_BUDGET_MS = 150
 #: "Did you mean" is offered when a query finds fewer talks than this.
 FEW_RESULTS = 10
+#: When fewer talks than this (a page) have every word, talks with some of the words follow them:
+#: docs/relevance.md measured strict AND capping topic recall (honeybee talks that never say "honey").
+FILL_BELOW = 10
 RELATED_TALKS = 5
 RELATED_TERMS = 12
 MAX_SUGGESTIONS = 8
@@ -93,6 +96,7 @@ class SearchEngine:
 
         match: Match | None = None
         fallback: list[Match] | None = None
+        complete: Collection[int] = frozenset()  # talks with every word: they rank first
         if query.groups:
             groups: list[Match] = []
             for group in query.groups:
@@ -101,7 +105,8 @@ class SearchEngine:
                     break
                 groups.append(self.ranker.match_group(group))
             match = match_all(groups)
-            if not match.docs and len(groups) > 1:
+            if len(groups) > 1 and len(match.docs) < FILL_BELOW:
+                complete = match.docs
                 match, fallback = match_any(groups), groups
 
         matching: Collection[int] | None = None if match is None else match.docs
@@ -115,14 +120,15 @@ class SearchEngine:
         results, facets = self.facets.filter_and_count(matching, request.filters)
         offset = (request.page - 1) * request.size
         page = (offset, offset + request.size)
-        page_docs, scores = self._page(results, match, fallback, request.sort, *page, plain_words(query))
+        page_docs, scores = self._page(results, match, fallback, complete, request.sort, *page, plain_words(query))
 
         highlighter = self._highlighter(query)
         hits = [self._hit(doc, scores, highlighter) for doc in page_docs]
 
         did_you_mean = None
         if query.groups and perf_counter() <= deadline:
-            did_you_mean = self._did_you_mean(query, len(results))
+            # "finds little" is about the talks with every word, not those added after them
+            did_you_mean = self._did_you_mean(query, len(complete) if fallback else len(results))
         elif query.groups:
             partial = True
 
@@ -135,7 +141,7 @@ class SearchEngine:
             "hits": hits,
             "facets": facets,
             "did_you_mean": did_you_mean,
-            "matched": "any" if fallback and results else "all",
+            "matched": _matched(fallback, complete, results),
             "partial": partial,
             "index": self.index_info(),
         }
@@ -145,6 +151,7 @@ class SearchEngine:
         results: Collection[int],
         match: Match | None,
         fallback: list[Match] | None,
+        complete: Collection[int],
         sort: str,
         start: int,
         stop: int,
@@ -153,7 +160,9 @@ class SearchEngine:
         if start >= len(results):
             return [], None
         if match is not None and sort == "relevance":
-            ordered, scores = self.ranker.top(results, match.terms, stop, coordination=fallback, words=words)
+            ordered, scores = self.ranker.top(
+                results, match.terms, stop, coordination=fallback, words=words, first=complete
+            )
             return ordered[start:stop], scores
         scores = None
         if match is not None:  # sort=date: still show each hit's score
@@ -287,6 +296,13 @@ def _budget_from_env() -> float:
         return max(0.0, float(raw)) if raw else DEFAULT_TIME_BUDGET_MS
     except ValueError:
         return DEFAULT_TIME_BUDGET_MS
+
+
+def _matched(fallback: list[Match] | None, complete: Collection[int], results: Collection[int]) -> str:
+    """all: every hit has every word; some: the talks with every word come first, then others; any: none has all."""
+    if not fallback or not results:
+        return "all"
+    return "any" if frozenset(complete).isdisjoint(results) else "some"
 
 
 def plain_words(query: ParsedQuery) -> list[str]:

@@ -153,8 +153,11 @@ OPENAPI_DOCUMENT: dict = {
                     "did_you_mean": {"type": ["string", "null"]},
                     "matched": {
                         "type": "string",
-                        "enum": ["all", "any"],
-                        "description": "any: no talk had every word, ranked by any word instead",
+                        "enum": ["all", "some", "any"],
+                        "description": (
+                            "all: every hit has every word; some: fewer than a page of talks had every word,"
+                            " they come first, then talks with some of the words; any: no talk had every word"
+                        ),
                     },
                     "partial": {"type": "boolean", "description": "the time budget ran out; best results so far"},
                     "index": _INDEX,

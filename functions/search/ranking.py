@@ -260,8 +260,12 @@ class Ranker:
         count: int,
         coordination: list[Match] | None = None,
         words: Sequence[str] = (),
+        first: Collection[int] = (),
     ) -> tuple[list[int], Scores]:
         """(the ``count`` best of ``docs`` by score, best first; their scores).
+
+        ``first``: talks that outrank every other whatever the scores (those with every word, when
+        talks with only some of them fill the page).
 
         ``words``: the query's plain words in order; when there are a few, the PROXIMITY_POOL best
         talks are re-ranked by how many consecutive pairs they hold close together.
@@ -278,13 +282,19 @@ class Ranker:
             whole = sum(weight for _, weight in rarity) or 1.0
             for d in scores:
                 scores[d] *= sum(weight for matched, weight in rarity if d in matched) / whole
+        key = scores.__getitem__
+        if first:
+
+            def key(doc: int) -> tuple[bool, float]:
+                return doc in first, scores[doc]
+
         if not 2 <= len(words) <= PROXIMITY_MAX_WORDS:
-            return heapq.nlargest(count, docs, key=scores.__getitem__), scores
-        ranked = heapq.nlargest(max(count, PROXIMITY_POOL), docs, key=scores.__getitem__)
+            return heapq.nlargest(count, docs, key=key), scores
+        ranked = heapq.nlargest(max(count, PROXIMITY_POOL), docs, key=key)
         head = ranked[:PROXIMITY_POOL]
         self.reward_proximity(head, list(words), scores)
         # rewards only raise scores: the re-ranked head still outranks everything after it
-        head.sort(key=scores.__getitem__, reverse=True)
+        head.sort(key=key, reverse=True)
         return (head + ranked[PROXIMITY_POOL:])[:count], scores
 
     def reward_proximity(self, docs: list[int], words: list[str], scores: Scores) -> None:
