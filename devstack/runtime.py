@@ -74,26 +74,31 @@ def _describe_skip(entry: Any) -> str:
     return str(entry)
 
 
+def _powertools_handlers() -> list[logging.Handler]:
+    """The stdout handlers of every Powertools Logger in this process, whatever its service name."""
+    loggers = list(logging.Logger.manager.loggerDict.values())
+    found = [getattr(logger, "powertools_handler", None) for logger in loggers]
+    return [handler for handler in found if isinstance(handler, logging.Handler)]
+
+
 class FunctionLogs(logging.Handler):
     """Reads what a function logs, as CloudWatch would show it, to report problems on the console.
 
-    Problems are what a build report lists as skipped or warned about, and every warning or error logged. Only
-    records logged by the thread inside ``collect()`` are kept, so concurrent requests to
-    another function never mix in.
+    Problems are what a build report lists as skipped or warned about, and every warning or error
+    logged. It listens at the root logger (Powertools loggers propagate), and keeps only records
+    logged by the thread inside ``collect()``, so concurrent requests to another function never mix in.
     """
 
-    def __init__(self, logger_names: tuple[str, ...], console_level: int = logging.NOTSET) -> None:
+    def __init__(self, console_level: int = logging.NOTSET) -> None:
         super().__init__(logging.INFO)
-        self.loggers = [logging.getLogger(name) for name in logger_names]
         self._local = threading.local()
         # The functions' own log output (JSON lines on stdout) shows only from this level: one line
         # per search request would bury the stack's URLs and rebuild lines.
         self._console_filter = lambda record: record.levelno >= console_level
-        self._console_handlers = [h for logger in self.loggers for h in logger.handlers]
+        self._console_handlers = _powertools_handlers()
         for handler in self._console_handlers:
             handler.addFilter(self._console_filter)
-        for logger in self.loggers:
-            logger.addHandler(self)
+        logging.getLogger().addHandler(self)
 
     @contextlib.contextmanager
     def collect(self) -> Iterator[list[str]]:
@@ -116,8 +121,7 @@ class FunctionLogs(logging.Handler):
             problems.append(record.getMessage())
 
     def close(self) -> None:
-        for logger in self.loggers:
-            logger.removeHandler(self)
+        logging.getLogger().removeHandler(self)
         for handler in self._console_handlers:
             handler.removeFilter(self._console_filter)
         super().close()

@@ -201,7 +201,7 @@ def _start(
     _forget_loaded_index()
     exits.callback(_forget_loaded_index)
     rebuild = LambdaFunction("talksearch-rebuild", load_handler(REBUILD_HANDLER))
-    logs = FunctionLogs((os.environ["POWERTOOLS_SERVICE_NAME"], "index_builder"), console_level)
+    logs = FunctionLogs(console_level)
     exits.callback(logs.close)
     index_store = open_store(resources.index_location)
 
