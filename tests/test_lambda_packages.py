@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import json
 import subprocess
+import uuid
 from pathlib import Path
 
 import boto3
 import pytest
 from moto.server import ThreadedMotoServer
-from rebuild_events import CONTENT_BUCKET, s3_notification, sqs_event
+from rebuild_events import s3_notification, sqs_event
 from sam_support import ROOT, lambda_python, offline_aws_env, require, sam_cli
 from search_support import http_event
 
@@ -19,7 +20,10 @@ from talksearch.contracts import Manifest, manifest_key
 pytestmark = pytest.mark.sam
 
 DRIVER = Path(__file__).parent / "lambda_driver.py"
-INDEX_BUCKET = "talksearch-index"
+# moto's server keeps its buckets in process-wide state that other tests' servers share: unique names, removed after
+RUN = uuid.uuid4().hex[:8]
+CONTENT_BUCKET = f"talksearch-content-{RUN}"
+INDEX_BUCKET = f"talksearch-index-{RUN}"
 TALK = {
     "id": "pycon-fr-2026/packaging-lambda",
     "title": "Empaqueter une fonction Lambda sans conteneur",
@@ -82,6 +86,11 @@ def moto_s3():
     for bucket in (CONTENT_BUCKET, INDEX_BUCKET):
         s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "eu-west-3"})
     yield s3, endpoint
+    for bucket in (CONTENT_BUCKET, INDEX_BUCKET):
+        for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket):
+            for version in page.get("Versions", []) + page.get("DeleteMarkers", []):
+                s3.delete_object(Bucket=bucket, Key=version["Key"], VersionId=version["VersionId"])
+        s3.delete_bucket(Bucket=bucket)
     server.stop()
 
 
@@ -152,7 +161,7 @@ def test_built_functions_rebuild_and_search_against_s3(built, runtime_python, ru
         built / "IndexBuilderFunction",
         runtime_boto3,
         "functions.rebuild.app.lambda_handler",
-        sqs_event(s3_notification("talks/packaging.json")),
+        sqs_event(s3_notification("talks/packaging.json", bucket=CONTENT_BUCKET)),
         endpoint,
         tmp_path,
     )
