@@ -24,7 +24,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -60,6 +60,13 @@ logger = logging.getLogger("index_builder")
 #: content was removed.
 SHRINK_GUARD = 0.5
 
+
+#: When more than this share of the talks changed, writing a new index is faster than deleting
+#: and re-adding them in the previous one.
+MAX_INCREMENTAL_SHARE = 0.5
+
+#: Where the builder keeps its local copy of the last published index ("off" to disable).
+ENV_BUILD_CACHE = "TALKSEARCH_BUILD_CACHE"
 
 #: The text report lists this many warnings (duplicate ids can be thousands); --json has them all.
 MAX_LISTED_WARNINGS = 20
@@ -162,9 +169,12 @@ class _SourceState:
         )
 
 
+_TALK_FIELDS = tuple(f.name for f in fields(Talk))
+
+
 def fingerprint(talk: Talk) -> str:
     """A short hash of everything a talk shows or is searched by: equal fingerprints, equal documents."""
-    data = json.dumps(asdict(talk), ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    data = json.dumps([getattr(talk, name) for name in _TALK_FIELDS], ensure_ascii=False, separators=(",", ":"))
     return hashlib.blake2b(data.encode("utf-8"), digest_size=10).hexdigest()
 
 
@@ -249,6 +259,7 @@ class _Build:
         self.keep_versions = keep_versions
         self.max_source_bytes = max_source_bytes
         self.progress = progress
+        self.cache = IndexCache.for_location(index.location)
 
     # --- the steps ----------------------------------------------------------------------------
     def run(self, *, full: bool) -> None:
@@ -273,14 +284,22 @@ class _Build:
 
         with tempfile.TemporaryDirectory(prefix="talksearch-build-") as tmp:
             index_dir = Path(tmp) / "index"
-            if previous_state is not None and previous is not None and self._download_previous(previous, index_dir):
+            changes = self._changes(previous_state, winners) if previous_state is not None else None
+            if (
+                changes is not None
+                and previous is not None
+                and len(changes[0]) + len(changes[1]) <= MAX_INCREMENTAL_SHARE * len(winners)
+                and self._download_previous(previous, index_dir)
+            ):
                 self.report.mode = "incremental"
-                self._update(index_dir, previous_state, states, winners)
+                self._update(index_dir, states, winners, *changes)
             else:
                 self.report.mode = "full"
                 self._write_full(index_dir, states, winners)
             self.report.talks_indexed = len(winners)
-            self._publish(Path(tmp), index_dir, states, previous_etag, len(winners))
+            manifest = self._publish(Path(tmp), index_dir, states, previous_etag, len(winners))
+            if self.cache is not None:
+                self.cache.keep(manifest, index_dir)
         self._delete_old_versions()
 
     def _list_content(self) -> list[StoredObject]:
@@ -392,6 +411,8 @@ class _Build:
         raise BuildRefusedError(message)
 
     def _download_previous(self, previous: Manifest, index_dir: Path) -> bool:
+        if self.cache is not None and self.cache.restore(previous, index_dir):
+            return True
         self.progress("downloading the previous index…", force=True)
         try:
             self.index.download_index(previous, index_dir)
@@ -423,20 +444,25 @@ class _Build:
         write_index(talks(), index_dir, progress=lambda n: self.progress(f"indexing {n:,}/{total:,} talks"))
         self.report.talks_added = total
 
+    def _changes(
+        self, previous_state: dict[str, _SourceState], winners: dict[str, tuple[str, _Candidate]]
+    ) -> tuple[set[str], set[str]]:
+        """(ids to delete, ids to add): talks that vanished or changed, talks that appeared or changed."""
+        old = self._resolve_silently(previous_state)
+        new = {talk_id: (key, c.fingerprint) for talk_id, (key, c) in winners.items()}
+        return {i for i in old if old[i] != new.get(i)}, {i for i in new if old.get(i) != new[i]}
+
     def _update(
         self,
         index_dir: Path,
-        previous_state: dict[str, _SourceState],
         states: dict[str, _SourceState],
         winners: dict[str, tuple[str, _Candidate]],
+        removed: set[str],
+        added: set[str],
     ) -> None:
-        old = self._resolve_silently(previous_state)
-        new = {talk_id: (key, c.fingerprint) for talk_id, (key, c) in winners.items()}
-        removed = {i for i in old if old[i] != new.get(i)}
-        added = {i for i in new if old.get(i) != new[i]}
         by_source: dict[str, set[str]] = {}
         for talk_id in added:
-            by_source.setdefault(new[talk_id][0], set()).add(talk_id)
+            by_source.setdefault(winners[talk_id][0], set()).add(talk_id)
         talks = [t for key in sorted(by_source) for t in self._talks_of(key, states, by_source[key])]
         self.progress(f"updating the index: -{len(removed):,} +{len(talks):,} talks", force=True)
         update_index(index_dir, remove_ids=sorted(removed), add=talks)
@@ -453,7 +479,7 @@ class _Build:
 
     def _publish(
         self, workdir: Path, index_dir: Path, states: dict[str, _SourceState], expected_etag: str | None, count: int
-    ) -> None:
+    ) -> Manifest:
         self.progress("packing the index…", force=True)
         archive = workdir / "index.tar.gz"
         sha256, size = pack_index(index_dir, archive)
@@ -485,6 +511,7 @@ class _Build:
         self.report.index_version = version
         self.report.artifact_bytes = size
         self.report.message = f"{count:,} talks published as version {version}"
+        return manifest
 
     def _delete_old_versions(self) -> None:
         """Keep the newest ``keep_versions`` versions, and always the published one."""
@@ -496,6 +523,61 @@ class _Build:
         for version in versions:
             if version not in keep:
                 self.index.delete_version(version)
+
+
+class IndexCache:
+    """The last published index, unpacked, kept on local disk for the next incremental build.
+
+    A warm Lambda (``/tmp``) or a developer's machine then skips downloading and unpacking the
+    previous artifact. An entry is trusted only for the artifact checksum it was made from, and
+    files are hard-linked out of it (Whoosh never rewrites a file, it adds new ones), so a build
+    cannot alter it. ``TALKSEARCH_BUILD_CACHE`` sets the folder; ``off`` disables the cache.
+    """
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    @classmethod
+    def for_location(cls, location: str) -> IndexCache | None:
+        setting = os.environ.get(ENV_BUILD_CACHE, "")
+        if setting.lower() == "off":
+            return None
+        root = Path(setting) if setting else Path(tempfile.gettempdir()) / "talksearch-build-cache"
+        return cls(root / hashlib.sha256(location.encode("utf-8")).hexdigest()[:16])
+
+    def restore(self, manifest: Manifest, index_dir: Path) -> bool:
+        entry = self.directory / manifest.index_version
+        try:
+            if (self.directory / f"{manifest.index_version}.sha256").read_text() != manifest.artifact_sha256:
+                return False
+            index_dir.mkdir(parents=True)
+            for path in entry.iterdir():
+                _link_or_copy(path, index_dir / path.name)
+            return True
+        except OSError:
+            shutil.rmtree(index_dir, ignore_errors=True)
+            return False
+
+    def keep(self, manifest: Manifest, index_dir: Path) -> None:
+        """Replace the cached entry with the index just published (best effort: a cache is optional)."""
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            for old in self.directory.iterdir():
+                if old.is_dir():
+                    shutil.rmtree(old, ignore_errors=True)
+                else:
+                    old.unlink(missing_ok=True)
+            shutil.move(index_dir, self.directory / manifest.index_version)
+            (self.directory / f"{manifest.index_version}.sha256").write_text(manifest.artifact_sha256)
+        except OSError as error:
+            logger.warning("could not cache the built index in %s: %s", self.directory, error)
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
 
 
 def _nested_index_prefix(content: Store, index: Store) -> str | None:

@@ -102,7 +102,11 @@ class Store:
     location: str = ""
 
     # --- raw object operations (keys relative to the root) -------------------------------
-    def list_objects(self, under: str = "") -> Iterator[StoredObject]:
+    def list_objects(self, under: str = "", *, etags: bool = True) -> Iterator[StoredObject]:
+        """Every object under the root (or under ``under``), following S3 pagination.
+
+        ``etags=False`` lets a local folder skip hashing file contents when only keys matter.
+        """
         raise NotImplementedError
 
     def read_bytes(self, key: str, max_bytes: int | None = None) -> bytes:
@@ -199,14 +203,14 @@ class Store:
     def list_versions(self) -> list[str]:
         """Every version that has objects under ``versions/``, oldest first (versions sort by time)."""
         versions = set()
-        for obj in self.list_objects(VERSIONS_DIR):
+        for obj in self.list_objects(VERSIONS_DIR, etags=False):
             parts = obj.key.split("/")
             if len(parts) >= 3 and parts[0] == VERSIONS_DIR:
                 versions.add(parts[1])
         return sorted(versions)
 
     def delete_version(self, index_version: str) -> None:
-        self.delete(obj.key for obj in self.list_objects(join_key(VERSIONS_DIR, index_version)))
+        self.delete(obj.key for obj in self.list_objects(join_key(VERSIONS_DIR, index_version), etags=False))
 
 
 class S3Store(Store):
@@ -224,7 +228,7 @@ class S3Store(Store):
             self._client = boto3.client("s3")
         return self._client
 
-    def list_objects(self, under: str = "") -> Iterator[StoredObject]:
+    def list_objects(self, under: str = "", *, etags: bool = True) -> Iterator[StoredObject]:
         root = join_key(self.prefix, under)
         list_prefix = root + "/" if root else ""
         paginator = self.client.get_paginator("list_objects_v2")
@@ -322,7 +326,7 @@ class LocalStore(Store):
             raise StoreError(f"refusing key with '.' or '..': {key!r}")
         return self.root.joinpath(*parts)
 
-    def list_objects(self, under: str = "") -> Iterator[StoredObject]:
+    def list_objects(self, under: str = "", *, etags: bool = True) -> Iterator[StoredObject]:
         start = self._path(under) if under else self.root
         if not start.is_dir():
             return
@@ -332,9 +336,12 @@ class LocalStore(Store):
                 if name.startswith("."):
                     continue
                 path = Path(directory, name)
-                data = path.read_bytes()
                 key = path.relative_to(self.root).as_posix()
-                yield StoredObject(key=key, etag=_quoted_md5(data), size=len(data))
+                if etags:
+                    data = path.read_bytes()
+                    yield StoredObject(key=key, etag=_quoted_md5(data), size=len(data))
+                else:
+                    yield StoredObject(key=key, etag="", size=path.stat().st_size)
 
     def read_bytes(self, key: str, max_bytes: int | None = None) -> bytes:
         path = self._path(key)

@@ -30,6 +30,12 @@ def _aws_test_credentials(monkeypatch):
     monkeypatch.delenv("AWS_PROFILE", raising=False)
 
 
+@pytest.fixture(autouse=True)
+def _private_build_cache(tmp_path, monkeypatch):
+    """Each test gets its own index builder cache (see index_builder.build.IndexCache), never /tmp's."""
+    monkeypatch.setenv("TALKSEARCH_BUILD_CACHE", str(tmp_path / "build-cache"))
+
+
 def require_shared(path: Path) -> Path:
     """Skip, with a message, tests that need ../shared when a fresh clone does not have it."""
     if not path.exists():

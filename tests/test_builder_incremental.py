@@ -11,7 +11,7 @@ from whoosh import index as whoosh_index
 
 from index_builder import build_and_publish
 from talksearch.contracts import VERSIONS_DIR
-from talksearch.store import open_store
+from talksearch.store import LocalStore, open_store
 from tests.conftest import SAMPLE_CONTENT
 
 
@@ -95,7 +95,7 @@ def test_duplicate_winner_moves_when_the_winning_file_goes(tmp_path):
     content, index = tmp_path / "content", tmp_path / "index"
     content.mkdir()
     (content / "a.jsonl").write_text(jsonl([record(1, title="From a")]))
-    (content / "b.jsonl").write_text(jsonl([record(1, title="From b"), record(2)]))
+    (content / "b.jsonl").write_text(jsonl([record(1, title="From b")] + [record(n) for n in range(2, 12)]))
     build_and_publish(str(content), str(index))
     # WHEN a.jsonl disappears (b.jsonl is unchanged, so not re-read for its own sake)
     (content / "a.jsonl").unlink()
@@ -120,7 +120,8 @@ def test_full_flag_and_schema_change_rebuild_everything(content, tmp_path, monke
     assert open_store(index).read_manifest()[0].schema_version == 99
 
 
-def test_unreadable_previous_state_or_artifact_falls_back_to_full(content, tmp_path):
+def test_unreadable_previous_state_or_artifact_falls_back_to_full(content, tmp_path, monkeypatch):
+    monkeypatch.setenv("TALKSEARCH_BUILD_CACHE", "off")  # every previous index comes from the store
     index = tmp_path / "index"
     first = build_and_publish(str(content), str(index))
     (index / VERSIONS_DIR / first.index_version / "build-state.json.gz").write_bytes(b"garbage")
@@ -132,4 +133,37 @@ def test_unreadable_previous_state_or_artifact_falls_back_to_full(content, tmp_p
     again = build_and_publish(str(content), str(index))
     assert again.published and again.mode == "full"
     assert any("previous artifact unusable" in w and "sha256" in w for w in again.warnings)
+    assert published_documents(index, tmp_path) == full_build_documents(content, tmp_path)
+
+
+def test_local_cache_replaces_the_download_only_for_the_published_artifact(content, tmp_path, monkeypatch):
+    # GIVEN a published build whose index the builder kept in its cache
+    index = tmp_path / "index"
+    build_and_publish(str(content), str(index))
+    downloads = []
+    real_download = LocalStore.download_index
+    monkeypatch.setattr(
+        LocalStore, "download_index", lambda self, m, d: downloads.append(m.index_version) or real_download(self, m, d)
+    )
+    # WHEN content changes twice
+    (content / "talks" / "x.md").write_text("---\ntitle: X\nspeaker: Ex Tra\n---\nBody.\n")
+    first = build_and_publish(str(content), str(index))
+    # THEN the cached copy is used, not the artifact
+    assert first.mode == "incremental" and downloads == []
+    # WHEN the cache does not hold the published version (another builder published it)
+    for marker in (tmp_path / "build-cache").rglob("*.sha256"):
+        marker.write_text("0" * 64)
+    (content / "talks" / "y.md").write_text("---\ntitle: Y\nspeaker: Ex Tra\n---\nBody.\n")
+    second = build_and_publish(str(content), str(index))
+    # THEN the artifact is downloaded, and the result is still the full build's
+    assert second.mode == "incremental" and downloads == [first.index_version]
+    assert published_documents(index, tmp_path) == full_build_documents(content, tmp_path)
+
+
+def test_when_most_talks_change_a_new_index_is_written(content, tmp_path):
+    index = tmp_path / "index"
+    build_and_publish(str(content), str(index))
+    (content / "big.jsonl").write_text(jsonl([record(n, summary=f"Rewritten {n}.") for n in range(30)]))
+    report = build_and_publish(str(content), str(index))
+    assert report.published and report.mode == "full"  # 30 of 46 talks changed: cheaper than 60 updates
     assert published_documents(index, tmp_path) == full_build_documents(content, tmp_path)
