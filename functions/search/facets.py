@@ -18,6 +18,7 @@ from operator import itemgetter
 from threading import Lock
 
 from functions.search.snapshot import IndexSnapshot, fold
+from talksearch.schema import FACETS
 
 #: Values returned per facet (selected values are always added).
 FACET_LIMIT = 20
@@ -31,7 +32,7 @@ class FacetIndex:
     def __init__(self, snapshot: IndexSnapshot) -> None:
         self._snapshot = snapshot
         self._values = snapshot.facet_values
-        self._talks_by_value: dict[str, dict[object, tuple[int, ...]]] = {}
+        self._by_year: dict[int, tuple[int, ...]] | None = None
         self._browse_counts: dict[str, list[dict]] | None = None
         self._speaker_names: NamePrefixIndex | None = None
         self._non_empty: dict[str, bool] = {}
@@ -42,7 +43,6 @@ class FacetIndex:
         """What the page's first request (a listing) needs: per-talk values, browse order, unfiltered counts."""
         self._snapshot.browse_order  # noqa: B018 - a cached property, computed here on purpose
         self.filter_and_count(None, {})
-        # value -> talks maps (8-40 ms each) wait for the first filter on their facet
 
     def _has_values(self, facet: str) -> bool:
         found = self._non_empty.get(facet)
@@ -53,34 +53,34 @@ class FacetIndex:
     def speaker_names(self) -> NamePrefixIndex:
         """Speakers by the folded start of any of their names, for search-as-you-type (built on first use)."""
         if self._speaker_names is None:
-            talks = {name: len(docs) for name, docs in self._value_map("speaker").items() if docs}
+            talks = self._every_talk_counts.get("speaker")
+            if talks is None:
+                self._count("speaker", self._snapshot.live_docs, ())
+                talks = self._every_talk_counts["speaker"]
             self._speaker_names = NamePrefixIndex(talks)
         return self._speaker_names
 
-    def _value_map(self, facet: str) -> dict[object, tuple[int, ...]]:
-        found = self._talks_by_value.get(facet)
-        if found is not None:
-            return found
-        values = self._values[facet]
-        if facet in _MULTI_VALUED:
-            pairs = sorted((name, doc) for doc, names in enumerate(values) for name in names)
-        else:
-            pairs = sorted((value, doc) for doc, value in enumerate(values) if value not in (None, ""))
-        deleted = self._snapshot.deleted
-        # sorted (value, talk) pairs grouped by value: no Python-level dict appends. Tuples of ints are
-        # invisible to the cyclic GC (13,000 speaker sets would be walked at every full collection)
-        result = {
-            value: tuple(doc for _, doc in group if doc not in deleted)
-            for value, group in groupby(pairs, key=itemgetter(0))
-        }
-        with self._lock:
-            self._talks_by_value[facet] = result
-        return result
-
     def talks_with(self, facet: str, selected: Iterable[object]) -> frozenset[int]:
-        """Talks having any of the selected values of one facet."""
-        by_value = self._value_map(facet)
-        return frozenset(chain.from_iterable(by_value.get(value, ()) for value in selected))
+        """Talks having any of the selected values of one facet.
+
+        Read from the exact-value posting lists (``f_speaker``, ``f_event``…, one cached read per
+        value), years from the per-talk years: no value -> talks map of 13,000 speakers to build.
+        """
+        if facet == "year":
+            return frozenset(chain.from_iterable(self._talks_by_year().get(year, ()) for year in selected))
+        field = FACETS[facet]
+        found = [self._snapshot.term(field, str(value)) for value in selected]
+        return frozenset(chain.from_iterable(data.frequencies for data in found if data is not None))
+
+    def _talks_by_year(self) -> dict[int, tuple[int, ...]]:
+        if self._by_year is None:
+            deleted = self._snapshot.deleted
+            pairs = sorted((year, doc) for doc, year in enumerate(self._values["year"]) if year is not None)
+            self._by_year = {  # tuples of ints: untracked by the GC
+                year: tuple(doc for _, doc in group if doc not in deleted)
+                for year, group in groupby(pairs, key=itemgetter(0))
+            }
+        return self._by_year
 
     def filter_and_count(
         self, matching: Collection[int] | None, filters: Mapping[str, tuple]
