@@ -37,6 +37,13 @@ def parser() -> argparse.ArgumentParser:
     cli.add_argument("--results", type=Path, default=build / "results.jsonl", help="per-query results (%(default)s)")
     cli.add_argument("--doc", type=Path, default=ROOT / "docs" / "relevance.md", help="page to update (%(default)s)")
     cli.add_argument("--no-doc", action="store_true", help="do not update the page")
+    cli.add_argument(
+        "--time-budget-ms",
+        type=float,
+        default=10_000.0,
+        help="the engine's per-request time budget; the default keeps a busy machine from cutting answers short "
+        "(the latency benchmark measures time, this measures ranking) (%(default)s)",
+    )
     return cli
 
 
@@ -63,7 +70,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"relevance: skipped, corpora not found: {', '.join(missing)}")
         return 0
 
-    engine = EngineSearch({name: cached_index(name, path, args.cache) for name, path in corpus_files.items()})
+    indexes = {name: cached_index(name, path, args.cache) for name, path in corpus_files.items()}
+    engine = EngineSearch(indexes, time_budget_ms=args.time_budget_ms)
     records = {name: load_corpus(path) for name, path in corpus_files.items()}
     baselines = {
         FTS5: {name: Fts5Baseline(r, with_speakers=False) for name, r in records.items()},
@@ -84,10 +92,11 @@ def main(argv: list[str] | None = None) -> int:
     print("\ngoals (issue 8, dev set):")
     for text, met in checks:
         print(f"  [{'x' if met else ' '}] {text}")
-    timings = sorted(engine.timings_ms)
+    wall, cpu = engine.timings_ms, engine.cpu_ms
     print(
-        f"\nsearch time per query (engine.search, in process): median {statistics.median(timings):.1f} ms, "
-        f"max {timings[-1]:.1f} ms"
+        f"\nsearch time per query (engine.search in process, first use of each term included): "
+        f"median {statistics.median(wall):.1f} ms wall / {statistics.median(cpu):.1f} ms CPU, "
+        f"max {max(wall):.1f} ms wall / {max(cpu):.1f} ms CPU"
     )
     if engine.partial:
         print(f"warning: {len(engine.partial)} answers hit the search time budget (partial): {engine.partial}")
