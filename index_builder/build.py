@@ -45,12 +45,14 @@ from talksearch.store import (
     LocalStore,
     ManifestConflictError,
     ObjectTooLargeError,
+    PackedFile,
     S3Store,
     Store,
     StoredObject,
     StoreError,
     open_store,
     pack_index,
+    unpack_index,
 )
 
 logger = logging.getLogger("index_builder")
@@ -260,6 +262,9 @@ class _Build:
         self.max_source_bytes = max_source_bytes
         self.progress = progress
         self.cache = IndexCache.for_location(index.location)
+        #: the previous artifact on local disk and where its files are in it, for pack_index to reuse
+        self.previous_files: dict[str, PackedFile] = {}
+        self.previous_archive: Path | None = None
 
     # --- the steps ----------------------------------------------------------------------------
     def run(self, *, full: bool) -> None:
@@ -299,7 +304,7 @@ class _Build:
             self.report.talks_indexed = len(winners)
             manifest = self._publish(Path(tmp), index_dir, states, previous_etag, len(winners))
             if self.cache is not None:
-                self.cache.keep(manifest, index_dir)
+                self.cache.keep(manifest, index_dir, Path(tmp) / "index.tar.gz")
         self._delete_old_versions()
 
     def _list_content(self) -> list[StoredObject]:
@@ -324,6 +329,9 @@ class _Build:
             raw = json.loads(gzip.decompress(self.index.read_bytes(key)))
             if raw.get("schema_version") != SCHEMA_VERSION:
                 return None
+            self.previous_files = {
+                name: PackedFile(*numbers) for name, numbers in raw.get("artifact_files", {}).items()
+            }
             return {k: _SourceState.from_json(v) for k, v in raw["sources"].items()}
         except Exception as error:  # any unreadable state only costs a full build
             self.report.warnings.append(f"previous build state unreadable ({error}): full rebuild")
@@ -411,11 +419,14 @@ class _Build:
         raise BuildRefusedError(message)
 
     def _download_previous(self, previous: Manifest, index_dir: Path) -> bool:
-        if self.cache is not None and self.cache.restore(previous, index_dir):
+        if self.cache is not None and (archive := self.cache.restore(previous, index_dir)):
+            self.previous_archive = archive
             return True
         self.progress("downloading the previous index…", force=True)
         try:
-            self.index.download_index(previous, index_dir)
+            archive = self.index.download_artifact(previous, index_dir.parent / "previous.tar.gz")
+            unpack_index(archive, index_dir)
+            self.previous_archive = archive
             return True
         except Exception as error:
             self.report.warnings.append(f"previous artifact unusable ({error}): full rebuild")
@@ -482,7 +493,9 @@ class _Build:
     ) -> Manifest:
         self.progress("packing the index…", force=True)
         archive = workdir / "index.tar.gz"
-        sha256, size = pack_index(index_dir, archive)
+        reuse = (self.previous_archive, self.previous_files) if self.previous_archive and self.previous_files else None
+        packed = pack_index(index_dir, archive, previous=reuse)
+        sha256, size = packed.sha256, packed.size
         version = new_index_version(suffix=sha256[:8])
         self.progress(f"uploading {size / 1e6:.1f} MB as version {version}…", force=True)
         artifact_key, _, _ = self.index.upload_artifact(archive, version)
@@ -496,7 +509,11 @@ class _Build:
             built_at=datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
             sources={key: state.etag for key, state in states.items()},
         )
-        state_blob = {"schema_version": SCHEMA_VERSION, "sources": {k: s.to_json() for k, s in states.items()}}
+        state_blob = {
+            "schema_version": SCHEMA_VERSION,
+            "sources": {k: s.to_json() for k, s in states.items()},
+            "artifact_files": {name: [f.size, f.offset, f.length] for name, f in packed.files.items()},
+        }
         self.index.write_bytes(
             join_key(VERSIONS_DIR, version, BUILD_STATE_NAME),
             gzip.compress(json.dumps(state_blob, ensure_ascii=False).encode("utf-8"), compresslevel=5),
@@ -545,20 +562,21 @@ class IndexCache:
         root = Path(setting) if setting else Path(tempfile.gettempdir()) / "talksearch-build-cache"
         return cls(root / hashlib.sha256(location.encode("utf-8")).hexdigest()[:16])
 
-    def restore(self, manifest: Manifest, index_dir: Path) -> bool:
+    def restore(self, manifest: Manifest, index_dir: Path) -> Path | None:
+        """Link the cached index into ``index_dir``; returns the cached artifact, or None on a miss."""
         entry = self.directory / manifest.index_version
         try:
             if (self.directory / f"{manifest.index_version}.sha256").read_text() != manifest.artifact_sha256:
-                return False
+                return None
             index_dir.mkdir(parents=True)
-            for path in entry.iterdir():
+            for path in (entry / "index").iterdir():
                 _link_or_copy(path, index_dir / path.name)
-            return True
+            return entry / "index.tar.gz"
         except OSError:
             shutil.rmtree(index_dir, ignore_errors=True)
-            return False
+            return None
 
-    def keep(self, manifest: Manifest, index_dir: Path) -> None:
+    def keep(self, manifest: Manifest, index_dir: Path, archive: Path) -> None:
         """Replace the cached entry with the index just published (best effort: a cache is optional)."""
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
@@ -567,7 +585,10 @@ class IndexCache:
                     shutil.rmtree(old, ignore_errors=True)
                 else:
                     old.unlink(missing_ok=True)
-            shutil.move(index_dir, self.directory / manifest.index_version)
+            entry = self.directory / manifest.index_version
+            entry.mkdir()
+            shutil.move(index_dir, entry / "index")
+            shutil.move(archive, entry / "index.tar.gz")
             (self.directory / f"{manifest.index_version}.sha256").write_text(manifest.artifact_sha256)
         except OSError as error:
             logger.warning("could not cache the built index in %s: %s", self.directory, error)

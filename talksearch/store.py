@@ -20,6 +20,7 @@ import os
 import shutil
 import tarfile
 import tempfile
+import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +39,8 @@ __all__ = [
     "LocalStore",
     "ManifestConflictError",
     "ObjectTooLargeError",
+    "PackedFile",
+    "PackedIndex",
     "S3Store",
     "Store",
     "StoreError",
@@ -434,17 +437,85 @@ def open_store(location: str | os.PathLike) -> Store:
 # --- packing ---------------------------------------------------------------------------------
 
 
-def pack_index(index_dir: Path, archive: Path, compresslevel: int = 1) -> tuple[str, int]:
-    """Pack the files of an index directory into one tar.gz; returns (sha256, size).
+@dataclass(frozen=True)
+class PackedFile:
+    """Where one index file sits in an artifact: its own gzip member (tar header, data, padding)."""
 
-    Level 1 compression: Whoosh segments compress to about the same size at level 6 and 9
-    but take several times longer, and the build must stay fast.
+    size: int
+    offset: int
+    length: int
+
+
+@dataclass(frozen=True)
+class PackedIndex:
+    sha256: str
+    size: int
+    files: dict[str, PackedFile]
+
+
+def pack_index(
+    index_dir: Path,
+    archive: Path,
+    *,
+    compresslevel: int = 1,
+    previous: tuple[Path, dict[str, PackedFile]] | None = None,
+) -> PackedIndex:
+    """Pack the files of an index directory into one tar.gz, each file in its own gzip member.
+
+    A multi-member gzip is an ordinary .tar.gz to every reader. It lets an incremental build
+    copy the compressed members of the files the previous artifact already holds (Whoosh
+    never rewrites a file: same name and size, same bytes; the member's tar header is checked
+    too) and compress only the new segment. Level 1: Whoosh segments barely shrink further at
+    higher levels, which take several times longer.
     """
-    with tarfile.open(archive, "w:gz", compresslevel=compresslevel) as tar:
+    files: dict[str, PackedFile] = {}
+    digest = hashlib.sha256()
+    old_files = previous[1] if previous else {}
+    with open(archive, "wb") as out, open(previous[0], "rb") if previous else contextlib.nullcontext() as old:
+
+        def emit(data: bytes) -> None:
+            out.write(data)
+            digest.update(data)
+
         for path in sorted(index_dir.iterdir()):
-            if path.is_file():
-                tar.add(path, arcname=path.name, recursive=False)
-    return sha256_file(archive), archive.stat().st_size
+            if not path.is_file():
+                continue
+            size, offset = path.stat().st_size, out.tell()
+            known = old_files.get(path.name)
+            if old is not None and known is not None and known.size == size and _member_is(old, known, path.name):
+                old.seek(known.offset)
+                left = known.length
+                while left:
+                    chunk = old.read(min(_CHUNK, left))
+                    if not chunk:
+                        raise StoreError(f"previous artifact ends inside the member of {path.name}")
+                    emit(chunk)
+                    left -= len(chunk)
+            else:
+                info = tarfile.TarInfo(path.name)
+                info.size, info.mode, info.mtime = size, 0o644, int(path.stat().st_mtime)
+                packer = zlib.compressobj(compresslevel, zlib.DEFLATED, 31)  # 31: a gzip member
+                emit(packer.compress(info.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape")))
+                with open(path, "rb") as f:
+                    while chunk := f.read(_CHUNK):
+                        emit(packer.compress(chunk))
+                emit(packer.compress(b"\0" * (-size % tarfile.BLOCKSIZE)) + packer.flush())
+            files[path.name] = PackedFile(size=size, offset=offset, length=out.tell() - offset)
+        end = zlib.compressobj(compresslevel, zlib.DEFLATED, 31)
+        emit(end.compress(b"\0" * (2 * tarfile.BLOCKSIZE)) + end.flush())  # end-of-archive blocks
+    return PackedIndex(sha256=digest.hexdigest(), size=archive.stat().st_size, files=files)
+
+
+def _member_is(archive, packed: PackedFile, name: str) -> bool:
+    """Whether the gzip member at ``packed.offset`` starts with the tar header of ``name``, ``packed.size``."""
+    archive.seek(packed.offset)
+    try:
+        header = zlib.decompressobj(31).decompress(archive.read(min(packed.length, 4096)), tarfile.BLOCKSIZE * 3)
+        info = tarfile.TarInfo.frombuf(header[: tarfile.BLOCKSIZE], "utf-8", "surrogateescape")
+    except (zlib.error, tarfile.TarError):
+        return False
+    # PAX headers come first for long names; plain names in Whoosh indexes fit the ustar header
+    return info.name == name and info.size == packed.size and info.isfile()
 
 
 def unpack_index(archive: Path, index_dir: Path) -> None:

@@ -141,9 +141,11 @@ def test_local_cache_replaces_the_download_only_for_the_published_artifact(conte
     index = tmp_path / "index"
     build_and_publish(str(content), str(index))
     downloads = []
-    real_download = LocalStore.download_index
+    real_download = LocalStore.download_artifact
     monkeypatch.setattr(
-        LocalStore, "download_index", lambda self, m, d: downloads.append(m.index_version) or real_download(self, m, d)
+        LocalStore,
+        "download_artifact",
+        lambda self, m, d: downloads.append(m.index_version) or real_download(self, m, d),
     )
     # WHEN content changes twice
     (content / "talks" / "x.md").write_text("---\ntitle: X\nspeaker: Ex Tra\n---\nBody.\n")

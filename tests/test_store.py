@@ -17,6 +17,7 @@ from talksearch.store import (
     LocalStore,
     ManifestConflictError,
     ObjectTooLargeError,
+    PackedFile,
     S3Store,
     UnsafeArchiveError,
     open_store,
@@ -152,7 +153,8 @@ def make_index_dir(root: Path) -> Path:
 def test_artifact_round_trip_with_checksum(store, tmp_path):
     # GIVEN a packed index uploaded under a version
     archive = tmp_path / "index.tar.gz"
-    sha, size = pack_index(make_index_dir(tmp_path), archive)
+    packed = pack_index(make_index_dir(tmp_path), archive)
+    sha, size = packed.sha256, packed.size
     key, uploaded_sha, uploaded_size = store.upload_artifact(archive, "v1")
     assert (uploaded_sha, uploaded_size) == (sha, size)
     manifest = Manifest(1, "v1", key, sha, size, 2, "now")
@@ -215,3 +217,37 @@ def test_unpack_refuses_path_traversal_and_links(tmp_path, name, kind):
         unpack_index(archive, tmp_path / "out")
     assert not (tmp_path / "escape.seg").exists()
     assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_pack_reuses_members_of_the_previous_artifact(tmp_path):
+    # GIVEN an index packed once, then given one new file (as an incremental build does)
+    index = make_index_dir(tmp_path)
+    first = pack_index(index, tmp_path / "first.tar.gz")
+    (index / "MAIN_new.seg").write_bytes(b"fresh segment")
+    (index / "_MAIN_1.toc").write_bytes(b"toc, now longer")
+    # WHEN it is packed again with the first artifact to reuse
+    second = pack_index(index, tmp_path / "second.tar.gz", previous=(tmp_path / "first.tar.gz", first.files))
+    # THEN the unchanged file's member is copied byte for byte, the others compressed anew
+    old_bytes = (tmp_path / "first.tar.gz").read_bytes()
+    new_bytes = (tmp_path / "second.tar.gz").read_bytes()
+    reused, before = second.files["MAIN_abc.seg"], first.files["MAIN_abc.seg"]
+    assert (
+        new_bytes[reused.offset : reused.offset + reused.length]
+        == old_bytes[before.offset : before.offset + before.length]
+    )
+    # AND the result is an ordinary tar.gz holding exactly the current files
+    unpack_index(tmp_path / "second.tar.gz", tmp_path / "out")
+    assert {p.name: p.read_bytes() for p in (tmp_path / "out").iterdir()} == {
+        p.name: p.read_bytes() for p in index.iterdir()
+    }
+    with tarfile.open(tmp_path / "second.tar.gz", "r:gz") as tar:
+        assert sorted(tar.getnames()) == ["MAIN_abc.seg", "MAIN_new.seg", "_MAIN_1.toc"]
+
+
+def test_pack_does_not_trust_a_wrong_member_table(tmp_path):
+    index = make_index_dir(tmp_path)
+    first = pack_index(index, tmp_path / "first.tar.gz")
+    wrong = {name: PackedFile(f.size, 0, f.length) for name, f in first.files.items()}  # all point at member 0
+    pack_index(index, tmp_path / "second.tar.gz", previous=(tmp_path / "first.tar.gz", wrong))
+    unpack_index(tmp_path / "second.tar.gz", tmp_path / "out")
+    assert (tmp_path / "out" / "MAIN_abc.seg").read_bytes() == b"segment" * 100
