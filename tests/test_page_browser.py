@@ -371,6 +371,44 @@ def test_a_slow_answer_never_replaces_a_newer_one(stack, watched):
     watched.assert_clean()
 
 
+def test_a_link_to_an_unknown_talk_says_so(stack, watched):
+    page = watched.page
+    page.goto(stack.url + "?q=rust&talk=no/such-talk")
+    alert = page.get_by_role("alert")
+    assert "Ce talk est introuvable." in alert.inner_text()
+    page.get_by_test_id("back").click()
+    wait_for_results(page)
+    assert hit_titles(page)[0] == "Rust pour les pythonistes"
+    # the API's 404 is the only console message
+    assert len(watched.console) == 1 and "404" in watched.console[0]
+    watched.console.clear()
+    watched.assert_clean()
+
+
+def test_the_api_base_comes_from_the_page(stack, watched):
+    # GIVEN a deployment whose page says the API lives at /search-api (forwarded here to the stack's /api)
+    page = watched.page
+
+    def rewrite_page(route):
+        html = route.fetch().text().replace('data-api-base="/api"', 'data-api-base="/search-api/"')
+        route.fulfill(body=html, content_type="text/html; charset=utf-8")
+
+    def forward_api(route):
+        route.fulfill(response=route.fetch(url=route.request.url.replace("/search-api/", "/api/")))
+
+    page.route(stack.url, rewrite_page)
+    page.route("**/search-api/**", forward_api)
+    api_calls = []
+    page.on("request", lambda request: api_calls.append(urlsplit(request.url).path))
+    # WHEN the visitor searches THEN the page asks that API
+    visit(watched, stack)
+    type_query(page, "polars")
+    assert hit_titles(page) == ["Data pipelines with Polars"]
+    assert "/search-api/search" in api_calls
+    assert not any(path.startswith("/api/") for path in api_calls)
+    watched.assert_clean()
+
+
 # --- facets -----------------------------------------------------------------------------------------
 
 
