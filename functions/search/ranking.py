@@ -183,6 +183,8 @@ class Ranker:
         if len(word) < FUZZY_MIN_LENGTH or not word.isalnum():
             return None
         df = self.snapshot.doc_frequency("words", word)
+        if df >= FUZZY_RARE_DF:  # a word in this many talks is a word, not a typo
+            return None
         best = self.neighbours(word)[:1]
         # an unknown word takes any known neighbour; a known one only a far more frequent neighbour
         if best and best[0][0] >= (1 if df == 0 else max(FUZZY_BELOW_DF, CORRECTION_RATIO * df)):
@@ -237,7 +239,7 @@ class Ranker:
         fields = [("title", french), ("summary", french), ("speakers", words), ("event", words), ("company", words)]
         has_term = self.snapshot.has_term
         fields = [(f, w, clause.slop) for f, w in fields if all(has_term(f, term) for term in w)]
-        in_order = self.snapshot.phrase_docs(fields, together.docs)
+        in_order = self.snapshot.phrase_docs(fields, together.docs, cache=True)
         return Match(in_order, [group.scaled(PHRASE_BONUS) for group in together.terms])
 
     def match_group(self, group: list[Clause]) -> Match:
@@ -280,8 +282,12 @@ class Ranker:
             total = self.snapshot.doc_count or 1
             rarity = [(m.docs, math.log(1.0 + total / max(1, len(m.docs)))) for m in coordination]
             whole = sum(weight for _, weight in rarity) or 1.0
-            for d in scores:
-                scores[d] *= sum(weight for matched, weight in rarity if d in matched) / whole
+            share = dict.fromkeys(scores, 0.0)
+            for matched, weight in rarity:  # word by word: no per-talk generator over the words
+                for d in common_docs(docs, matched):
+                    share[d] += weight / whole
+            for d, part in share.items():
+                scores[d] *= part
         key = scores.__getitem__
         if first:
 
@@ -289,8 +295,8 @@ class Ranker:
                 return doc in first, scores[doc]
 
         if not 2 <= len(words) <= PROXIMITY_MAX_WORDS:
-            return heapq.nlargest(count, docs, key=key), scores
-        ranked = heapq.nlargest(max(count, PROXIMITY_POOL), docs, key=key)
+            return _best(count, docs, scores, first), scores
+        ranked = _best(max(count, PROXIMITY_POOL), docs, scores, first)
         head = ranked[:PROXIMITY_POOL]
         self.reward_proximity(head, list(words), scores)
         # rewards only raise scores: the re-ranked head still outranks everything after it
@@ -312,6 +318,22 @@ class Ranker:
         for d, found in close.items():
             if found:
                 scores[d] *= 1.0 + PROXIMITY_BONUS * found / len(pairs)
+
+
+def _best(count: int, docs: set[int] | frozenset[int], scores: Scores, first: Collection[int]) -> list[int]:
+    """The ``count`` best talks: those in ``first`` before the others, each part by score.
+
+    Two selections with the C-level ``scores.__getitem__`` key rather than one with a Python key
+    function returning (in first, score) for every matching talk.
+    """
+    if not first:
+        return heapq.nlargest(count, docs, key=scores.__getitem__)
+    leading = [d for d in first if d in scores]
+    best = heapq.nlargest(count, leading, key=scores.__getitem__)
+    if len(best) < count:
+        rest = docs.difference(leading)
+        best += heapq.nlargest(count - len(best), rest, key=scores.__getitem__)
+    return best
 
 
 def score(docs: set[int] | frozenset[int], groups: list[TermGroup]) -> Scores:

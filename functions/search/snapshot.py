@@ -349,19 +349,27 @@ class IndexSnapshot:
                 self._prefix_cache.popitem(last=False)
         return found
 
-    def phrase_docs(self, fields_and_words: Iterable[tuple[str, list[str], int]], within: Collection[int]) -> set[int]:
+    def phrase_docs(
+        self,
+        fields_and_words: Iterable[tuple[str, list[str], int]],
+        within: Collection[int],
+        *,
+        cache: bool = False,
+    ) -> set[int]:
         """Talks among ``within`` where the words appear in this order in one of the fields.
 
         ``slop`` is how far apart consecutive words may be (1: adjacent; more where stop words were
-        removed). Positions are decoded only for the candidate talks.
+        removed). Positions are decoded only for the candidate talks. ``cache``: only when ``within``
+        follows from the words themselves (every talk having them all), the fields and words being
+        the cache key.
         """
         fields_and_words = [(f, tuple(w), slop) for f, w, slop in fields_and_words]
-        # ``within`` follows from the words (the talks having them all), so the fields and words are the key
         key = tuple(fields_and_words)
-        with self._lock:
-            found = self._phrase_cache.get(key)
-        if found is not None:
-            return set(found)
+        if cache:
+            with self._lock:
+                found = self._phrase_cache.get(key)
+            if found is not None:
+                return set(found)
         matched: set[int] = set()
         for fieldname, words, slop in fields_and_words:
             candidates = set(within) - matched
@@ -373,10 +381,11 @@ class IndexSnapshot:
                 per_word[word] = found = self.positions(fieldname, word, candidates)
                 candidates &= found.keys()
             matched.update(d for d in candidates if _in_order([per_word[w][d] for w in words], slop))
-        with self._lock:
-            self._phrase_cache[key] = tuple(matched)  # a tuple of ints is invisible to the cyclic GC
-            if len(self._phrase_cache) > PHRASE_CACHE_SIZE:
-                self._phrase_cache.popitem(last=False)
+        if cache:
+            with self._lock:
+                self._phrase_cache[key] = tuple(matched)  # a tuple of ints is invisible to the cyclic GC
+                if len(self._phrase_cache) > PHRASE_CACHE_SIZE:
+                    self._phrase_cache.popitem(last=False)
         return matched
 
     # --- stored talks ----------------------------------------------------------------------------
