@@ -271,7 +271,8 @@ class _Build:
         listing = self._list_content()
         self.report.sources_listed = len(listing)
         previous, previous_etag = self.index.read_manifest()
-        previous_state = None if full else self._previous_state(previous)
+        known_state = self._previous_state(previous)  # also read by --full: the shrink guard needs its sizes
+        previous_state = None if full else known_state
         if previous_state is not None and previous is not None:
             current_etags = {obj.key: obj.etag for obj in listing}
             if current_etags == previous.sources:
@@ -285,7 +286,7 @@ class _Build:
 
         states = self._collect(listing, previous_state)
         winners = self._resolve_duplicates(states)
-        self._guard_against_losses(previous, previous_state, states, len(winners))
+        self._guard_against_losses(previous, known_state, states, len(winners))
 
         with tempfile.TemporaryDirectory(prefix="talksearch-build-") as tmp:
             index_dir = Path(tmp) / "index"
@@ -357,7 +358,7 @@ class _Build:
             data = self.content.read_bytes(obj.key, max_bytes=self.max_source_bytes)
             parsed = parse_source(obj.key, data)
         except ObjectTooLargeError as error:
-            state.skipped = f"too large: {error} (raise --max-file-mb to index it)"
+            state.skipped = f"too large: {error} (to index it, raise --max-file-mb and build with --full)"
         except ContentError as error:
             state.skipped = str(error)
         except Exception as error:  # a parser bug on one file must not stop the build

@@ -237,9 +237,11 @@ def test_losing_most_talks_while_content_stays_is_refused(tmp_path):
     # THEN the build is refused and the 40 talks stay published
     assert report.status == "refused" and "only 10 talks, down from 40" in report.message
     assert open_store(index).read_manifest()[0].index_version == first.index_version
-    # AND when content really shrinks, the smaller index is published
+    # AND a full build is held to the same rule
+    assert build_and_publish(str(content), index, full=True).status == "refused"
+    # AND when content really shrinks, the smaller index is published, by a full build too
     (content / "talks.jsonl").write_text(jsonl([talk_record(n) for n in range(10)]))
-    assert build_and_publish(str(content), index).published
+    assert build_and_publish(str(content), index, full=True).published
 
 
 def test_old_versions_are_deleted_and_rollback_restores_one(content, tmp_path):
