@@ -329,6 +329,12 @@ def markdown(results: dict, plot_name: str, command: str) -> str:
             lines += [f"The goals are set for the 21,713-talk pyvideo corpus; this run used {corpus['name']}.", ""]
         rows = [["goal", "target", "this run", "status"]] + [list(g.values()) for g in goals(results)]
         lines += [markdown_table(rows), ""]
+        lines += [
+            "Where a goal is missed, look here: latency → the slowest queries and the profile below (and the CPU-time",
+            "row above, which tells the engine's work from a busy machine); cold start → the import / open / first",
+            "query rows; build, incremental rebuild and artifact → `index_builder` (build and pack).",
+            "",
+        ]
     lines += [sanity_line(results), ""]
     zero = {e: results["engines"][e].get("warm", {}).get("zero_hits", {}) for e in engines_of(results)}
     if any(zero.values()):
