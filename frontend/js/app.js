@@ -14,16 +14,18 @@ import { LOCALES, MAX_PAGE, activeFilters, parseState, sameSearch, searchParams 
 
 const LOCALE_KEY = 'talksearch.hl';
 
+/** The interface language chosen on an earlier visit, French otherwise. */
 function storedLocale() {
   try {
-    return localStorage.getItem(LOCALE_KEY) || 'fr';
+    const stored = localStorage.getItem(LOCALE_KEY);
+    return LOCALES.includes(stored) ? stored : 'fr';
   } catch {
-    return 'fr'; // storage can be disabled; French then
+    return 'fr'; // storage can be disabled
   }
 }
 
 const api = createApi(config.apiBase);
-const store = createStore(parseState(location.search, LOCALES.includes(storedLocale()) ? storedLocale() : 'fr'));
+const store = createStore(parseState(location.search, storedLocale()));
 followHistory(store);
 
 const resultsView = $('#results-view');
@@ -175,7 +177,7 @@ function navTargets() {
 document.addEventListener('keydown', (event) => {
   if (event.defaultPrevented || event.ctrlKey || event.metaKey || event.altKey) return;
   const target = event.target;
-  const editing = target.matches('input, select, textarea, [contenteditable]');
+  const editing = target.matches('input:not([type=checkbox]), select, textarea, [contenteditable]');
   if (event.key === '/' && !editing) {
     event.preventDefault();
     searchBox.focus();

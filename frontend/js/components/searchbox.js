@@ -8,13 +8,10 @@ import { t } from '../i18n.js';
 
 const KINDS = new Set(['title', 'speaker', 'term', 'company', 'event', 'tag']);
 
-/** The /api/suggest body as a list of {text, kind}, whatever its exact envelope. */
+/** The /api/suggest body ({query, suggestions: [{text, kind}]}) as the items worth showing. */
 export function readSuggestions(body) {
-  const items = Array.isArray(body) ? body : (body?.suggestions ?? []);
-  return items
-    .map((item) => (typeof item === 'string' ? { text: item, kind: '' } : { text: item?.text ?? item?.value ?? '', kind: item?.kind ?? item?.type ?? '' }))
-    .filter((item) => typeof item.text === 'string' && item.text.trim())
-    .slice(0, 8);
+  const items = Array.isArray(body?.suggestions) ? body.suggestions : [];
+  return items.filter((item) => typeof item?.text === 'string' && item.text.trim()).slice(0, 8);
 }
 
 export function createSearchBox({ form, input, listbox, api, onQuery, onLeaveDown }) {

@@ -5,13 +5,6 @@ import { t } from '../i18n.js';
 import { safeHref } from '../url.js';
 import { hitMeta, stateLink } from './results.js';
 
-/** The /api/talks/{id} body as {talk, related}, whether related talks sit inside the talk or beside it. */
-export function readTalk(body) {
-  const talk = body?.talk ?? body ?? {};
-  const related = body?.related ?? talk.related ?? [];
-  return { talk, related: Array.isArray(related) ? related : [] };
-}
-
 function paragraphs(text) {
   return String(text ?? '')
     .split(/\n\s*\n/)
@@ -25,7 +18,8 @@ export function createTalkView({ root, go, back }) {
 
   return {
     render(state, body) {
-      const { talk, related } = readTalk(body);
+      const talk = body; // /api/talks/{id}: the talk's fields, its summary and `related` talks
+      const related = Array.isArray(talk.related) ? talk.related : [];
       const source = safeHref(talk.url, location.href);
       const tags = Array.isArray(talk.tags) ? talk.tags.filter(Boolean) : [];
       fill(root,
