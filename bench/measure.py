@@ -58,6 +58,7 @@ def warm_latency(search: Callable[..., dict], queries: list[dict], passes: int, 
     per_query: list[list[float]] = [[] for _ in queries]
     slowest: list[tuple[float, str, dict]] = []
     zero_hits = {}
+    totals: list[int] = []
     for n in range(passes):
         for i, query in enumerate(queries):
             started, cpu_started = time.perf_counter(), time.process_time()
@@ -67,8 +68,10 @@ def warm_latency(search: Callable[..., dict], queries: list[dict], passes: int, 
             samples.setdefault(query["kind"], []).append(elapsed)
             per_query[i].append(elapsed)
             slowest.append((elapsed, query["kind"], query["params"]))
-            if n == 0 and not result["total"]:
-                zero_hits[query["kind"]] = zero_hits.get(query["kind"], 0) + 1
+            if n == 0:
+                totals.append(result["total"])
+                if not result["total"]:
+                    zero_hits[query["kind"]] = zero_hits.get(query["kind"], 0) + 1
         progress(f"  pass {n + 1}/{passes} done")
     pauses.stop()
     slowest.sort(key=lambda item: -item[0])
@@ -82,6 +85,7 @@ def warm_latency(search: Callable[..., dict], queries: list[dict], passes: int, 
         "per_query_median": percentiles([statistics.median(values) for values in per_query]),
         "samples": samples,
         "zero_hits": zero_hits,
+        "totals": totals,
         "slowest": [{"ms": round(ms, 2), "kind": kind, "params": params} for ms, kind, params in slowest[:8]],
         "gc": pauses.summary(),
     }

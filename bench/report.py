@@ -203,11 +203,25 @@ def stdout_report(results: dict) -> str:
     if TARGET in results["engines"]:
         rows = [["goal", "target", "figure", "status"]] + [list(g.values()) for g in goals(results)]
         parts += ["", text_table(rows)]
-    parts += ["", sanity_line(results)]
+    parts += ["", sanity_line(results), agreement_line(results)]
     for name, engine in results["engines"].items():
         if engine.get("error"):
             parts += ["", f"{name} FAILED: {engine['error']}"]
     return "\n".join(parts)
+
+
+def agreement_line(results: dict) -> str:
+    """How often each peer found as many talks as talksearch: the engines match the same way, or not."""
+    mine = results["engines"].get(TARGET, {}).get("warm", {}).get("totals")
+    if not mine:
+        return ""
+    shares = []
+    for peer in PEERS:
+        theirs = results["engines"].get(peer, {}).get("warm", {}).get("totals")
+        if theirs and len(theirs) == len(mine):
+            same = sum(a == b for a, b in zip(mine, theirs, strict=True))
+            shares.append(f"{LABELS[peer]} {same}/{len(mine)}")
+    return "same total as talksearch (first pass, query by query): " + (", ".join(shares) or "–")
 
 
 def sanity_line(results: dict) -> str:
@@ -335,7 +349,7 @@ def markdown(results: dict, plot_name: str, command: str) -> str:
             "query rows; build, incremental rebuild and artifact → `index_builder` (build and pack).",
             "",
         ]
-    lines += [sanity_line(results), ""]
+    lines += [sanity_line(results), "", agreement_line(results), ""]
     zero = {e: results["engines"][e].get("warm", {}).get("zero_hits", {}) for e in engines_of(results)}
     if any(zero.values()):
         lines += ["### Queries that found nothing (first pass)", ""]

@@ -1,7 +1,7 @@
 """Peer: SQLite FTS5 from the standard library, set up the way its documentation suggests.
 
-One external-content FTS5 table over title, speakers and summary (porter stemmer on unicode61 with
-diacritics removed), BM25 weighted title > speakers > summary, ``snippet()`` for highlights, facet
+One external-content FTS5 table over title, speakers, tags and summary (porter stemmer on unicode61 with
+diacritics removed), BM25 weighted title > speakers > tags > summary, ``snippet()`` for highlights, facet
 counts with GROUP BY over a temp table of the matches, and a table of folded unstemmed words for
 typo tolerance (edit distance 1, checked in Python against that table).
 """
@@ -38,13 +38,14 @@ SCHEMA = """
 CREATE TABLE talks(
     rowid INTEGER PRIMARY KEY, id TEXT UNIQUE NOT NULL, company TEXT, event TEXT, date TEXT, year INTEGER,
     lang TEXT, sort_title TEXT);
-CREATE TABLE docs(rowid INTEGER PRIMARY KEY, title TEXT, speakers TEXT, summary TEXT, speaker_list TEXT, url TEXT);
+CREATE TABLE docs(
+    rowid INTEGER PRIMARY KEY, title TEXT, speakers TEXT, tags TEXT, summary TEXT, speaker_list TEXT, url TEXT);
 CREATE TABLE talk_speakers(talk INTEGER NOT NULL, speaker TEXT NOT NULL);
 CREATE TABLE vocabulary(word TEXT PRIMARY KEY) WITHOUT ROWID;
 CREATE VIRTUAL TABLE talks_fts USING fts5(
-    title, speakers, summary, content='docs', content_rowid='rowid',
+    title, speakers, tags, summary, content='docs', content_rowid='rowid',
     tokenize='porter unicode61 remove_diacritics 2');
-INSERT INTO talks_fts(talks_fts, rank) VALUES('rank', 'bm25(10.0, 5.0, 1.0)');
+INSERT INTO talks_fts(talks_fts, rank) VALUES('rank', 'bm25(10.0, 5.0, 3.0, 1.0)');
 """
 INDEXES = """
 CREATE INDEX talk_speakers_talk ON talk_speakers(talk);
@@ -74,6 +75,7 @@ def _rows(rowid: int, record: dict) -> tuple[tuple, tuple]:
         rowid,
         record["title"],
         ", ".join(speakers),
+        " ".join(record.get("tags", [])),
         record.get("summary", ""),
         json.dumps(speakers, ensure_ascii=False),
         record.get("url", ""),
@@ -84,7 +86,9 @@ def _rows(rowid: int, record: dict) -> tuple[tuple, tuple]:
 def _vocabulary(records: list[dict]) -> set[str]:
     words: set[str] = set()
     for record in records:
-        text = f"{record['title']} {' '.join(record.get('speakers', []))} {record.get('summary', '')}"
+        text = " ".join(
+            [record["title"], *record.get("speakers", []), *record.get("tags", []), record.get("summary", "")]
+        )
         words.update(fold(w) for w in _WORDS.findall(text))
     return words
 
@@ -107,10 +111,10 @@ def build(records: list[dict], path: Path) -> None:
 def _insert(db: sqlite3.Connection, records: list[dict], start: int) -> None:
     rows = [_rows(start + n, r) for n, r in enumerate(records)]
     db.executemany(f"INSERT INTO talks VALUES ({','.join('?' * 8)})", [talk for talk, _ in rows])
-    db.executemany(f"INSERT INTO docs VALUES ({','.join('?' * 6)})", [doc for _, doc in rows])
+    db.executemany(f"INSERT INTO docs VALUES ({','.join('?' * 7)})", [doc for _, doc in rows])
     db.executemany(
         "INSERT INTO talk_speakers VALUES (?, ?)",
-        [(doc[0], s) for _, doc in rows for s in json.loads(doc[4])],
+        [(doc[0], s) for _, doc in rows for s in json.loads(doc[5])],
     )
     db.executemany("INSERT OR IGNORE INTO vocabulary VALUES (?)", [(w,) for w in _vocabulary(records)])
 
@@ -118,20 +122,22 @@ def _insert(db: sqlite3.Connection, records: list[dict], start: int) -> None:
 def update(path: Path, changed: list[dict]) -> None:
     """Replace the talks with these ids, in one transaction (FTS5's documented delete/insert dance)."""
     db = sqlite3.connect(path)
-    text = "SELECT d.rowid, d.title, d.speakers, d.summary FROM docs d"
+    text = "SELECT d.rowid, d.title, d.speakers, d.tags, d.summary FROM docs d"
     with db:
         for record in changed:
             old = db.execute(f"{text} JOIN talks t ON t.rowid = d.rowid WHERE t.id = ?", (record["id"],)).fetchone()
             if old:
                 db.execute(
-                    "INSERT INTO talks_fts(talks_fts, rowid, title, speakers, summary) VALUES('delete',?,?,?,?)", old
+                    "INSERT INTO talks_fts(talks_fts, rowid, title, speakers, tags, summary) "
+                    "VALUES('delete',?,?,?,?,?)",
+                    old,
                 )
                 for table, key in (("talks", "rowid"), ("docs", "rowid"), ("talk_speakers", "talk")):
                     db.execute(f"DELETE FROM {table} WHERE {key} = ?", (old[0],))
             rowid = old[0] if old else db.execute("SELECT coalesce(max(rowid), 0) + 1 FROM talks").fetchone()[0]
             _insert(db, [record], start=rowid)
             new = db.execute(f"{text} WHERE d.rowid = ?", (rowid,)).fetchone()
-            db.execute("INSERT INTO talks_fts(rowid, title, speakers, summary) VALUES (?,?,?,?)", new)
+            db.execute("INSERT INTO talks_fts(rowid, title, speakers, tags, summary) VALUES (?,?,?,?,?)", new)
     db.close()
 
 
@@ -186,7 +192,7 @@ class Searcher:
         total = self.db.execute(f"SELECT count(*) FROM {source} WHERE 1{where}", args).fetchone()[0]
         rows = self.db.execute(
             "SELECT t.id, d.title, d.speaker_list, t.company, t.event, t.date, t.year, t.lang, d.url, "
-            f"snippet(talks_fts, 2, '{MARK_OPEN}', '{MARK_CLOSE}', '…', 24), rank FROM talks_fts "
+            f"snippet(talks_fts, 3, '{MARK_OPEN}', '{MARK_CLOSE}', '…', 24), rank FROM talks_fts "
             "JOIN talks t ON t.rowid = talks_fts.rowid JOIN docs d ON d.rowid = t.rowid "
             f"WHERE talks_fts MATCH ?{where} "
             "ORDER BY rank LIMIT ? OFFSET ?",

@@ -1,7 +1,7 @@
 """Peer: tantivy (Rust, through the ``tantivy`` package), set up the way its documentation suggests.
 
-Title, speakers and summary analysed with lowercase + ASCII folding (+ English stemming for title and
-summary), BM25 boosted title > speakers > summary; an unstemmed ``words`` field for prefixes and typos
+Title, speakers, tags and summary analysed with lowercase + ASCII folding (+ English stemming for title and
+summary), BM25 boosted title > speakers > tags > summary; an unstemmed ``words`` field for prefixes and typos
 (Levenshtein automaton, distance 1); raw fast fields for filters and terms aggregations (facets);
 ``SnippetGenerator`` for highlights.
 """
@@ -30,8 +30,8 @@ from bench.engines import (
     response,
 )
 
-TEXT_FIELDS = ("title", "speakers", "summary")
-BOOSTS = {"title": 10.0, "speakers": 5.0, "summary": 1.0}
+TEXT_FIELDS = ("title", "speakers", "tags", "summary")
+BOOSTS = {"title": 10.0, "speakers": 5.0, "tags": 3.0, "summary": 1.0}
 SNIPPET_CHARS = 150
 _QUERY_SYNTAX = re.compile(r'["\\]')
 
@@ -41,6 +41,7 @@ def _schema() -> tantivy.Schema:
     builder.add_text_field("id", stored=True, tokenizer_name="raw")
     builder.add_text_field("title", stored=True, tokenizer_name="fold_stem")
     builder.add_text_field("speakers", stored=True, tokenizer_name="fold")
+    builder.add_text_field("tags", tokenizer_name="fold")
     builder.add_text_field("summary", stored=True, tokenizer_name="fold_stem")
     builder.add_text_field("words", tokenizer_name="fold")
     for name in FACET_NAMES:
@@ -73,8 +74,9 @@ def _document(record: dict) -> tantivy.Document:
         id=record["id"],
         title=record["title"],
         speakers=", ".join(speakers),
+        tags=" ".join(record.get("tags", [])),
         summary=record.get("summary", ""),
-        words=f"{record['title']} {' '.join(speakers)} {record.get('summary', '')}",
+        words=" ".join([record["title"], *speakers, *record.get("tags", []), record.get("summary", "")]),
         date=date,
         date_num=int(date.replace("-", "") or 0),
         url=record.get("url", ""),
