@@ -12,7 +12,9 @@ import threading
 from pathlib import Path
 from typing import TextIO
 
-from devstack.stack import StackError, start_stack
+from devstack.stack import ROOT, StackError, start_stack
+
+SAMPLE_CONTENT = ROOT / "content" / "sample"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -24,7 +26,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--content-dir",
         type=Path,
-        default=Path(os.environ.get("CONTENT_DIR") or "content/sample"),
+        default=Path(os.environ.get("CONTENT_DIR") or SAMPLE_CONTENT),
         help="folder of talk summaries (.md, .json, .jsonl, .jsonl.gz) to serve and watch "
         "(default: $CONTENT_DIR, else content/sample)",
     )
