@@ -46,11 +46,16 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--passes", type=int, help="measured passes over the mix (default 3, quick 1)")
     parser.add_argument("--cold-runs", type=int, help="fresh processes for the cold start (default 5, quick 1)")
     parser.add_argument("--load-requests", type=int, help="hey requests in all (default 2100, quick 140; 0 = skip)")
-    parser.add_argument("--load-concurrency", type=int, default=4)
-    parser.add_argument("--profile", action=argparse.BooleanOptionalAction, default=None, help="cProfile talksearch")
+    parser.add_argument("--load-concurrency", type=int, default=4, help="hey's concurrent clients (default 4)")
+    parser.add_argument(
+        "--profile", action=argparse.BooleanOptionalAction, default=None, help="cProfile talksearch's slowest kinds"
+    )
     parser.add_argument("--out", type=Path, help="results folder (default bench-results/<time>-<corpus>)")
     parser.add_argument(
-        "--docs", action=argparse.BooleanOptionalAction, default=None, help="rewrite docs/benchmarks.md"
+        "--docs",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="rewrite docs/benchmarks.md (default: full runs of every engine)",
     )
     args = parser.parse_args(argv)
     quick = args.quick
@@ -63,8 +68,8 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     if args.load_requests is None:
         args.load_requests = 140 if quick else 2100
     args.profile = (not quick) if args.profile is None else args.profile
-    args.docs = (not quick) if args.docs is None else args.docs
     args.engines = [e.strip() for e in args.engines.split(",") if e.strip()]
+    args.docs = (not quick and set(args.engines) == set(ENGINES)) if args.docs is None else args.docs
     unknown = sorted(set(args.engines) - set(ENGINES))
     if unknown:
         parser.error(f"unknown engine {unknown[0]!r}; choose from {', '.join(ENGINES)}")
