@@ -140,7 +140,7 @@ def measure_bytes(browser, base: str, label: str) -> None:
     page.locator("input[type=search]").press_sequentially(QUERIES[0], delay=60)
     page.wait_for_function(SETTLED, arg=QUERIES[0])
     page.wait_for_load_state("networkidle")
-    typed = transfers.since(mark)
+    typed = [(url, size) for url, size in transfers.since(mark) if "/api/" in url]  # not a late favicon
     print(f"\n=== {label} ===")
     load_total = report_bytes("Page load (HTML, CSS, JS, favicon, first API response: the browse list)", load, base)
     typed_total = report_bytes(f"First typed search ({QUERIES[0]!r}: suggestions + search)", typed, base)
