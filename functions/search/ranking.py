@@ -70,6 +70,9 @@ PROXIMITY_MAX_WORDS = 4
 PROXIMITY_POOL = 30
 PROXIMITY_SLOP = 3
 PROXIMITY_BONUS = 0.5
+#: Any-word ranking skips combinations of words that cannot reach the page, up to this many words
+#: (2^n combinations); longer queries score every talk.
+PRUNE_MAX_WORDS = 5
 
 Scores = dict[int, float]
 Term = tuple[str, str, float]
@@ -275,19 +278,14 @@ class Ranker:
         if count <= 0 or not docs:
             return [], {}
         docs = docs if isinstance(docs, (set, frozenset)) else set(docs)
-        scores = score(docs, terms)
         if coordination:
-            # any-word ranking: scale by the share of the query matched, each word weighted by its
-            # rarity, so four rare words outrank five common ones
-            total = self.snapshot.doc_count or 1
-            rarity = [(m.docs, math.log(1.0 + total / max(1, len(m.docs)))) for m in coordination]
-            whole = sum(weight for _, weight in rarity) or 1.0
-            share = dict.fromkeys(scores, 0.0)
-            for matched, weight in rarity:  # word by word: no per-talk generator over the words
-                for d in common_docs(docs, matched):
-                    share[d] += weight / whole
-            for d, part in share.items():
-                scores[d] *= part
+            need = max(count, PROXIMITY_POOL) if 2 <= len(words) <= PROXIMITY_MAX_WORDS else count
+            # bounds hold for plain words only: a talk outside a word's match set has none of its terms
+            prune = len(words) == len(coordination) <= PRUNE_MAX_WORDS
+            scores = self.coordinated_scores(docs, terms, coordination, need, prune)
+            docs = set(scores)
+        else:
+            scores = score(docs, terms)
         key = scores.__getitem__
         if first:
 
@@ -302,6 +300,57 @@ class Ranker:
         # rewards only raise scores: the re-ranked head still outranks everything after it
         head.sort(key=key, reverse=True)
         return (head + ranked[PROXIMITY_POOL:])[:count], scores
+
+    def coordinated_scores(
+        self, docs: set[int] | frozenset[int], terms: list[TermGroup], words: list[Match], need: int, prune: bool
+    ) -> Scores:
+        """Any-word scores: BM25F scaled by the share of the query a talk matches, each word weighted
+        by its rarity, so four rare words outrank five common ones.
+
+        With ``prune``, talks are taken by which words they have (set operations), from the
+        combination with the highest possible score down: a combination's talks cannot score more
+        than its share times the sum of its words' idf x (K1 + 1). Once ``need`` talks score above
+        the next bound, the rest (typically the thousands having only the most common word) is left
+        unscored: the same ranking, without scoring every talk.
+        """
+        total = self.snapshot.doc_count or 1
+        rarity = [math.log(1.0 + total / max(1, len(m.docs))) for m in words]
+        whole = sum(rarity) or 1.0
+        if not prune:
+            scores = score(docs, terms)
+            share = dict.fromkeys(scores, 0.0)
+            for m, weight in zip(words, rarity, strict=True):  # word by word: no per-talk generator
+                for d in common_docs(docs, m.docs):
+                    share[d] += weight / whole
+            for d, part in share.items():
+                scores[d] *= part
+            return scores
+        ceilings = [sum(group.idf for group in m.terms) * (K1 + 1.0) for m in words]
+
+        def share_of(bits: int) -> float:
+            return sum(weight for i, weight in enumerate(rarity) if bits >> i & 1) / whole
+
+        def bound(bits: int) -> float:
+            return share_of(bits) * sum(c for i, c in enumerate(ceilings) if bits >> i & 1)
+
+        scores: Scores = {}
+        lowest: list[float] = []  # min-heap of the ``need`` best scores so far
+        for bits in sorted(range(1, 1 << len(words)), key=bound, reverse=True):
+            if len(lowest) >= need and lowest[0] >= bound(bits):
+                break
+            having = sorted((m.docs for i, m in enumerate(words) if bits >> i & 1), key=len)
+            members = docs.intersection(*having)
+            for i, m in enumerate(words):
+                if not bits >> i & 1 and members:
+                    members = members - m.docs  # walks ``members``, not the other word's talks
+            factor = share_of(bits)
+            for d, value in score(members, terms).items():
+                scores[d] = value = value * factor
+                if len(lowest) < need:
+                    heapq.heappush(lowest, value)
+                elif value > lowest[0]:
+                    heapq.heapreplace(lowest, value)
+        return scores
 
     def reward_proximity(self, docs: list[int], words: list[str], scores: Scores) -> None:
         """Raise the scores of talks where consecutive query words appear close together, in order."""
