@@ -75,7 +75,8 @@ def main(argv: list[str] | None = None) -> int:
     except StackError as exc:
         print(f"devstack: {exc}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # Ctrl-C before the stack was ready: start_stack has stopped what it started
+        print("stopped", flush=True)
         return 130
     with stack:
         print(

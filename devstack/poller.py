@@ -157,6 +157,7 @@ class SqsEventSource:
                     self._stop.wait(1)
 
     def stop(self) -> None:
+        """Stop polling; a build in progress is not waited for (Lambda would time it out, SQS redeliver)."""
         self._stop.set()
         if self._thread:
-            self._thread.join(timeout=60)
+            self._thread.join(timeout=LONG_POLL_SECONDS + 2)
