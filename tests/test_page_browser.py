@@ -475,6 +475,19 @@ def test_no_results_offers_to_remove_the_filters(stack, watched):
     watched.assert_clean()
 
 
+def test_sort_by_date(stack, watched):
+    visit(watched, stack)
+    page = watched.page
+    type_query(page, "atelier")
+    page.locator("#sort").select_option("date")
+    page.wait_for_function("() => location.search.includes('sort=date')")
+    wait_for_results(page)
+    dates = page.locator("[data-testid=hit] time").evaluate_all("els => els.map(e => e.dateTime)")
+    assert dates == sorted(dates, reverse=True)
+    assert hit_titles(page)[0] == "Atelier Python numéro 27"  # 2019-10-27, the newest workshop
+    watched.assert_clean()
+
+
 # --- URL state --------------------------------------------------------------------------------------
 
 
