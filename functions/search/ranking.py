@@ -279,10 +279,10 @@ class Ranker:
             return [], {}
         docs = docs if isinstance(docs, (set, frozenset)) else set(docs)
         if coordination:
-            need = max(count, PROXIMITY_POOL) if 2 <= len(words) <= PROXIMITY_MAX_WORDS else count
+            reward = PROXIMITY_BONUS if 2 <= len(words) <= PROXIMITY_MAX_WORDS else 0.0
             # bounds hold for plain words only: a talk outside a word's match set has none of its terms
             prune = len(words) == len(coordination) <= PRUNE_MAX_WORDS
-            scores = self.coordinated_scores(docs, terms, coordination, need, prune)
+            scores = self.coordinated_scores(docs, terms, coordination, count, prune, reward)
             docs = set(scores)
         else:
             scores = score(docs, terms)
@@ -302,16 +302,23 @@ class Ranker:
         return (head + ranked[PROXIMITY_POOL:])[:count], scores
 
     def coordinated_scores(
-        self, docs: set[int] | frozenset[int], terms: list[TermGroup], words: list[Match], need: int, prune: bool
+        self,
+        docs: set[int] | frozenset[int],
+        terms: list[TermGroup],
+        words: list[Match],
+        need: int,
+        prune: bool,
+        reward: float = 0.0,
     ) -> Scores:
         """Any-word scores: BM25F scaled by the share of the query a talk matches, each word weighted
         by its rarity, so four rare words outrank five common ones.
 
         With ``prune``, talks are taken by which words they have (set operations), from the
         combination with the highest possible score down: a combination's talks cannot score more
-        than its share times the sum of its words' idf x (K1 + 1). Once ``need`` talks score above
-        the next bound, the rest (typically the thousands having only the most common word) is left
-        unscored: the same ranking, without scoring every talk.
+        than its share times the sum of its words' idf x (K1 + 1), times 1 + ``reward`` when it has two
+        words or more (proximity can raise those). Once ``need`` talks score above the next bound, the
+        rest (typically the thousands having only the most common word) is left unscored: the same
+        first ``need`` talks, without scoring every talk.
         """
         total = self.snapshot.doc_count or 1
         rarity = [math.log(1.0 + total / max(1, len(m.docs))) for m in words]
@@ -331,7 +338,8 @@ class Ranker:
             return sum(weight for i, weight in enumerate(rarity) if bits >> i & 1) / whole
 
         def bound(bits: int) -> float:
-            return share_of(bits) * sum(c for i, c in enumerate(ceilings) if bits >> i & 1)
+            raised = 1.0 + reward if bits & (bits - 1) else 1.0  # more than one bit: proximity may apply
+            return raised * share_of(bits) * sum(c for i, c in enumerate(ceilings) if bits >> i & 1)
 
         scores: Scores = {}
         lowest: list[float] = []  # min-heap of the ``need`` best scores so far
