@@ -687,6 +687,23 @@ def test_hostile_content_is_shown_as_text_and_runs_nothing(stack, watched):
     watched.assert_clean()
 
 
+def test_hostile_suggestions_are_shown_as_text(stack, watched):
+    visit(watched, stack)
+    page = watched.page
+    page.locator("input[type=search]").press_sequentially("ale", delay=20)
+    options = page.locator("#suggestions [role=option] .suggestion-text")
+    options.filter(has_text=HOSTILE_TITLE).wait_for()
+    assert "<script>alert('speaker')</script>" in options.all_inner_texts()
+    assert page.locator("#suggestions img, #suggestions script").count() == 0
+    # choosing one searches for those characters, which still run nothing
+    options.filter(has_text=HOSTILE_TITLE).click()
+    page.wait_for_function("q => new URLSearchParams(location.search).get('q') === q", arg=HOSTILE_TITLE)
+    wait_for_results(page)
+    assert HOSTILE_TITLE in hit_titles(page)
+    assert page.locator("main img").count() == 0
+    watched.assert_clean()
+
+
 def test_hostile_queries_and_urls_run_nothing(stack, watched):
     visit(watched, stack)
     page = watched.page
