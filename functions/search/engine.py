@@ -26,7 +26,7 @@ from functions.search.facets import FacetIndex
 from functions.search.highlight import Highlighter
 from functions.search.params import MAX_QUERY_CHARS, InvalidParameter, SearchParams
 from functions.search.query import ParsedQuery, normalise_text, parse_query
-from functions.search.ranking import Match, Ranker, Scores, match_all, match_any, score
+from functions.search.ranking import Match, Ranker, Scores, match_all, match_any
 from functions.search.snapshot import IndexSnapshot, fold, folded_words, stem_en, stem_fr
 
 __all__ = ["InvalidParameter", "SearchEngine"]
@@ -167,7 +167,7 @@ class SearchEngine:
         scores = None
         if match is not None:  # sort=date: still show each hit's score
             page = self._by_date(results, start, stop)
-            return page, score(set(page), match.terms)
+            return page, self.ranker.score(set(page), match.terms)
         return self._by_date(results, start, stop), scores
 
     def _by_date(self, results: Collection[int], start: int, stop: int) -> list[int]:

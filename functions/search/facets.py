@@ -12,7 +12,7 @@ import bisect
 import heapq
 import re
 from collections import Counter
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from itertools import chain, groupby
 from operator import itemgetter
 from threading import Lock
@@ -98,27 +98,30 @@ class FacetIndex:
         allowed = {facet: self.talks_with(facet, values) for facet, values in filters.items()}
         result = _intersect(base, allowed.values())
         counts = {}
+        pick = _picker(result)  # shared by every facet counted over the result
         for facet in FACET_NAMES:
             others = [docs for name, docs in allowed.items() if name != facet]
             # counts of facet X ignore X's own filter: same docs as the result when X is not filtered
             scope = result if facet not in allowed else _intersect(base, others)
-            counts[facet] = self._count(facet, scope, filters.get(facet, ()))
+            counts[facet] = self._count(facet, scope, filters.get(facet, ()), pick if scope is result else None)
         return result, counts
 
     def _count_all(self, docs: Collection[int], filters: Mapping[str, tuple]) -> dict[str, list[dict]]:
         return {facet: self._count(facet, docs, filters.get(facet, ())) for facet in FACET_NAMES}
 
-    def _count(self, facet: str, docs: Collection[int], selected: tuple) -> list[dict]:
+    def _count(
+        self, facet: str, docs: Collection[int], selected: tuple, pick: Callable[[Sequence], Iterable] | None = None
+    ) -> list[dict]:
         if not self._has_values(facet):  # e.g. no talk has a company: nothing to count
             return [{"value": value, "count": 0} for value in selected]
         every_talk = docs is self._snapshot.live_docs
         counter = self._every_talk_counts.get(facet) if every_talk else None
         if counter is None:
-            values = self._values[facet]
+            picked = (pick or _picker(docs))(self._values[facet])
             if facet in _MULTI_VALUED:
-                counter = Counter(chain.from_iterable(map(values.__getitem__, docs)))
+                counter = Counter(chain.from_iterable(picked))
             else:
-                counter = Counter(map(values.__getitem__, docs))
+                counter = Counter(picked)
                 counter.pop(None, None)
                 counter.pop("", None)
             if every_talk:  # a filter on this facet alone: counted over every talk, like browsing
@@ -147,6 +150,13 @@ class NamePrefixIndex:
                 break
             found.add(self._names[i])
         return sorted(found, key=lambda name: (-self._counts[name], name))[:limit]
+
+
+def _picker(docs: Collection[int]) -> Callable[[Sequence], Iterable]:
+    """values -> the values of ``docs``: one ``itemgetter`` call (C) rather than a ``map`` per facet."""
+    if len(docs) < 2:  # itemgetter with one index returns the item itself, not a tuple
+        return lambda values: [values[d] for d in docs]
+    return itemgetter(*docs)
 
 
 def _by_count_then_value(item: tuple[object, int]) -> tuple[int, str]:

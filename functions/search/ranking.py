@@ -63,6 +63,8 @@ PREFIX_TITLE_KEEP = 6
 #: A "did you mean" correction must be this many times more frequent than the word typed.
 CORRECTION_RATIO = 20
 NEIGHBOUR_CACHE_SIZE = 1024
+#: Whole-word BM25F contributions kept per index version (common words: thousands of talks each).
+CONTRIBUTION_CACHE_SIZE = 64
 #: Proximity: in queries of 2 to PROXIMITY_MAX_WORDS plain words, the PROXIMITY_POOL best talks
 #: gain up to PROXIMITY_BONUS (times the share of consecutive word pairs found in order at most
 #: PROXIMITY_SLOP positions apart; removed stop words keep their positions).
@@ -115,6 +117,7 @@ class Ranker:
     def __init__(self, snapshot: IndexSnapshot) -> None:
         self.snapshot = snapshot
         self._neighbours: OrderedDict[str, tuple[tuple[int, str], ...]] = OrderedDict()
+        self._contributions: OrderedDict[tuple, tuple[TermGroup, dict[int, float]]] = OrderedDict()
         self._lock = Lock()
 
     # --- terms ---------------------------------------------------------------------------------
@@ -285,7 +288,7 @@ class Ranker:
             scores = self.coordinated_scores(docs, terms, coordination, count, prune, reward)
             docs = set(scores)
         else:
-            scores = score(docs, terms)
+            scores = self.score(docs, terms)
         key = scores.__getitem__
         if first:
 
@@ -324,7 +327,7 @@ class Ranker:
         rarity = [math.log(1.0 + total / max(1, len(m.docs))) for m in words]
         whole = sum(rarity) or 1.0
         if not prune:
-            scores = score(docs, terms)
+            scores = self.score(docs, terms)
             share = dict.fromkeys(scores, 0.0)
             for m, weight in zip(words, rarity, strict=True):  # word by word: no per-talk generator
                 for d in common_docs(docs, m.docs):
@@ -352,13 +355,54 @@ class Ranker:
                 if not bits >> i & 1 and members:
                     members = members - m.docs  # walks ``members``, not the other word's talks
             factor = share_of(bits)
-            for d, value in score(members, terms).items():
+            for d, value in self.score(members, terms).items():
                 scores[d] = value = value * factor
                 if len(lowest) < need:
                     heapq.heappush(lowest, value)
                 elif value > lowest[0]:
                     heapq.heapreplace(lowest, value)
         return scores
+
+    def score(self, docs: set[int] | frozenset[int], groups: list[TermGroup]) -> Scores:
+        """BM25F score of each talk in ``docs``: per word, its idf times its saturated weighted frequency.
+
+        A word whose talks are mostly all being scored (a one-word query, the talks having only the
+        common word of a longer one) has its contribution to every talk computed once and cached:
+        "python" alone is in half the corpus and in many queries.
+        """
+        scores = dict.fromkeys(docs, 0.0)
+        for group in groups:
+            cached = self._word_contributions(group, len(docs))
+            if cached is None:
+                factor = group.idf * (K1 + 1.0)
+                for d, frequency in weighted_frequencies(docs, group).items():
+                    scores[d] += factor * frequency / (K1 + frequency)
+                continue
+            get = cached.get
+            for d in docs:
+                scores[d] += get(d, 0.0)
+        return scores
+
+    def _word_contributions(self, group: TermGroup, wanted: int) -> dict[int, float] | None:
+        """One word's BM25F contribution to each of its talks, when worth computing for all of them."""
+        key = (group.idf, *((id(data), weight) for data, weight in group.terms))
+        with self._lock:
+            found = self._contributions.get(key)
+            if found is not None:
+                self._contributions.move_to_end(key)
+                return found[1]
+        largest = max((len(data.frequencies) for data, _ in group.terms), default=0)
+        if wanted * 2 < largest:  # a few of its talks only: cheaper to score just those
+            return None
+        talks = set().union(*(data.frequencies for data, _ in group.terms))
+        factor = group.idf * (K1 + 1.0)
+        contributions = {d: factor * f / (K1 + f) for d, f in weighted_frequencies(talks, group).items()}
+        with self._lock:
+            # the group is kept with its contributions: its TermData stay alive, so their ids stay theirs
+            self._contributions[key] = (group, contributions)
+            if len(self._contributions) > CONTRIBUTION_CACHE_SIZE:
+                self._contributions.popitem(last=False)
+        return contributions
 
     def reward_proximity(self, docs: list[int], words: list[str], scores: Scores) -> None:
         """Raise the scores of talks where consecutive query words appear close together, in order."""
@@ -391,16 +435,6 @@ def _best(count: int, docs: set[int] | frozenset[int], scores: Scores, first: Co
         rest = docs.difference(leading)
         best += heapq.nlargest(count - len(best), rest, key=scores.__getitem__)
     return best
-
-
-def score(docs: set[int] | frozenset[int], groups: list[TermGroup]) -> Scores:
-    """BM25F score of each talk in ``docs``: per word, its idf times its saturated weighted frequency."""
-    scores = dict.fromkeys(docs, 0.0)
-    for group in groups:
-        factor = group.idf * (K1 + 1.0)
-        for d, frequency in weighted_frequencies(docs, group).items():
-            scores[d] += factor * frequency / (K1 + frequency)
-    return scores
 
 
 def weighted_frequencies(docs: set[int] | frozenset[int], group: TermGroup) -> dict[int, float]:
