@@ -203,3 +203,13 @@ def test_eval_end_to_end_on_a_synthetic_corpus(synthetic_shared, tmp_path, capsy
     printed = capsys.readouterr().out
     assert "index fr: cached" in printed and "index full: cached" in printed
     assert "changes since the previous run (0 queries)" in printed
+
+    # GIVEN a previous run that ranked the speaker query worse WHEN it runs THEN that query is named
+    lines = (out / "results.jsonl").read_text(encoding="utf-8").splitlines()
+    worse = json.loads(lines[0])
+    worse["systems"]["search"]["rr"] = 0.0
+    (out / "results.jsonl").write_text("\n".join([json.dumps(worse), *lines[1:]]) + "\n", encoding="utf-8")
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    assert "changes since the previous run (1 queries)" in printed
+    assert "better t-fr-spk-01" in printed and "RR 0.000 -> 1.000" in printed
