@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -18,27 +19,30 @@ import time
 from pathlib import Path
 
 from bench.corpus import PYVIDEO
+from index_builder.build import ENV_BUILD_CACHE
 
 BUCKET = "talksearch-bench-builder"
 
 
-def change_talks(corpus: Path, target: Path, count: int) -> None:
-    """Rewrite the corpus with ``count`` talks (spread through the file) given a new title."""
+def change_talks(corpus: Path, count: int, offset: int = 0) -> None:
+    """Give ``count`` talks of a gzipped JSONL file (spread through it, from ``offset``) a new title."""
     with gzip.open(corpus, "rt", encoding="utf-8") as f:
         lines = f.read().split("\n")  # not splitlines(): U+2028 inside a JSON string is not a line break
     step = len(lines) // count
     for n in range(count):
-        record = json.loads(lines[n * step])
+        record = json.loads(lines[n * step + offset])
         record["title"] += f" (revised {n})"
-        lines[n * step] = json.dumps(record, ensure_ascii=False)
-    target.write_bytes(gzip.compress("\n".join(lines).encode("utf-8"), compresslevel=6))
+        lines[n * step + offset] = json.dumps(record, ensure_ascii=False)
+    corpus.write_bytes(gzip.compress("\n".join(lines).encode("utf-8"), compresslevel=6))
 
 
-def timed_build(source: str, index: str, **kwargs) -> dict:
+def timed_build(source: str, index: str, cache: Path | None) -> dict:
+    """One build; without a cache it downloads the previous artifact, as a cold Lambda does."""
     from index_builder import build_and_publish
 
+    os.environ[ENV_BUILD_CACHE] = str(cache) if cache else "off"
     wall, cpu = time.perf_counter(), time.process_time()
-    report = build_and_publish(source, index, progress=False, **kwargs)
+    report = build_and_publish(source, index, progress=False)
     return {
         "wall_s": time.perf_counter() - wall,
         "cpu_s": time.process_time() - cpu,
@@ -56,14 +60,23 @@ def run_local(corpus: Path, workdir: Path, changed: int) -> list[tuple[str, dict
     content.mkdir()
     shutil.copy(corpus, content / corpus.name)
     index = str(workdir / "local-index")
-    full = timed_build(str(content), index)
-    change_talks(corpus, content / corpus.name, changed)
-    return [("local folder, full", full), (f"local folder, {changed} talks changed", timed_build(str(content), index))]
+    full = timed_build(str(content), index, workdir / "cache")
+    change_talks(content / corpus.name, changed)
+    warm = timed_build(str(content), index, workdir / "cache")
+    change_talks(content / corpus.name, changed, offset=1)
+    cold = timed_build(str(content), index, None)
+    return [
+        ("local folder, full", full),
+        (f"local folder, {changed} changed, cache", warm),
+        (f"local folder, {changed} changed, no cache", cold),
+    ]
 
 
 def run_s3(corpus: Path, workdir: Path, changed: int) -> list[tuple[str, dict]]:
     import boto3
     from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no access log line per request
 
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
@@ -75,16 +88,24 @@ def run_s3(corpus: Path, workdir: Path, changed: int) -> list[tuple[str, dict]]:
         os.environ.setdefault("AWS_DEFAULT_REGION", "eu-west-3")
         s3 = boto3.client("s3")
         s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "eu-west-3"})
+        shutil.copy(corpus, workdir / corpus.name)
         s3.upload_file(str(corpus), BUCKET, f"content/{corpus.name}")
         source, index = f"s3://{BUCKET}/content", f"s3://{BUCKET}/index"
-        full = timed_build(source, index)
-        change_talks(corpus, workdir / corpus.name, changed)
-        s3.upload_file(str(workdir / corpus.name), BUCKET, f"content/{corpus.name}")
-        incremental = timed_build(source, index)
+        full = timed_build(source, index, workdir / "cache")
+        rows = [("moto server S3, full", full)]
+        for offset, cache in ((0, True), (1, False)):
+            change_talks(workdir / corpus.name, changed, offset=offset)
+            s3.upload_file(str(workdir / corpus.name), BUCKET, f"content/{corpus.name}")
+            rows.append(
+                (
+                    f"moto server S3, {changed} changed, {'cache' if cache else 'no cache'}",
+                    timed_build(source, index, workdir / "cache" if cache else None),
+                )
+            )
     finally:
         server.stop()
         os.environ.pop("AWS_ENDPOINT_URL_S3", None)
-    return [("moto server S3, full", full), (f"moto server S3, {changed} talks changed", incremental)]
+    return rows
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -103,11 +124,11 @@ def main(argv: list[str] | None = None) -> int:
                 target.mkdir()
                 rows += run(args.corpus, target, args.changed)
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs (wall time counts other processes)")
-    print(f"{'build':<36} {'status':<10} {'talks':>7} {'+/-':>9} {'wall s':>7} {'cpu s':>7} {'artifact MB':>12}")
+    print(f"{'build':<40} {'status':<10} {'talks':>7} {'+/-':>9} {'wall s':>7} {'cpu s':>7} {'artifact MB':>12}")
     for name, r in rows:
         delta = f"+{r['added']}/-{r['removed']}"
         print(
-            f"{name:<36} {r['status']:<10} {r['talks']:>7,} {delta:>9} {r['wall_s']:>7.1f} {r['cpu_s']:>7.1f} "
+            f"{name:<40} {r['status']:<10} {r['talks']:>7,} {delta:>9} {r['wall_s']:>7.1f} {r['cpu_s']:>7.1f} "
             f"{r['artifact_mb']:>12.1f}"
         )
     return 0
