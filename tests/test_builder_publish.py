@@ -283,3 +283,19 @@ def test_rollback_refuses_a_corrupted_artifact(content, tmp_path):
     with pytest.raises(StoreError, match="sha256"):
         rollback(index)
     assert open_store(index).read_manifest()[0].index_version == second
+
+
+def test_index_inside_the_content_tree_is_not_read_as_content(s3, tmp_path):
+    # GIVEN content at the bucket's root and the index under index/ in the same bucket
+    upload_dir(s3, SAMPLE_CONTENT, "talks")
+    build_and_publish(f"s3://{BUCKET}", f"s3://{BUCKET}/index")
+    s3.put_object(Bucket=BUCKET, Key="talks/extra.md", Body=b"---\ntitle: E\nspeaker: Ex Tra\n---\nBody.\n")
+    # WHEN it is built again
+    report = build_and_publish(f"s3://{BUCKET}", f"s3://{BUCKET}/index")
+    # THEN the published manifests and artifacts were not listed as content
+    assert report.published and report.skipped == [] and report.sources_listed == 6
+    # AND the same holds for a local index folder inside the content folder
+    content = Path(shutil.copytree(SAMPLE_CONTENT, tmp_path / "content"))
+    build_and_publish(str(content), str(content / ".." / "content" / "_index"))
+    again = build_and_publish(str(content), str(content / "_index"), full=True)
+    assert again.skipped == [] and again.sources_listed == 5
