@@ -98,6 +98,12 @@ def test_talks_with_some_words_follow_when_fewer_than_a_page_have_all(engine):
     assert body["matched"] == "some"
 
 
+def test_a_word_typed_twice_counts_once(engine):
+    once, twice = engine.search(q="kubernetes"), engine.search(q="kubernetes Kubernetes")
+    assert [h["id"] for h in twice["hits"]] == [h["id"] for h in once["hits"]]
+    assert [h["score"] for h in twice["hits"]] == [h["score"] for h in once["hits"]]
+
+
 def test_falls_back_to_any_word_when_all_words_find_nothing(engine):
     body = engine.search(q="kubernetes zzyzx", size=50)
     assert body["matched"] == "any"

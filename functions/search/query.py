@@ -137,7 +137,8 @@ def parse_query(text: str) -> ParsedQuery:
         elif or_next and query.groups:
             query.groups[-1].extend(clauses)
         else:
-            query.groups.extend([c] for c in clauses)
+            # a word typed twice is one requirement ("python python" is "python")
+            query.groups.extend([c] for c in clauses if [c] not in query.groups)
         or_next = False
     del query.groups[MAX_CLAUSES:]
     del query.excluded[MAX_CLAUSES:]
