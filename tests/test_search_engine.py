@@ -13,6 +13,7 @@ import pytest
 
 from functions.search import engine as engine_module
 from functions.search.engine import InvalidParameter, SearchEngine
+from functions.search.ranking import Match, match_some
 from index_builder import write_index
 from index_builder.parsers import parse_source
 from tests.search_support import ID, TALKS
@@ -102,6 +103,14 @@ def test_a_word_typed_twice_counts_once(engine):
     once, twice = engine.search(q="kubernetes"), engine.search(q="kubernetes Kubernetes")
     assert [h["id"] for h in twice["hits"]] == [h["id"] for h in once["hits"]]
     assert [h["score"] for h in twice["hits"]] == [h["score"] for h in once["hits"]]
+
+
+def test_talks_added_after_those_with_every_word_come_from_the_rarest_words():
+    rare, common, commonest = (Match(frozenset(range(1, n))) for n in (3, 50, 5000))
+    # the rarest word's talks, then the next rarest's until a page is filled; the commonest are not needed
+    assert match_some([commonest, rare, common], enough=10, most=2000).docs == common.docs
+    # a word that would take the set past `most` talks is left out, even if the page stays short
+    assert match_some([rare, commonest], enough=10, most=2000).docs == rare.docs
 
 
 def test_falls_back_to_any_word_when_all_words_find_nothing(engine):

@@ -26,7 +26,7 @@ from functions.search.facets import FacetIndex
 from functions.search.highlight import Highlighter
 from functions.search.params import MAX_QUERY_CHARS, InvalidParameter, SearchParams
 from functions.search.query import ParsedQuery, normalise_text, parse_query
-from functions.search.ranking import Match, Ranker, Scores, match_all, match_any
+from functions.search.ranking import Match, Ranker, Scores, match_all, match_any, match_some
 from functions.search.snapshot import IndexSnapshot, fold, folded_words, stem_en, stem_fr
 
 __all__ = ["InvalidParameter", "SearchEngine"]
@@ -39,6 +39,8 @@ FEW_RESULTS = 10
 #: When fewer talks than this (a page) have every word, talks with some of the words follow them:
 #: docs/relevance.md measured strict AND capping topic recall (honeybee talks that never say "honey").
 FILL_BELOW = 10
+#: ... taken from the rarest words first, and no more of them than this (see ranking.match_some).
+FILL_MOST = 2000
 RELATED_TALKS = 5
 RELATED_TERMS = 12
 MAX_SUGGESTIONS = 8
@@ -107,7 +109,8 @@ class SearchEngine:
             match = match_all(groups)
             if len(groups) > 1 and len(match.docs) < FILL_BELOW:
                 complete = match.docs
-                match, fallback = match_any(groups), groups
+                match = match_some(groups, FILL_BELOW, FILL_MOST) if complete else match_any(groups)
+                fallback = groups
 
         matching: Collection[int] | None = None if match is None else match.docs
         if query.years:

@@ -477,3 +477,18 @@ def match_all(matches: list[Match]) -> Match:
 
 def match_any(matches: list[Match]) -> Match:
     return Match(frozenset().union(*(m.docs for m in matches)), [t for m in matches for t in m.terms])
+
+
+def match_some(matches: list[Match], enough: int, most: int) -> Match:
+    """Talks with some of the words: the rarest words' talks, adding words until there are ``enough``.
+
+    Adding stops before a word that would take the set past ``most`` talks: filling a page after the
+    few talks with every word does not need every talk that says "python" (for "supernovas python"),
+    and scoring them all was the dearest part of such queries.
+    """
+    docs: frozenset[int] = frozenset()
+    for match in sorted(matches, key=lambda m: len(m.docs)):
+        if len(docs) >= enough or (docs and len(docs) + len(match.docs) > most):
+            break
+        docs = docs.union(match.docs)
+    return Match(docs, [t for m in matches for t in m.terms])
