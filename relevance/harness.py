@@ -17,9 +17,11 @@ from relevance.metrics import CUTOFF, QueryScore, score
 ROOT = Path(__file__).resolve().parent.parent
 #: Where each judged corpus lives inside the shared folder (see ../shared/relevance/README.md).
 CORPUS_FILES = {"fr": "corpora/pyvideo-talks-fr.jsonl", "full": "corpora/pyvideo-talks.jsonl.gz"}
-#: Code whose changes alter what an index holds: a change invalidates cached indexes even without
-#: a SCHEMA_VERSION bump, so iterating on analysis never measures a stale index.
-INDEXING_CODE = ("talksearch/schema.py", "index_builder/parsers.py", "index_builder/text.py", "index_builder/writer.py")
+#: Code whose changes may alter what an index holds: a change invalidates cached indexes even without
+#: a SCHEMA_VERSION bump, so iterating on analysis never measures a stale index. Every builder module
+#: counts (a new one too), except those that only publish or parse the command line.
+INDEXING_CODE = ("talksearch/schema.py", "index_builder/*.py")
+NOT_INDEXING_CODE = {"index_builder/build.py", "index_builder/cli.py", "index_builder/__main__.py"}
 
 #: What the page sends for a search (frontend/js/url.js searchParams, config.pageSize).
 PAGE_PARAMS = {"page": 1, "size": CUTOFF}
@@ -32,10 +34,10 @@ def index_key(corpus_file: Path) -> str:
     from talksearch.contracts import SCHEMA_VERSION
 
     digest = hashlib.sha256(f"{file_sha256(corpus_file)}:{SCHEMA_VERSION}".encode())
-    for relative in INDEXING_CODE:
-        path = ROOT / relative
-        if path.exists():
-            digest.update(path.read_bytes())
+    for pattern in INDEXING_CODE:
+        for path in sorted(ROOT.glob(pattern)):
+            if path.relative_to(ROOT).as_posix() not in NOT_INDEXING_CODE:
+                digest.update(path.read_bytes())
     return f"v{SCHEMA_VERSION}-{digest.hexdigest()[:16]}"
 
 
