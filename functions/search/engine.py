@@ -267,10 +267,10 @@ class SearchEngine:
         suggestions: list[dict] = []
         if len(prefix) >= 2:
             context = text[: len(text) - len(prefix)].rstrip()
-            terms = self.snapshot.expand_prefix("words", prefix, 1000, 4)
+            context_words = words[:-1] if words and words[-1] == prefix else words
+            terms = self._completions(context_words, prefix, 4)
             suggestions += [{"text": f"{context} {t}".strip(), "kind": "term"} for t in terms if t != prefix or context]
             suggestions += [{"text": name, "kind": "speaker"} for name in self._speakers_starting(prefix, 2)]
-            context_words = words[:-1] if words and words[-1] == prefix else words
             suggestions += [{"text": t, "kind": "title"} for t in self._titles_for(context_words, prefix, 3)]
         seen: set[str] = set()
         unique = []
@@ -280,6 +280,19 @@ class SearchEngine:
                 seen.add(key)
                 unique.append(s)
         return {"query": q, "suggestions": unique[:MAX_SUGGESTIONS]}
+
+    def _completions(self, context: list[str], prefix: str, limit: int) -> list[str]:
+        """Words starting with ``prefix``: the most frequent, or after other words, those found with them most."""
+        if not context:
+            return list(self.snapshot.expand_prefix("words", prefix, 1000, limit))
+        together = match_all([self.ranker.match_word(self.ranker.word_terms(w, fuzzy=False)) for w in context]).docs
+        overlap = []
+        for term in self.snapshot.expand_prefix("words", prefix, 1000, 3 * limit):
+            data = self.snapshot.term("words", term)
+            shared = len(together.intersection(data.frequencies)) if data is not None else 0
+            if shared:
+                overlap.append((shared, term))
+        return [term for _, term in heapq.nlargest(limit, overlap)]
 
     def _speakers_starting(self, prefix: str, limit: int) -> list[str]:
         return self.facets.speaker_names().starting_with(prefix, limit)
