@@ -113,6 +113,15 @@ def test_talk_route_takes_ids_with_slashes(api):
     assert headers["etag"]
 
 
+def test_recorded_talk_event(api, lambda_context):
+    """GIVEN an event as API Gateway sends it for /api/talks/{id+} (no query string, no parameters)."""
+    event = json.loads((search_app_events() / "get_talk.json").read_text(encoding="utf-8"))
+    status, headers, body = call(search_app.lambda_handler, event, lambda_context)
+    assert status == 200
+    assert body["id"] == ID["Introduction à Kubernetes"] and body["title"] == "Introduction à Kubernetes"
+    assert headers["cache-control"].startswith("public")
+
+
 def test_talk_id_may_arrive_percent_encoded(api):
     status, _, body = api("/api/talks/" + quote(ID["Introduction à Kubernetes"], safe=""))  # %2F
     assert status == 200 and body["id"] == ID["Introduction à Kubernetes"]
