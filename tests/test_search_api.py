@@ -17,7 +17,7 @@ from moto import mock_aws
 
 from functions.search import app as search_app
 from index_builder import build_and_publish
-from tests.search_support import ID, TALKS, call, http_event, query_string, write_content
+from tests.search_support import EVENTS, ID, TALKS, call, http_event, query_string, write_content
 
 BUCKET = "talksearch-index"
 
@@ -70,18 +70,12 @@ def test_search_route_answers_from_the_published_index(api, published):
 
 
 def test_recorded_event_with_repeated_facet_values(api, lambda_context):
-    event = json.loads((search_app_events() / "get_search.json").read_text(encoding="utf-8"))
+    event = json.loads((EVENTS / "get_search.json").read_text(encoding="utf-8"))
     search_app.set_index_holder(None)
     status, _, body = call(search_app.lambda_handler, event, lambda_context)
     assert status == 200
     # "Chu, Hua-Rong" holds a comma: the raw query string keeps the two values apart
     assert {entry["value"] for entry in body["facets"]["speaker"]} >= {"Jane Doe", "Chu, Hua-Rong"}
-
-
-def search_app_events():
-    from tests.search_support import EVENTS
-
-    return EVENTS
 
 
 @pytest.mark.parametrize(
@@ -115,7 +109,7 @@ def test_talk_route_takes_ids_with_slashes(api):
 
 def test_recorded_talk_event(api, lambda_context):
     """GIVEN an event as API Gateway sends it for /api/talks/{id+} (no query string, no parameters)."""
-    event = json.loads((search_app_events() / "get_talk.json").read_text(encoding="utf-8"))
+    event = json.loads((EVENTS / "get_talk.json").read_text(encoding="utf-8"))
     status, headers, body = call(search_app.lambda_handler, event, lambda_context)
     assert status == 200
     assert body["id"] == ID["Introduction à Kubernetes"] and body["title"] == "Introduction à Kubernetes"
