@@ -103,6 +103,14 @@ def test_only_the_current_and_previous_versions_stay_on_disk(bucket, holder):
     assert len([p for p in holder.work_dir.iterdir() if p.is_dir()]) == 2
 
 
+def test_copies_left_in_tmp_by_an_earlier_process_are_removed(holder):
+    stale = holder.work_dir / "20200101T000000000Z-1-1"
+    (stale / "sub").mkdir(parents=True)
+    holder.engine()
+    assert not stale.exists()
+    assert [p.name for p in holder.work_dir.iterdir()] == [holder.engine().snapshot.index_dir.name]
+
+
 def test_corrupt_new_artifact_keeps_the_current_index_serving(bucket, holder, caplog):
     s3, content = bucket
     first = holder.engine()

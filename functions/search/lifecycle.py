@@ -137,8 +137,7 @@ class IndexHolder:
 
         self._loads += 1
         directory = self.work_dir / f"{_safe_name(manifest.index_version)}-{os.getpid()}-{self._loads}"
-        if directory.exists():
-            shutil.rmtree(directory)
+        self._remove_unused_copies()
         try:
             self.store.download_index(manifest, directory)
             engine = SearchEngine(directory, version=manifest.index_version, built_at=manifest.built_at)
@@ -146,6 +145,19 @@ class IndexHolder:
             shutil.rmtree(directory, ignore_errors=True)
             raise
         return engine
+
+    def _remove_unused_copies(self) -> None:
+        """Delete index copies no engine of this process serves (left by a crashed runtime in the same
+        sandbox, or a failed load): /tmp is small and outlives the process."""
+        in_use = {e.snapshot.index_dir for e in (self._engine, self._previous) if e is not None}
+        if self.work_dir.is_dir():
+            for entry in self.work_dir.iterdir():
+                if entry in in_use:
+                    continue
+                if entry.is_dir():
+                    shutil.rmtree(entry, ignore_errors=True)
+                else:
+                    entry.unlink(missing_ok=True)
 
     def _swap(self, engine) -> None:
         retired, self._previous, self._engine = self._previous, self._engine, engine
