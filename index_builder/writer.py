@@ -99,6 +99,14 @@ _TOKEN = re.compile(r"\w+")  # the schema's RegexTokenizer expression
 _POSITIONS = Positions()
 
 
+_WEIGHTS = [float(n) for n in range(256)]
+
+
+def _weight(frequency: int) -> float:
+    """Whoosh's weight for a term frequency, sharing the float objects of small counts."""
+    return _WEIGHTS[frequency] if frequency < 256 else float(frequency)
+
+
 class FastAnalysis:
     """The schema's analysis of one text, computed once for all the fields that share it."""
 
@@ -106,6 +114,7 @@ class FastAnalysis:
         self._folded: dict[str, str] = {}
         self._stems: dict[str, dict[str, str]] = {"fr": {}, "en": {}}
         self._stemmers = {"fr": stemmer_for_language("fr"), "en": stemmer_for_language("en")}
+        self._single_positions: dict[int, bytes] = {}
 
     def folded_tokens(self, text: str) -> list[str]:
         folded = self._folded
@@ -124,7 +133,7 @@ class FastAnalysis:
             for token in tokens:
                 if token not in STOP_WORDS:
                     counts[token] += 1
-            return [(t.encode("utf-8"), n, float(n), pack_uint(n)) for t, n in counts.items()]
+            return [(t.encode("utf-8"), n, _weight(n), pack_uint(n)) for t, n in counts.items()]
         positions: dict[str, list[int]] = defaultdict(list)
         if kind == "names":
             for pos, token in enumerate(tokens):
@@ -138,8 +147,17 @@ class FastAnalysis:
                 if stemmed is None:
                     stemmed = stems[token] = stem(token)
                 positions[stemmed].append(pos)
-        encode = _POSITIONS.encode
-        return [(t.encode("utf-8"), len(p), float(len(p)), encode(p)) for t, p in positions.items()]
+        encode, single = _POSITIONS.encode, self._single_positions
+        out = []
+        for term, where in positions.items():
+            if len(where) == 1:  # most terms occur once in a text: their encoding depends only on the position
+                value = single.get(where[0])
+                if value is None:
+                    value = single[where[0]] = encode(where)
+                out.append((term.encode("utf-8"), 1, 1.0, value))
+            else:
+                out.append((term.encode("utf-8"), len(where), _weight(len(where)), encode(where)))
+        return out
 
 
 class TalkWriter(SegmentWriter):
@@ -203,7 +221,7 @@ class TalkWriter(SegmentWriter):
         perdocwriter = self.perdocwriter
         schema = self.schema
         docnum = self.docnum
-        add_post = self.pool.add
+        terms = self.pool.terms
         perdocwriter.start_doc(docnum)
         try:
             for fieldname in sorted(fields):
@@ -212,11 +230,11 @@ class TalkWriter(SegmentWriter):
                 length = 0
                 if field.indexed:
                     items = prepared[fieldname] if fieldname in prepared else field.index(value)
-                    scorable = field.scorable
-                    for tbytes, freq, weight, vbytes in items:
-                        if scorable:
-                            length += freq
-                        add_post((fieldname, tbytes, docnum, weight, vbytes))
+                    for tbytes, freq, weight, vbytes in items:  # GroupedPostingPool.add, inlined
+                        length += freq
+                        terms[(fieldname, tbytes)].extend((docnum, weight, vbytes))
+                    if not field.scorable:
+                        length = 0
                     self._lengths[fieldname][docnum] = byte_to_length(length_to_byte(length)) if length else None
                 perdocwriter.add_field(fieldname, field, value if field.stored else None, length)
                 column = field.column_type
@@ -256,12 +274,10 @@ class GroupedPostingPool:
 
     def __init__(self) -> None:
         self.terms: dict[tuple[str, bytes], list] = defaultdict(list)
-        self.fieldnames: set[str] = set()
-        self._weights: dict[float, float] = {}
 
     def add(self, item: tuple) -> None:
+        """One posting (fieldname, term bytes, docnum, weight, value), as Whoosh's merges add them."""
         fieldname, tbytes, docnum, weight, vbytes = item
-        weight = self._weights.setdefault(weight, weight)  # share the few distinct floats
         self.terms[(fieldname, tbytes)].extend((docnum, weight, vbytes))
 
     def iter_postings(self) -> Iterator[tuple]:
