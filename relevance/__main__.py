@@ -9,6 +9,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+from index_builder.parsers import ContentError
 from relevance.data import QueryFileError, load_queries
 from relevance.fts5 import Fts5Baseline
 from relevance.harness import (
@@ -58,6 +59,9 @@ def main(argv: list[str] | None = None) -> int:
     except QueryFileError as error:
         print(f"relevance: {error}", file=sys.stderr)
         return 2
+    except UnicodeDecodeError as error:
+        print(f"relevance: {queries_file} is not UTF-8 ({error.reason} at byte {error.start})", file=sys.stderr)
+        return 2
     wanted = sorted({q.corpus for q in queries})
     unknown = [name for name in wanted if name not in CORPUS_FILES]
     if unknown:
@@ -70,7 +74,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"relevance: skipped, corpora not found: {', '.join(missing)}")
         return 0
 
-    indexes = {name: cached_index(name, path, args.cache) for name, path in corpus_files.items()}
+    try:
+        indexes = {name: cached_index(name, path, args.cache) for name, path in corpus_files.items()}
+    except ContentError as error:
+        print(f"relevance: a corpus cannot be indexed: {error}", file=sys.stderr)
+        return 2
     engine = EngineSearch(indexes, time_budget_ms=args.time_budget_ms)
     records = {name: load_corpus(path) for name, path in corpus_files.items()}
     baselines = {

@@ -26,15 +26,23 @@ class QueryFileError(ValueError):
     """The judged-query file is unreadable or a line misses a required field."""
 
 
-def read_jsonl(path: Path) -> Iterator[dict]:
+def read_jsonl(path: Path, *, skip_broken: bool = False) -> Iterator[dict]:
+    """The JSON objects of a JSON Lines file; a broken line raises, or is skipped (as the builder skips it)."""
     opener = gzip.open if path.name.endswith(".gz") else open
-    with opener(path, "rt", encoding="utf-8") as lines:
+    with opener(path, "rt", encoding="utf-8", errors="replace" if skip_broken else "strict") as lines:
         for number, line in enumerate(lines, 1):
-            if line.strip():
-                try:
-                    yield json.loads(line)
-                except json.JSONDecodeError as error:
-                    raise QueryFileError(f"{path}:{number}: not JSON ({error.msg})") from None
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as error:
+                if skip_broken:
+                    continue
+                raise QueryFileError(f"{path}:{number}: not JSON ({error.msg})") from None
+            if isinstance(record, dict):
+                yield record
+            elif not skip_broken:
+                raise QueryFileError(f"{path}:{number}: not a JSON object")
 
 
 def load_queries(path: Path) -> list[JudgedQuery]:

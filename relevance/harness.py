@@ -41,12 +41,19 @@ def index_key(corpus_file: Path) -> str:
     return f"v{SCHEMA_VERSION}-{digest.hexdigest()[:16]}"
 
 
-def build_index(corpus_file: Path, directory: Path) -> int:
-    """Index a corpus file the way the builder indexes any content object; returns the talk count."""
+def build_index(corpus_file: Path, directory: Path, log: Callable[[str], None] = print) -> int:
+    """Index a corpus file the way the builder indexes any content object; returns the talk count.
+
+    Raises ``index_builder.parsers.ContentError`` when the file is unusable; skipped records are reported.
+    """
     from index_builder import write_index
     from index_builder.parsers import parse_source
 
     parsed = parse_source(corpus_file.name, corpus_file.read_bytes())
+    for problem in parsed.problems[:5]:
+        log(f"  {corpus_file.name}: skipped {problem}")
+    if len(parsed.problems) > 5:
+        log(f"  {corpus_file.name}: ... {len(parsed.problems) - 5} more records skipped")
     write_index(parsed.talks, directory)
     return len(parsed.talks)
 
@@ -63,7 +70,7 @@ def cached_index(name: str, corpus_file: Path, cache_dir: Path, log: Callable[[s
         shutil.rmtree(stale, ignore_errors=True)
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(dir=cache_dir, prefix=f".{name}-") as work:
-        count = build_index(corpus_file, Path(work) / "index")
+        count = build_index(corpus_file, Path(work) / "index", log)
         (Path(work) / "index").rename(target)  # atomic: a crashed build never leaves a half index under the key
     log(f"index {name}: built {count} talks in {time.perf_counter() - started:.1f} s -> {target}")
     return target
@@ -97,7 +104,8 @@ class EngineSearch:
 
 
 def load_corpus(corpus_file: Path) -> list[dict]:
-    return list(read_jsonl(corpus_file))
+    """The talk records of a corpus file for the baselines (broken lines skipped, as the builder does)."""
+    return [r for r in read_jsonl(corpus_file, skip_broken=True) if isinstance(r.get("id"), str)]
 
 
 @dataclass

@@ -165,7 +165,8 @@ def synthetic_shared(tmp_path: Path) -> Path:
     (shared / "corpora").mkdir(parents=True)
     (shared / "relevance").mkdir()
     lines = lambda records: "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)  # noqa: E731
-    (shared / "corpora" / "pyvideo-talks-fr.jsonl").write_text(lines(FRENCH_TALKS), encoding="utf-8")
+    # one broken line: skipped and reported, the other talks indexed
+    (shared / "corpora" / "pyvideo-talks-fr.jsonl").write_text(lines(FRENCH_TALKS) + "{oops\n", encoding="utf-8")
     with gzip.open(shared / "corpora" / "pyvideo-talks.jsonl.gz", "wt", encoding="utf-8") as full:
         full.write(lines(FRENCH_TALKS + ENGLISH_TALKS))
     (shared / "relevance" / "dev-queries.jsonl").write_text(lines(JUDGED), encoding="utf-8")
@@ -183,6 +184,7 @@ def test_eval_end_to_end_on_a_synthetic_corpus(synthetic_shared, tmp_path, capsy
 
     # THEN both corpora were indexed with the builder, and every query has a line per system
     assert printed.count("index fr: built 3 talks") == 1 and "index full: built 5 talks" in printed
+    assert "pyvideo-talks-fr.jsonl: skipped line 4: invalid JSON" in printed
     results = [json.loads(line) for line in (out / "results.jsonl").read_text(encoding="utf-8").splitlines()]
     assert [r["qid"] for r in results] == [q["qid"] for q in JUDGED]
     by_qid = {r["qid"]: r["systems"] for r in results}
@@ -213,3 +215,10 @@ def test_eval_end_to_end_on_a_synthetic_corpus(synthetic_shared, tmp_path, capsy
     printed = capsys.readouterr().out
     assert "changes since the previous run (1 queries)" in printed
     assert "better t-fr-spk-01" in printed and "RR 0.000 -> 1.000" in printed
+
+
+def test_an_unusable_corpus_is_a_clear_error(synthetic_shared, tmp_path, capsys):
+    (synthetic_shared / "corpora" / "pyvideo-talks-fr.jsonl").write_text("not json\n", encoding="utf-8")
+    args = ["--shared", str(synthetic_shared), "--cache", str(tmp_path / "indexes"), "--no-doc"]
+    assert main([*args, "--results", str(tmp_path / "results.jsonl")]) == 2
+    assert "a corpus cannot be indexed: no valid talk records" in capsys.readouterr().err
