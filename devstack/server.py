@@ -7,6 +7,7 @@ threaded server does both on one origin, so the page's default API base (``/api`
 from __future__ import annotations
 
 import errno
+import gzip
 import http.server
 import socketserver
 import traceback
@@ -34,6 +35,11 @@ CONTENT_TYPES = {
     ".woff2": "font/woff2",
     ".webmanifest": "application/manifest+json",
 }
+
+
+#: Compressed when the client accepts gzip, as CloudFront does in AWS (the page's byte budget counts on it).
+COMPRESSIBLE = ("text/", "application/json", "image/svg+xml", "application/manifest+json")
+MIN_COMPRESS_BYTES = 512
 
 
 class PortInUseError(OSError):
@@ -89,12 +95,28 @@ class DevRequestHandler(http.server.SimpleHTTPRequestHandler):
         pass  # the console is for URLs and rebuilds; the handlers log what matters
 
     def _dispatch(self) -> None:
-        if self.path == "/api" or self.path.startswith(("/api/", "/api?")):
-            self._invoke_api()
-        elif self.command in ("GET", "HEAD"):
-            super().do_GET() if self.command == "GET" else super().do_HEAD()
-        else:
-            self._write(error_response(405, "Method Not Allowed"))
+        try:
+            if self.path == "/api" or self.path.startswith(("/api/", "/api?")):
+                self._invoke_api()
+            elif self.command in ("GET", "HEAD"):
+                self._serve_static()
+            else:
+                self._write(error_response(405, "Method Not Allowed"))
+        except (BrokenPipeError, ConnectionResetError):
+            # the page aborts stale requests while someone types: not an error worth a traceback
+            self.close_connection = True
+
+    def _serve_static(self) -> None:
+        path = Path(self.translate_path(self.path))  # confined to frontend/ by SimpleHTTPRequestHandler
+        if path.is_dir():
+            if not self.path.partition("?")[0].endswith("/"):
+                self._write(HttpResponse(301, [("Location", self.path.partition("?")[0] + "/")], b""))
+                return
+            path = path / "index.html"
+        if not path.is_file():
+            self._write(error_response(404, "Not Found"))
+            return
+        self._write(HttpResponse(200, [("Content-Type", self.guess_type(path))], path.read_bytes()))
 
     do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = _dispatch
 
@@ -126,11 +148,24 @@ class DevRequestHandler(http.server.SimpleHTTPRequestHandler):
         self._write(response)
 
     def _write(self, response: HttpResponse) -> None:
+        body, headers = response.body, response.headers
+        if self._should_compress(response):
+            body = gzip.compress(body, compresslevel=6)
+            headers = [*headers, ("Content-Encoding", "gzip"), ("Vary", "Accept-Encoding")]
         self.send_response(response.status)
-        for name, value in response.headers:
+        for name, value in headers:
             if name.lower() not in ("content-length", "connection", "transfer-encoding"):
                 self.send_header(name, value)
-        self.send_header("Content-Length", str(len(response.body)))
+        self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         if self.command != "HEAD":
-            self.wfile.write(response.body)
+            self.wfile.write(body)
+
+    def _should_compress(self, response: HttpResponse) -> bool:
+        headers = {name.lower(): value for name, value in response.headers}
+        return (
+            len(response.body) >= MIN_COMPRESS_BYTES
+            and "content-encoding" not in headers
+            and headers.get("content-type", "").startswith(COMPRESSIBLE)
+            and "gzip" in (self.headers.get("Accept-Encoding") or "")
+        )

@@ -130,6 +130,9 @@ def _health(api_url: str) -> tuple[int, str]:
             return response.status, response.read().decode("utf-8", "replace")
     except urllib.error.HTTPError as error:
         return error.code, error.read().decode("utf-8", "replace")
+    except (TimeoutError, urllib.error.URLError, ConnectionError) as error:
+        # a busy machine loading a large index can be slow to answer: keep polling
+        return 0, f"no answer yet ({error})"
 
 
 def _wait_until_healthy(stack: Stack, timeout: float | None, log: Callable[[str], None]) -> None:

@@ -7,6 +7,7 @@ real handler is exercised over the whole stack in test_devstack_stack.py.
 from __future__ import annotations
 
 import base64
+import gzip
 import http.client
 import json
 import threading
@@ -185,6 +186,22 @@ def test_static_files_are_served_with_their_content_type(server, path, content_t
     assert response.status == 200
     assert response.getheader("content-type") == content_type
     assert data == body
+
+
+def test_text_is_gzipped_for_clients_that_accept_it_as_cloudfront_does(server, tmp_path):
+    # GIVEN a page module large enough to be worth compressing
+    module = "export const words = [" + ", ".join(f'"w{i}"' for i in range(400)) + "];\n"
+    (tmp_path / "js" / "big.js").write_text(module, encoding="utf-8")
+    # WHEN a browser that accepts gzip asks for it, and for an API answer
+    static, static_body = request(server, "GET", "/js/big.js", headers=[("Accept-Encoding", "gzip, br")])
+    api, api_body = request(server, "GET", "/api/search?q=" + "x" * 600, headers=[("Accept-Encoding", "gzip")])
+    plain, plain_body = request(server, "GET", "/js/big.js")
+    # THEN both come compressed and decode to the same bytes; a client without gzip gets them plain
+    assert static.getheader("content-encoding") == "gzip" and len(static_body) < len(module)
+    assert gzip.decompress(static_body).decode() == module
+    assert api.getheader("content-encoding") == "gzip"
+    assert json.loads(gzip.decompress(api_body))["rawQueryString"] == "q=" + "x" * 600
+    assert plain.getheader("content-encoding") is None and plain_body.decode() == module
 
 
 @pytest.mark.parametrize("path", ["/missing.js", "/js/", "/../pyproject.toml", "/%2e%2e/pyproject.toml"])
