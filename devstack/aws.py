@@ -23,6 +23,7 @@ from talksearch.contracts import (
     ENV_CONTENT_PREFIX,
     ENV_INDEX_BUCKET,
     ENV_INDEX_PREFIX,
+    s3_location,
 )
 
 REGION = "eu-west-3"
@@ -48,11 +49,11 @@ class Resources:
 
     @property
     def content_location(self) -> str:
-        return f"s3://{self.content_bucket}/{self.content_prefix}"
+        return s3_location(self.content_bucket, self.content_prefix)
 
     @property
     def index_location(self) -> str:
-        return f"s3://{self.index_bucket}/{self.index_prefix}"
+        return s3_location(self.index_bucket, self.index_prefix)
 
 
 def function_environment(endpoint: str, refresh_seconds: float) -> dict[str, str]:

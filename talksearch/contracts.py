@@ -53,6 +53,11 @@ def join_key(*parts: str) -> str:
     return "/".join(p.strip("/") for p in parts if p and p.strip("/"))
 
 
+def s3_location(bucket: str, prefix: str = "") -> str:
+    """``s3://bucket/prefix``, the location form the builder and its store take."""
+    return f"s3://{bucket}/{prefix.strip('/')}"
+
+
 def manifest_key(index_prefix: str) -> str:
     return join_key(index_prefix, MANIFEST_NAME)
 

@@ -19,24 +19,16 @@ from moto.moto_api._internal.models import moto_api_backend
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import sync_playwright
 
+from bench.page import CHROMIUM as CHROMIUM_PATH
+from bench.page import CHROMIUM_ARGS
 from devstack import start_stack
 
-CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM = Path(CHROMIUM_PATH)
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.skipif(
         not CHROMIUM.exists(), reason=f"needs Debian's Chromium at {CHROMIUM} (`make chromium` installs it)"
     ),
-]
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
 ]
 SCREENSHOT = Path(__file__).resolve().parent.parent / "docs" / "screenshot.png"
 DESKTOP = {"width": 1280, "height": 860}

@@ -31,6 +31,7 @@ from talksearch.contracts import (
     ENV_CONTENT_PREFIX,
     ENV_INDEX_BUCKET,
     ENV_INDEX_PREFIX,
+    s3_location,
 )
 
 logger = Logger()
@@ -67,11 +68,11 @@ class Locations:
 
     @property
     def source(self) -> str:
-        return f"s3://{self.content_bucket}/{self.content_prefix}"
+        return s3_location(self.content_bucket, self.content_prefix)
 
     @property
     def index(self) -> str:
-        return f"s3://{self.index_bucket}/{self.index_prefix}"
+        return s3_location(self.index_bucket, self.index_prefix)
 
     def holds(self, key: str) -> bool:
         """Whether an object key is content (under the content prefix, and not a folder marker)."""
