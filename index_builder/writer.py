@@ -21,7 +21,8 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from whoosh import index as whoosh_index
-from whoosh.formats import Positions
+from whoosh.codec.whoosh3 import W3Codec, W3TermInfo
+from whoosh.formats import Frequency, Positions
 from whoosh.lang import stemmer_for_language
 from whoosh.support.charset import accent_map
 from whoosh.system import pack_uint
@@ -35,6 +36,20 @@ logger = logging.getLogger(__name__)
 #: Memory for Whoosh's posting pool: big enough that a 20k-talk corpus is sorted in one run
 #: (fewer temp files and merges), small enough for a 1 GB Lambda.
 WRITER_LIMIT_MB = 256
+#: Terms in fewer talks than this keep their postings in their term table entry rather than in a
+#: posting block of their own (about 60 bytes of block header and zlib stream each): most terms are
+#: in one or two talks, and inlining them took the 21.7k-talk artifact from 52.4 to 50.6 MB (level 1).
+INLINE_POSTINGS = 8
+
+if not hasattr(W3TermInfo, "set_inline"):
+    # Whoosh's postings writer inlines short posting lists with ``terminfo.set_inline``, a method
+    # W3TermInfo names ``set_inlined``: the alias makes ``inlinelimit`` work (readers already handle it)
+    W3TermInfo.set_inline = W3TermInfo.set_inlined
+
+
+def index_codec() -> W3Codec:
+    """Whoosh's default codec, inlining short posting lists (it is pickled in the index: Whoosh's class only)."""
+    return W3Codec(inlinelimit=INLINE_POSTINGS)
 
 
 def write_index(
@@ -126,30 +141,41 @@ class FastAnalysis:
             out.append(token)
         return out
 
-    def items(self, kind: str, tokens: list[str]) -> list[tuple[bytes, int, float, bytes]]:
-        """(term bytes, frequency, weight, encoded value) per distinct term, as Field.index yields them."""
-        if kind == "folded":  # Frequency format: no positions
-            counts: dict[str, int] = defaultdict(int)
-            for token in tokens:
-                if token not in STOP_WORDS:
-                    counts[token] += 1
-            return [(t.encode("utf-8"), n, _weight(n), pack_uint(n)) for t, n in counts.items()]
-        positions: dict[str, list[int]] = defaultdict(list)
+    def items(self, kind: str, tokens: list[str], positions: bool) -> list[tuple[bytes, int, float, bytes]]:
+        """(term bytes, frequency, weight, encoded value) per distinct term, as Field.index yields them.
+
+        ``positions``: the field's format keeps word positions (phrase=True); else only frequencies.
+        """
+        terms: list[str]
         if kind == "names":
-            for pos, token in enumerate(tokens):
-                positions[token].append(pos)
+            terms = tokens
+        elif kind == "folded":
+            terms = ["" if token in STOP_WORDS else token for token in tokens]
         else:
             stems, stem = self._stems[kind], self._stemmers[kind]
-            for pos, token in enumerate(tokens):
+            terms = []
+            for token in tokens:
                 if token in STOP_WORDS:
-                    continue  # positions are not renumbered: phrases never match across a removed word
+                    # positions are not renumbered: phrases never match across a removed word
+                    terms.append("")
+                    continue
                 stemmed = stems.get(token)
                 if stemmed is None:
                     stemmed = stems[token] = stem(token)
-                positions[stemmed].append(pos)
+                terms.append(stemmed)
+        if not positions:  # Frequency format
+            counts: dict[str, int] = defaultdict(int)
+            for term in terms:
+                counts[term] += 1
+            counts.pop("", None)
+            return [(t.encode("utf-8"), n, _weight(n), pack_uint(n)) for t, n in counts.items()]
+        where_found: dict[str, list[int]] = defaultdict(list)
+        for pos, term in enumerate(terms):
+            where_found[term].append(pos)
+        where_found.pop("", None)
         encode, single = _POSITIONS.encode, self._single_positions
         out = []
-        for term, where in positions.items():
+        for term, where in where_found.items():
             if len(where) == 1:  # most terms occur once in a text: their encoding depends only on the position
                 value = single.get(where[0])
                 if value is None:
@@ -167,11 +193,14 @@ class TalkWriter(SegmentWriter):
     VERIFY_DOCUMENTS = 25
 
     def __init__(self, ix, **kwargs) -> None:
-        super().__init__(ix, **kwargs)
+        super().__init__(ix, codec=index_codec(), **kwargs)
         self.pool.cleanup()
         self.pool = GroupedPostingPool()
         self.analysis = FastAnalysis()
         self.fast = all(name in self.schema for name in FIELD_ANALYSIS)
+        #: field -> whether its format keeps positions (else it must be Whoosh's Frequency format)
+        self._positions = {name: _keeps_positions(self.schema[name]) for name in FIELD_ANALYSIS if self.fast}
+        self.fast = self.fast and None not in self._positions.values()
         self._verify_left = self.VERIFY_DOCUMENTS
         #: field → docnum → the length a reader of this segment would report (see _flush_segment)
         self._lengths: dict[str, dict[int, int | None]] = defaultdict(dict)
@@ -207,7 +236,7 @@ class TalkWriter(SegmentWriter):
             else:
                 tokens[words] = self.analysis.folded_tokens(words)
         return {
-            name: self.analysis.items(kind, tokens[fields[name]])
+            name: self.analysis.items(kind, tokens[fields[name]], self._positions[name])
             for name, kind in FIELD_ANALYSIS.items()
             if fields.get(name) is not None
         }
@@ -261,6 +290,12 @@ class TalkWriter(SegmentWriter):
         self.fieldwriter.close()
         if reader is not None:
             reader.close()
+
+
+def _keeps_positions(field) -> bool | None:
+    """True for Whoosh's Positions format, False for its Frequency format, None for any other (not handled)."""
+    kind = type(field.format)
+    return True if kind is Positions else False if kind is Frequency else None
 
 
 class GroupedPostingPool:

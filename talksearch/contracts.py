@@ -27,7 +27,7 @@ from typing import Any
 
 #: Bump when the Whoosh schema or the analysis changes: the builder then rebuilds in full
 #: and the search function refuses artifacts it cannot read.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 MANIFEST_NAME = "manifest.json"
 VERSIONS_DIR = "versions"

@@ -70,9 +70,9 @@ def build_schema() -> Schema:
         source=ID(stored=True),
         # searchable text, French and English stems
         title=TEXT(analyzer=FRENCH, stored=True, phrase=True),
-        title_en=TEXT(analyzer=ENGLISH, phrase=True),
+        title_en=TEXT(analyzer=ENGLISH, phrase=False),
         summary=TEXT(analyzer=FRENCH, stored=True, phrase=True),
-        summary_en=TEXT(analyzer=ENGLISH, phrase=True),
+        summary_en=TEXT(analyzer=ENGLISH, phrase=False),
         tags=TEXT(analyzer=FOLDED, phrase=False),
         # people, organisations, events: folded, never stemmed
         speakers=TEXT(analyzer=NAMES, phrase=True),
@@ -87,7 +87,8 @@ def build_schema() -> Schema:
         lang=ID(stored=True, sortable=True),
         year=NUMERIC(int, bits=32, stored=True, sortable=True, signed=False),
         date=ID(stored=True, sortable=True),
-        sort_title=ID(sortable=True),
+        # browse order's tie-break: a column only, no terms (nothing searches it)
+        sort_title=COLUMN(VarBytesColumn()),
         # speakers again, tab-joined UTF-8, as a column: the search function loads every talk's
         # speakers in ~10 ms from it (reading f_speaker's 13k posting lists takes ~200 ms)
         speaker_values=COLUMN(VarBytesColumn()),
@@ -147,7 +148,7 @@ def talk_to_document(talk: Talk) -> dict:
         "f_event": _exact(talk.event),
         "lang": talk.lang,
         "date": talk.date,
-        "sort_title": fold(talk.title),
+        "sort_title": fold(talk.title).encode("utf-8"),
         "speaker_list": speakers,
         "tag_list": list(talk.tags),
         "url": talk.url,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from whoosh import index as whoosh_index
 
-from index_builder.writer import TalkWriter, indexed_ids, update_index, write_index
+from index_builder.writer import TalkWriter, index_codec, indexed_ids, update_index, write_index
 from talksearch.schema import Talk, build_schema, talk_to_document
 
 TRICKY_TALKS = [
@@ -74,7 +74,7 @@ def test_fast_path_matches_whoosh_analysis(tmp_path, monkeypatch):
     plain = tmp_path / "plain"
     plain.mkdir()
     ix = whoosh_index.create_in(str(plain), build_schema())
-    writer = ix.writer()
+    writer = ix.writer(codec=index_codec())  # the same storage layout: only the analysis differs
     for talk in TRICKY_TALKS:
         writer.add_document(**talk_to_document(talk))
     writer.commit()
@@ -130,7 +130,7 @@ def test_fast_path_matches_whoosh_on_real_french_talks(tmp_path, monkeypatch, fr
     talks = parse_source("fr.jsonl", french_corpus.read_bytes()).talks[:150]
     plain = tmp_path / "plain"
     plain.mkdir()
-    writer = whoosh_index.create_in(str(plain), build_schema()).writer()
+    writer = whoosh_index.create_in(str(plain), build_schema()).writer(codec=index_codec())
     for talk in talks:
         writer.add_document(**talk_to_document(talk))
     writer.commit()
