@@ -457,7 +457,7 @@ def pack_index(
     index_dir: Path,
     archive: Path,
     *,
-    compresslevel: int = 1,
+    compresslevel: int = 6,
     previous: tuple[Path, dict[str, PackedFile]] | None = None,
 ) -> PackedIndex:
     """Pack the files of an index directory into one tar.gz, each file in its own gzip member.
@@ -465,8 +465,8 @@ def pack_index(
     A multi-member gzip is an ordinary .tar.gz to every reader. It lets an incremental build
     copy the compressed members of the files the previous artifact already holds (Whoosh
     never rewrites a file: same name and size, same bytes; the member's tar header is checked
-    too) and compress only the new segment. Level 1: Whoosh segments barely shrink further at
-    higher levels, which take several times longer.
+    too) and compress only the new segment. Level 6: 5% smaller than level 1 on the 21.7k-talk
+    index (48.2 vs 50.6 MB) for about 1 s more per full build; level 9 saves 1% more in 10 s more.
     """
     files: dict[str, PackedFile] = {}
     digest = hashlib.sha256()
