@@ -9,7 +9,8 @@ lowercase, fold accents, drop French/English stop words and elided articles (``l
 stem. Text is indexed twice, once with the French and once with the English stemmer, so
 ``conteneurs`` finds ``conteneur`` and ``containers`` finds ``container`` whatever the talk's
 language. ``words`` keeps folded, unstemmed forms for prefix, fuzzy and spelling work, which
-must never see stems.
+must never see stems. Word positions are kept only where the search function checks phrases and
+proximity (the French-stemmed copies and names): the index is what every cold start downloads.
 """
 
 from __future__ import annotations
