@@ -306,6 +306,17 @@ def test_a_query_matching_only_some_words_says_so(stack, watched):
     watched.assert_clean()
 
 
+def test_talks_with_every_word_come_first_and_the_page_says_so(stack, watched):
+    visit(watched, stack)
+    page = watched.page
+    type_query(page, "kubernetes helm")
+    titles = hit_titles(page)
+    assert titles[0] == "Déployer Kubernetes sans douleur"  # the only talk with both words
+    assert "Kubernetes operators in Python" in titles[1:]  # then talks with one of them
+    assert "D’abord les talks qui contiennent tous ces mots" in page.locator("#notice").inner_text()
+    watched.assert_clean()
+
+
 def test_the_talk_view_shows_the_summary_and_related_talks(stack, watched):
     visit(watched, stack)
     page = watched.page

@@ -86,6 +86,7 @@ export function createResults({ root, count, sort, chips, notice, list, go, retr
         filtered ? stateLink(go, clearFilters(state), { class: 'button' }, t('removeFilters')) : null));
     }
     if (data.total && data.matched === 'any') parts.push(h('p', { class: 'partial' }, t('matchedAny')));
+    if (data.total && data.matched === 'some') parts.push(h('p', { class: 'partial' }, t('matchedSome')));
     if (data.partial) parts.push(h('p', { class: 'partial' }, t('partial')));
     fill(notice, parts);
   }
