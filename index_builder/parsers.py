@@ -194,6 +194,8 @@ def load_yaml_mapping(raw: str) -> dict[str, Any]:
 
 _SECTION = re.compile(r"^##[ \t]+(.+?)[ \t]*#*[ \t]*$", re.MULTILINE)
 _TITLE_HEADING = re.compile(r"^#[ \t]+(.+?)[ \t]*#*[ \t]*$", re.MULTILINE)
+#: Fenced code blocks (``` or ~~~): a ``## Name, Company`` line inside one is code, not a talk.
+_FENCE = re.compile(r"^[ \t]{0,3}(`{3,}|~{3,})[^\n]*\n.*?(?:^[ \t]{0,3}\1[ \t]*$|\Z)", re.MULTILINE | re.DOTALL)
 _SUB_HEADING = re.compile(r"^###[ \t]+(.+?)[ \t]*#*[ \t]*$")
 _EMPHASISED_LINE = re.compile(r"^(\*\*|__|\*|_)(?=\S)(.+?)(?<=\S)\1$")
 _LABELLED_TITLE = re.compile(r"^(?:titre|title|sujet|talk)\s*:\s*(.+)$", re.IGNORECASE)
@@ -237,6 +239,12 @@ def _is_person_name(name: str) -> bool:
     return sum(w.lower() not in _NAME_PARTICLES for w in words) >= 2
 
 
+def _outside_code(pattern: re.Pattern[str], body: str) -> list[re.Match[str]]:
+    """Matches of a heading pattern that are not inside a fenced code block."""
+    fences = [m.span() for m in _FENCE.finditer(body)]
+    return [m for m in pattern.finditer(body) if not any(start <= m.start() < end for start, end in fences)]
+
+
 class MarkdownRecapParser:
     """A post that recaps a conference: every ``## Speaker, Company`` section is one talk."""
 
@@ -251,7 +259,7 @@ class MarkdownRecapParser:
         declared_lang = front_matter.get("lang") or front_matter.get("language")
         post_lang = talk_language(declared_lang, body)
 
-        sections = list(_SECTION.finditer(body))
+        sections = _outside_code(_SECTION, body)
         result = ParsedSource()
         taken: set[str] = set()
         stem = source_stem(key)

@@ -102,6 +102,20 @@ def test_recap_titles_ids_urls_and_event_fallback():
     assert all(t.event == "Retour sur DevFest" for t in talks)  # no `event`: the post title
 
 
+def test_headings_inside_fenced_code_are_not_talks():
+    # GIVEN a talk whose notes quote Markdown in a fenced block, with a heading that looks like a talk
+    text = recap(
+        "## Marie Dupont, Acme\n\n**Écrire ses recaps en Markdown**\n\n"
+        "```markdown\n## Jean Exemple, Société Fictive\n-   un exemple\n```\n\nLa suite du résumé.\n\n"
+        "~~~\n## Autre Exemple, Ailleurs\n~~~\n\n"
+        "## Paul Martin, Initech\n\nUn second talk.\n"
+    )
+    talks = parse_text("blog/recap.md", text).talks
+    # THEN only the real sections are talks, and the quoted code stays in the first talk's summary
+    assert [(t.speakers, t.company) for t in talks] == [(["Marie Dupont"], "Acme"), (["Paul Martin"], "Initech")]
+    assert "Jean Exemple" in talks[0].summary and "La suite du résumé" in talks[0].summary
+
+
 def test_recap_without_talk_sections_is_skipped_with_a_reason():
     with pytest.raises(ContentError, match="no talk sections"):
         parse_text("notes.md", recap("## Introduction\n\nRien.\n\n## Conclusion\n\nFin.\n"))
