@@ -50,6 +50,7 @@ def timed_build(source: str, index: str, cache: Path | None) -> dict:
         "mode": report.mode,
         "talks": report.talks_indexed,
         "added": report.talks_added,
+        "changed": report.talks_changed,
         "removed": report.talks_removed,
         "artifact_mb": report.artifact_bytes / 1e6,
     }
@@ -124,11 +125,12 @@ def main(argv: list[str] | None = None) -> int:
                 target.mkdir()
                 rows += run(args.corpus, target, args.changed)
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs (wall time counts other processes)")
-    print(f"{'build':<40} {'status':<10} {'talks':>7} {'+/-':>9} {'wall s':>7} {'cpu s':>7} {'artifact MB':>12}")
+    header = f"{'build':<40} {'status':<10} {'talks':>7} {'+new/~chg/-gone':>16}"
+    print(f"{header} {'wall s':>7} {'cpu s':>7} {'artifact MB':>12}")
     for name, r in rows:
-        delta = f"+{r['added']}/-{r['removed']}"
+        delta = f"+{r['added']}/~{r['changed']}/-{r['removed']}"
         print(
-            f"{name:<40} {r['status']:<10} {r['talks']:>7,} {delta:>9} {r['wall_s']:>7.1f} {r['cpu_s']:>7.1f} "
+            f"{name:<40} {r['status']:<10} {r['talks']:>7,} {delta:>16} {r['wall_s']:>7.1f} {r['cpu_s']:>7.1f} "
             f"{r['artifact_mb']:>12.1f}"
         )
     return 0

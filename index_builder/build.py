@@ -98,8 +98,9 @@ class BuildReport:
     mode: str = "full"  # "full" or "incremental"
     index_version: str | None = None
     talks_indexed: int = 0
-    talks_added: int = 0
-    talks_removed: int = 0
+    talks_added: int = 0  # new ids
+    talks_changed: int = 0  # ids kept whose content changed (re-indexed)
+    talks_removed: int = 0  # ids gone
     sources_listed: int = 0
     sources_parsed: int = 0
     skipped: list[SkippedSource] = field(default_factory=list)
@@ -122,7 +123,8 @@ class BuildReport:
         lines = [
             f"{self.status}: {self.message}",
             f"  mode {self.mode}, version {self.index_version or '-'}",
-            f"  talks indexed {self.talks_indexed:,} (+{self.talks_added:,} / -{self.talks_removed:,})",
+            f"  talks indexed {self.talks_indexed:,} (+{self.talks_added:,} new, "
+            f"{self.talks_changed:,} changed, -{self.talks_removed:,} gone)",
             f"  sources listed {self.sources_listed:,}, parsed {self.sources_parsed:,}, skipped {len(self.skipped):,}",
             f"  artifact {self.artifact_bytes / 1e6:.1f} MB, duration {self.duration_seconds:.2f} s",
         ]
@@ -478,7 +480,9 @@ class _Build:
         talks = [t for key in sorted(by_source) for t in self._talks_of(key, states, by_source[key])]
         self.progress(f"updating the index: -{len(removed):,} +{len(talks):,} talks", force=True)
         update_index(index_dir, remove_ids=sorted(removed), add=talks)
-        self.report.talks_added, self.report.talks_removed = len(talks), len(removed - added)
+        self.report.talks_added = len(added - removed)
+        self.report.talks_changed = len(added & removed)
+        self.report.talks_removed = len(removed - added)
 
     @staticmethod
     def _resolve_silently(states: dict[str, _SourceState]) -> dict[str, tuple[str, str]]:

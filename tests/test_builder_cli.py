@@ -37,7 +37,7 @@ def test_build_prints_the_report_then_reports_unchanged(content, tmp_path, capsy
     assert main(["build", "--source", str(content), "--index", index]) == EXIT_OK
     out = capsys.readouterr().out
     assert out.startswith("published: 16 talks published as version ")
-    assert "talks indexed 16 (+16 / -0)" in out and "artifact " in out and "duration " in out
+    assert "talks indexed 16 (+16 new, 0 changed, -0 gone)" in out and "artifact " in out and "duration " in out
     assert main(["build", "--source", str(content), "--index", index, "--json"]) == EXIT_OK
     report = json.loads(capsys.readouterr().out)
     assert report["status"] == "unchanged" and report["published"] is False and report["talks_indexed"] == 16

@@ -66,7 +66,8 @@ def test_add_change_and_delete_talks_like_a_full_build(content, tmp_path):
     # THEN only the changed files were read and only the changed talks re-indexed
     assert report.published and report.mode == "incremental"
     assert report.sources_parsed == 3  # big.jsonl, the recap, new-talk.md
-    assert report.talks_added == 4  # big/003, big/099, the edited recap talk, new-talk
+    assert report.talks_added == 2  # big/099, new-talk
+    assert report.talks_changed == 2  # big/003, the edited recap talk
     assert report.talks_removed == 2  # big/007, packaging-without-tears
     assert report.talks_indexed == 16 + 30  # -big/007 +big/099 -packaging +new-talk
     # AND readers get exactly what a full build of the same content gives
