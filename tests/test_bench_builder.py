@@ -16,4 +16,4 @@ def test_builder_benchmark_prints_every_row(tmp_path, capsys):
     rows = [line.split() for line in capsys.readouterr().out.splitlines() if line.startswith(("local", "moto"))]
     assert len(rows) == 6
     assert all("published" in row and "40" in row for row in rows)
-    assert [row for row in rows if "changed," in row and "+10/-0" not in row] == []
+    assert [row for row in rows if "changed," in row and "+0/~10/-0" not in row] == []
