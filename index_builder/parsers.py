@@ -245,6 +245,23 @@ def _outside_code(pattern: re.Pattern[str], body: str) -> list[re.Match[str]]:
     return [m for m in pattern.finditer(body) if not any(start <= m.start() < end for start, end in fences)]
 
 
+def talk_from_fields(fields: dict[str, Any], *, talk_id: str, title: str, summary: str, key: str) -> Talk:
+    """A talk from the metadata single-talk front matter and JSON records share (same names, same rules)."""
+    return Talk(
+        id=talk_id,
+        title=title,
+        speakers=clean_list(fields.get("speakers", fields.get("speaker"))),
+        company=clean_text(fields.get("company")),
+        event=clean_text(fields.get("event")),
+        date=clean_date(fields.get("date")),
+        lang=talk_language(fields.get("language") or fields.get("lang"), title, summary),
+        tags=clean_list(fields.get("tags")),
+        summary=summary,
+        url=clean_text(fields.get("url")),
+        source=key,
+    )
+
+
 class MarkdownRecapParser:
     """A post that recaps a conference: every ``## Speaker, Company`` section is one talk."""
 
@@ -339,22 +356,8 @@ class SingleTalkMarkdownParser:
             body = body[: heading.start()] + body[heading.end() :]
         if not title:
             raise ContentError("single talk has no title (front matter 'title' or a '# ' heading)")
-        speakers = clean_list(front_matter.get("speakers", front_matter.get("speaker")))
-        summary = markdown_to_text(body)
         talk_id = clean_text(front_matter.get("id")) or source_stem(key)
-        talk = Talk(
-            id=talk_id,
-            title=title,
-            speakers=speakers,
-            company=clean_text(front_matter.get("company")),
-            event=clean_text(front_matter.get("event")),
-            date=clean_date(front_matter.get("date")),
-            lang=talk_language(front_matter.get("lang") or front_matter.get("language"), title, summary),
-            tags=clean_list(front_matter.get("tags")),
-            summary=summary,
-            url=clean_text(front_matter.get("url")),
-            source=key,
-        )
+        talk = talk_from_fields(front_matter, talk_id=talk_id, title=title, summary=markdown_to_text(body), key=key)
         return ParsedSource(talks=[talk])
 
 
@@ -434,18 +437,4 @@ def record_to_talk(record: Any, key: str, stem: str, taken: set[str]) -> Talk:
     else:
         raise ContentError(f"id must be a string, not {type(raw_id).__name__}")
     summary = record.get("summary") if isinstance(record.get("summary"), str) else ""
-    summary = summary.strip()
-    speakers = clean_list(record.get("speakers", record.get("speaker")))
-    return Talk(
-        id=talk_id,
-        title=title,
-        speakers=speakers,
-        company=clean_text(record.get("company")),
-        event=clean_text(record.get("event")),
-        date=clean_date(record.get("date")),
-        lang=talk_language(record.get("language") or record.get("lang"), title, summary),
-        tags=clean_list(record.get("tags")),
-        summary=summary,
-        url=clean_text(record.get("url")),
-        source=key,
-    )
+    return talk_from_fields(record, talk_id=talk_id, title=title, summary=summary.strip(), key=key)
