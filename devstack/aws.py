@@ -23,6 +23,7 @@ from talksearch.contracts import (
     ENV_CONTENT_PREFIX,
     ENV_INDEX_BUCKET,
     ENV_INDEX_PREFIX,
+    ENV_REFRESH_SECONDS,
     s3_location,
 )
 
@@ -70,7 +71,7 @@ def function_environment(endpoint: str, refresh_seconds: float) -> dict[str, str
         ENV_CONTENT_PREFIX: DEFAULT_CONTENT_PREFIX,
         ENV_INDEX_BUCKET: INDEX_BUCKET,
         ENV_INDEX_PREFIX: DEFAULT_INDEX_PREFIX,
-        "MANIFEST_REFRESH_SECONDS": str(refresh_seconds),
+        ENV_REFRESH_SECONDS: str(refresh_seconds),
         "POWERTOOLS_SERVICE_NAME": "talksearch",
         "POWERTOOLS_METRICS_NAMESPACE": "talksearch-dev",
         "POWERTOOLS_TRACE_DISABLED": "true",

@@ -24,12 +24,11 @@ from whoosh import index as whoosh_index
 from whoosh.codec.whoosh3 import W3Codec, W3TermInfo
 from whoosh.formats import Frequency, Positions
 from whoosh.lang import stemmer_for_language
-from whoosh.support.charset import accent_map
 from whoosh.system import pack_uint
 from whoosh.util.numeric import byte_to_length, length_to_byte
 from whoosh.writing import SegmentWriter
 
-from talksearch.schema import STOP_WORDS, Talk, build_schema, talk_to_document
+from talksearch.schema import STOP_WORDS, Talk, build_schema, fold, talk_to_document
 
 logger = logging.getLogger(__name__)
 
@@ -137,7 +136,7 @@ class FastAnalysis:
         for raw in _TOKEN.findall(text):
             token = folded.get(raw)
             if token is None:
-                token = folded[raw] = raw.lower().translate(accent_map)
+                token = folded[raw] = fold(raw)
             out.append(token)
         return out
 
