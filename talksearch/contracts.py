@@ -42,6 +42,8 @@ ENV_CONTENT_PREFIX = "CONTENT_PREFIX"
 ENV_REFRESH_SECONDS = "MANIFEST_REFRESH_SECONDS"
 ENV_ALLOWED_ORIGINS = "ALLOWED_ORIGINS"
 ENV_KEEP_VERSIONS = "KEEP_VERSIONS"
+#: The search function (its alias ARN) the builder invokes after publishing, so it loads the new version.
+ENV_WARM_FUNCTION = "WARM_SEARCH_FUNCTION"
 
 DEFAULT_INDEX_PREFIX = "index"
 DEFAULT_CONTENT_PREFIX = ""
@@ -113,3 +115,12 @@ class Manifest:
 def error_body(message: str) -> dict[str, str]:
     """The one JSON shape of every API error."""
     return {"message": message}
+
+
+#: What the builder (after publishing) and the keep-warm schedule send the search function: it loads the
+#: published index and answers without running a search. template.yaml's KeepWarm input is this JSON.
+WARM_UP_EVENT: dict[str, str] = {"talksearch": "warm-up"}
+
+
+def is_warm_up_event(event: Any) -> bool:
+    return isinstance(event, dict) and event.get("talksearch") == WARM_UP_EVENT["talksearch"]

@@ -31,6 +31,8 @@ from talksearch.contracts import (
     ENV_CONTENT_PREFIX,
     ENV_INDEX_BUCKET,
     ENV_INDEX_PREFIX,
+    ENV_WARM_FUNCTION,
+    WARM_UP_EVENT,
     s3_location,
 )
 
@@ -154,7 +156,23 @@ def checked_build(locations: Locations, *, full: bool) -> BuildReport:
         logger.error("build refused; the published index is unchanged", extra={"report": report.to_dict()})
         raise BuildRefusedError(report.message)
     logger.info(f"{report.mode} build {report.status}", extra={"report": report.to_dict()})
+    if report.published:
+        warm_search_function()
     return report
+
+
+def warm_search_function() -> None:
+    """Ask the search function named by WARM_SEARCH_FUNCTION (opt-in) to load the new index now, asynchronously,
+    so its next visitor does not pay for the download. A failure only costs that visitor the wait: logged, no more."""
+    function = os.environ.get(ENV_WARM_FUNCTION, "").strip()
+    if not function:
+        return
+    import boto3  # lazily: only builders that warm the search function need a Lambda client
+
+    try:
+        boto3.client("lambda").invoke(FunctionName=function, InvocationType="Event", Payload=json.dumps(WARM_UP_EVENT))
+    except Exception:
+        logger.exception("could not ask the search function to load the new index", extra={"function": function})
 
 
 def is_scheduled_event(event: dict[str, Any]) -> bool:

@@ -24,7 +24,7 @@ from functions.search.lifecycle import IndexHolder, index_location_from_env, ref
 from functions.search.openapi import OPENAPI_DOCUMENT
 from functions.search.params import MAX_QUERY_CHARS, InvalidParameter, SearchParams
 from functions.search.query import normalise_text
-from talksearch.contracts import ENV_ALLOWED_ORIGINS, error_body
+from talksearch.contracts import ENV_ALLOWED_ORIGINS, error_body, is_warm_up_event
 
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "talksearch"))
 metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "talksearch"))
@@ -60,17 +60,32 @@ def set_index_holder(holder: IndexHolder | None) -> None:
     _holder = holder
 
 
-def current_engine():
+def index_holder() -> IndexHolder:
     global _holder
     if _holder is None:
         location = index_location_from_env()
         if location is None:
             raise IndexUnavailable("the search index location is not configured (INDEX_BUCKET is not set)")
         _holder = IndexHolder(location, refresh_seconds=refresh_seconds_from_env(), log=logger)
-    engine = _holder.engine()
+    return _holder
+
+
+def current_engine():
+    engine = index_holder().engine()
     if engine is None:
         raise IndexUnavailable("no search index has been published yet; try again in a minute")
     return engine
+
+
+def warm_up() -> dict:
+    """Answer the builder's and the keep-warm schedule's ping: load the published index now (a warm container
+    checks the manifest at once rather than at its next refresh), so the next visitor does not wait for it."""
+    holder = index_holder()
+    if holder.version is None:
+        holder.engine()
+    else:
+        holder.refresh()
+    return {"warm": holder.version is not None, "index": holder.version}
 
 
 def _query_values() -> dict[str, list[str]]:
@@ -202,4 +217,11 @@ def unexpected(error: Exception) -> Response:
 @metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict, context) -> dict:
     # No request counter: Lambda's own Invocations metric is free, a custom one costs $0.30 a month.
+    if is_warm_up_event(event):
+        return warm_up()
     return app.resolve(event, context)
+
+
+# Provisioned concurrency initialises containers before any request: load the index then, not on a visitor's time.
+if os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE") == "provisioned-concurrency":
+    warm_up()
