@@ -1,5 +1,6 @@
 """template.yaml, checked offline: SAM's validation, cfn-lint on the expanded template, and the properties the
-deployment relies on (least privilege, private encrypted buckets, DLQ, a single builder, arm64, CloudFront OAC)."""
+deployment relies on (least privilege, private encrypted buckets, DLQ and its alarm, a single builder, arm64,
+CloudFront OAC, logs kept for LogRetentionDays, the opt-in ways to keep the search function warm)."""
 
 from __future__ import annotations
 
@@ -13,12 +14,47 @@ from typing import Any
 import pytest
 from sam_support import ROOT, TEMPLATE, offline_aws_env, sam_cli, transformed_template
 
-from talksearch.contracts import ENV_ALLOWED_ORIGINS, ENV_INDEX_BUCKET, ENV_INDEX_PREFIX, ENV_REFRESH_SECONDS
+from talksearch.contracts import (
+    ENV_ALLOWED_ORIGINS,
+    ENV_INDEX_BUCKET,
+    ENV_INDEX_PREFIX,
+    ENV_REFRESH_SECONDS,
+    ENV_WARM_FUNCTION,
+    WARM_UP_EVENT,
+)
+
+#: the template's opt-in conditions, all off (its defaults) and all on
+OPTIONS = ("HasContentPrefix", "HasAlarmEmail", "KeepSearchWarm", "HasProvisionedConcurrency", "WarmAfterRebuild")
+ALL_OFF, ALL_ON = dict.fromkeys(OPTIONS, False), dict.fromkeys(OPTIONS, True)
 
 
 @pytest.fixture(scope="module")
 def cfn() -> dict[str, Any]:
     return transformed_template()
+
+
+def resolve(node: Any, conditions: dict[str, bool]) -> Any:
+    """The template as CloudFormation sees it under these conditions: Fn::If chosen, AWS::NoValue dropped."""
+    if isinstance(node, dict):
+        if set(node) == {"Fn::If"}:
+            name, when_true, when_false = node["Fn::If"]
+            return resolve(when_true if conditions[name] else when_false, conditions)
+        resolved = {key: resolve(value, conditions) for key, value in node.items()}
+        return {key: value for key, value in resolved.items() if value != {"Ref": "AWS::NoValue"}}
+    if isinstance(node, list):
+        return [item for item in (resolve(i, conditions) for i in node) if item != {"Ref": "AWS::NoValue"}]
+    return node
+
+
+@pytest.fixture(scope="module", params=[ALL_OFF, ALL_ON], ids=["options-off", "options-on"])
+def stack(cfn, request) -> dict[str, Any]:
+    """The expanded template with its conditional resources and statements chosen, both ways."""
+    template = resolve(cfn, request.param)
+    template["Resources"] = {
+        name: r for name, r in template["Resources"].items() if request.param.get(r.get("Condition"), True)
+    }
+    template["Conditions"] = request.param
+    return template
 
 
 def resources(template: dict, type_: str) -> dict[str, dict]:
@@ -110,9 +146,13 @@ def test_the_transform_produced_plain_cloudformation(cfn):
 # --- least privilege -----------------------------------------------------------------------------------------
 
 
-def test_no_policy_allows_every_action_or_every_resource(cfn):
+def statements_of(template: dict, role: str) -> list[dict]:
+    return [s for p in props(template, role)["Policies"] for s in p["PolicyDocument"]["Statement"]]
+
+
+def test_no_policy_allows_every_action_or_every_resource(stack):
     broad = []
-    for where, document in policy_documents(cfn):
+    for where, document in policy_documents(stack):
         for statement in document["Statement"]:
             if statement["Effect"] != "Allow":
                 continue  # Deny s3:* (TLS only) is meant to be broad
@@ -129,23 +169,65 @@ def test_roles_carry_no_managed_policies(cfn):
         assert not role["Properties"].get("ManagedPolicyArns"), name
 
 
-def test_search_function_only_reads_the_index_prefix(cfn):
-    role = props(cfn, "SearchFunction")["Role"]["Fn::GetAtt"][0]
-    assert allowed(cfn, role) == [
+def test_no_role_may_create_log_groups(stack):
+    # each function logs into its own group with a retention; Lambda's default /aws/lambda/... group is kept forever
+    actions = {
+        a
+        for role in resources(stack, "AWS::IAM::Role")
+        for s in statements_of(stack, role)
+        for a in as_list(s["Action"])
+    }
+    assert "logs:CreateLogGroup" not in actions
+
+
+def test_search_function_reads_the_index_prefix_and_writes_nowhere(stack):
+    role = props(stack, "SearchFunction")["Role"]["Fn::GetAtt"][0]
+    assert allowed(stack, role) == [
         ("s3:ListBucket", {"Fn::GetAtt": ["IndexBucket", "Arn"]}),
         ("s3:GetObject", {"Fn::Sub": "${IndexBucket.Arn}/${IndexPrefix}/*"}),
         ("logs:CreateLogStream", {"Fn::GetAtt": ["SearchLogGroup", "Arn"]}),
         ("logs:PutLogEvents", {"Fn::GetAtt": ["SearchLogGroup", "Arn"]}),
     ]
+    (listing,) = [s for s in statements_of(stack, role) if s["Action"] == "s3:ListBucket"]
+    assert listing["Condition"] == {"StringLikeIfExists": {"s3:prefix": {"Fn::Sub": "${IndexPrefix}/*"}}}
 
 
-def test_builder_reads_content_and_writes_only_the_index_prefix(cfn):
-    role = props(cfn, "IndexBuilderFunction")["Role"]["Fn::GetAtt"][0]
-    pairs = allowed(cfn, role)
-    writes = {r["Fn::Sub"] for a, r in pairs if a in ("s3:PutObject", "s3:DeleteObject")}
-    assert writes == {"${IndexBucket.Arn}/${IndexPrefix}/*"}
-    assert ("s3:GetObject", {"Fn::Sub": "${ContentBucket.Arn}/${ContentPrefix}*"}) in pairs
-    assert {r["Fn::GetAtt"][0] for a, r in pairs if a.startswith("sqs:")} == {"IndexQueue"}
+def test_builder_reads_and_writes_only_inside_its_prefixes(stack):
+    role = props(stack, "IndexBuilderFunction")["Role"]["Fn::GetAtt"][0]
+    pairs = allowed(stack, role)
+    objects = {(a, r["Fn::Sub"]) for a, r in pairs if a in ("s3:GetObject", "s3:PutObject", "s3:DeleteObject")}
+    assert objects == {
+        ("s3:GetObject", "${ContentBucket.Arn}/${ContentPrefix}*"),
+        ("s3:GetObject", "${IndexBucket.Arn}/${IndexPrefix}/*"),
+        ("s3:PutObject", "${IndexBucket.Arn}/${IndexPrefix}/*"),
+        ("s3:DeleteObject", "${IndexBucket.Arn}/${IndexPrefix}/*"),
+    }
+    assert {a for a, _ in pairs if a.startswith("s3:")} == {
+        "s3:ListBucket",
+        "s3:GetObject",
+        "s3:PutObject",
+        "s3:DeleteObject",
+    }
+    listings = {
+        s["Resource"]["Fn::GetAtt"][0]: s.get("Condition")
+        for s in statements_of(stack, role)
+        if s["Action"] == "s3:ListBucket"
+    }
+    if stack["Conditions"]["HasContentPrefix"]:
+        assert listings["ContentBucket"] == {"StringLike": {"s3:prefix": {"Fn::Sub": "${ContentPrefix}*"}}}
+    else:  # the whole bucket is the content
+        assert listings["ContentBucket"] is None
+    assert listings["IndexBucket"] == {"StringLikeIfExists": {"s3:prefix": {"Fn::Sub": "${IndexPrefix}/*"}}}
+
+
+def test_builder_consumes_its_queue_reports_to_the_dlq_and_may_only_invoke_search(stack):
+    role = props(stack, "IndexBuilderFunction")["Role"]["Fn::GetAtt"][0]
+    pairs = allowed(stack, role)
+    sqs = {(a, r["Fn::GetAtt"][0]) for a, r in pairs if a.startswith("sqs:")}
+    assert {queue for _, queue in sqs if _ != "sqs:SendMessage"} == {"IndexQueue"}
+    assert {queue for a, queue in sqs if a == "sqs:SendMessage"} == {"IndexDLQ"}
+    invokes = [r for a, r in pairs if a.startswith("lambda:")]
+    assert invokes == ([{"Ref": "SearchFunctionAliaslive"}] if stack["Conditions"]["WarmAfterRebuild"] else [])
 
 
 # --- storage -------------------------------------------------------------------------------------------------
@@ -236,9 +318,48 @@ def test_builder_consumes_the_queue_in_batches_with_partial_failures(cfn):
 
 
 def test_builder_also_runs_daily(cfn):
-    (rule,) = resources(cfn, "AWS::Events::Rule").values()
+    rules = resources(cfn, "AWS::Events::Rule").values()
+    (rule,) = [
+        r for r in rules if r["Properties"]["Targets"][0]["Arn"] == {"Fn::GetAtt": ["IndexBuilderFunction", "Arn"]}
+    ]
     assert rule["Properties"]["ScheduleExpression"].startswith("cron(")
-    assert rule["Properties"]["Targets"][0]["Arn"] == {"Fn::GetAtt": ["IndexBuilderFunction", "Arn"]}
+
+
+def test_a_failed_daily_rebuild_lands_in_the_dead_letter_queue(cfn):
+    # EventBridge invokes asynchronously: without an OnFailure destination a failed full rebuild only leaves a log line
+    (config,) = resources(cfn, "AWS::Lambda::EventInvokeConfig").values()
+    p = config["Properties"]
+    assert p["FunctionName"] == {"Ref": "IndexBuilderFunction"}
+    assert p["DestinationConfig"]["OnFailure"]["Destination"] == {"Fn::GetAtt": ["IndexDLQ", "Arn"]}
+    assert p["MaximumRetryAttempts"] <= 2
+
+
+def test_messages_in_the_dead_letter_queue_raise_an_alarm_that_can_email(stack):
+    (alarm,) = resources(stack, "AWS::CloudWatch::Alarm").values()
+    p = alarm["Properties"]
+    assert (p["Namespace"], p["MetricName"]) == ("AWS/SQS", "ApproximateNumberOfMessagesVisible")
+    assert p["Dimensions"] == [{"Name": "QueueName", "Value": {"Fn::GetAtt": ["IndexDLQ", "QueueName"]}}]
+    assert (p["ComparisonOperator"], p["Threshold"]) == ("GreaterThanOrEqualToThreshold", 1)
+    assert p["TreatMissingData"] == "notBreaching"
+    (topic,) = resources(stack, "AWS::SNS::Topic")
+    assert p["AlarmActions"] == [{"Ref": topic}]
+    subscriptions = list(resources(stack, "AWS::SNS::Subscription").values())
+    if stack["Conditions"]["HasAlarmEmail"]:
+        (subscription,) = subscriptions
+        assert subscription["Properties"] == {
+            "TopicArn": {"Ref": topic},
+            "Protocol": "email",
+            "Endpoint": {"Ref": "AlarmEmail"},
+        }
+    else:
+        assert subscriptions == []
+
+
+def test_alarm_email_parameter_takes_an_address_or_nothing(cfn):
+    pattern = re.compile(cfn["Parameters"]["AlarmEmail"]["AllowedPattern"])
+    assert cfn["Parameters"]["AlarmEmail"]["Default"] == ""
+    assert [v for v in ("", "ops@example.org", "a.b+c@d.example") if not pattern.fullmatch(v)] == []
+    assert [v for v in ("ops", "ops@", "@example.org", "a b@c.d") if pattern.fullmatch(v)] == []
 
 
 # --- functions -----------------------------------------------------------------------------------------------
@@ -256,9 +377,53 @@ def test_functions_run_python_on_arm64_from_the_repository_packages(cfn):
 
 
 def test_tmp_fits_two_index_versions(cfn):
-    # the full corpus (21,713 talks) is a 71.5 MB artifact that unpacks to 115.7 MB (docs/benchmarks.md)
-    assert props(cfn, "SearchFunction")["EphemeralStorage"]["Size"] >= 2 * (72 + 116)
-    assert props(cfn, "IndexBuilderFunction")["EphemeralStorage"]["Size"] >= 3 * (72 + 116)
+    # the full corpus (21,713 talks) is a 48.1 MB artifact that unpacks to 91.5 MB (docs/benchmarks.md): the search
+    # function holds two versions while it swaps, the builder the previous one, the new one and their archives
+    assert props(cfn, "SearchFunction")["EphemeralStorage"]["Size"] >= 2 * 2 * (49 + 92)
+    assert props(cfn, "IndexBuilderFunction")["EphemeralStorage"]["Size"] >= 3 * 2 * (49 + 92)
+
+
+def test_each_function_logs_into_its_own_group_kept_for_the_retention_days(cfn):
+    for function in resources(cfn, "AWS::Lambda::Function"):
+        group = props(cfn, function)["LoggingConfig"]["LogGroup"]["Ref"]
+        assert cfn["Resources"][group]["Type"] == "AWS::Logs::LogGroup", function
+        assert props(cfn, group)["RetentionInDays"] == {"Ref": "LogRetentionDays"}, function
+    assert cfn["Outputs"]["SearchLogGroupName"]["Value"] == {"Ref": "SearchLogGroup"}
+    assert cfn["Parameters"]["LogRetentionDays"]["Default"] in cfn["Parameters"]["LogRetentionDays"]["AllowedValues"]
+
+
+def test_search_function_can_stay_warm_on_request_and_is_cold_by_default(stack):
+    (alias,) = resources(stack, "AWS::Lambda::Alias")
+    concurrency = props(stack, alias).get("ProvisionedConcurrencyConfig")
+    rules = resources(stack, "AWS::Events::Rule").values()
+    (keep_warm,) = [r["Properties"] for r in rules if r["Properties"]["Targets"][0]["Arn"] == {"Ref": alias}]
+    assert json.loads(keep_warm["Targets"][0]["Input"]) == WARM_UP_EVENT
+    warm_after_rebuild = props(stack, "IndexBuilderFunction")["Environment"]["Variables"][ENV_WARM_FUNCTION]
+    if stack["Conditions"]["HasProvisionedConcurrency"]:
+        assert concurrency == {"ProvisionedConcurrentExecutions": {"Ref": "SearchProvisionedConcurrency"}}
+    else:
+        assert concurrency is None
+    if stack["Conditions"]["KeepSearchWarm"]:
+        assert keep_warm["State"] == "ENABLED"
+        assert keep_warm["ScheduleExpression"] == {"Fn::Sub": "rate(${SearchKeepWarmMinutes} minutes)"}
+    else:
+        assert keep_warm["State"] == "DISABLED"
+    assert warm_after_rebuild == ({"Ref": alias} if stack["Conditions"]["WarmAfterRebuild"] else "")
+
+
+def test_warm_options_are_off_by_default(cfn):
+    defaults = {
+        name: cfn["Parameters"][name]["Default"] for name in ("SearchKeepWarmMinutes", "SearchProvisionedConcurrency")
+    }
+    assert defaults == {"SearchKeepWarmMinutes": 0, "SearchProvisionedConcurrency": 0}
+    assert cfn["Parameters"]["WarmSearchAfterRebuild"]["Default"] == "false"
+
+
+def test_api_routes_and_the_schedule_call_the_published_alias(cfn):
+    (alias,) = resources(cfn, "AWS::Lambda::Alias")
+    permissions = resources(cfn, "AWS::Lambda::Permission")
+    search = [p["Properties"] for p in permissions.values() if p["Properties"]["FunctionName"] == {"Ref": alias}]
+    assert len(search) == len(api_routes(cfn)) + 1  # every route, and the keep-warm schedule
 
 
 def test_search_function_is_configured_through_the_shared_contract_names(cfn):
@@ -267,6 +432,11 @@ def test_search_function_is_configured_through_the_shared_contract_names(cfn):
     assert variables[ENV_INDEX_BUCKET] == {"Ref": "IndexBucket"}
     assert props(cfn, "SearchFunction")["MemorySize"] == {"Ref": "SearchMemorySize"}
     assert props(cfn, "SearchFunction")["Timeout"] == {"Ref": "SearchTimeout"}
+
+
+def api_routes(template: dict) -> list[tuple[str, str]]:
+    paths = props(template, "SearchApi")["Body"]["paths"]
+    return [(method, path) for path, methods in paths.items() for method in methods]
 
 
 def test_api_routes_reach_the_search_function_and_are_throttled(cfn):
@@ -278,6 +448,22 @@ def test_api_routes_reach_the_search_function_and_are_throttled(cfn):
         "ThrottlingRateLimit": {"Ref": "ApiThrottlingRateLimit"},
         "ThrottlingBurstLimit": {"Ref": "ApiThrottlingBurstLimit"},
     }
+
+
+def test_throttling_is_described_as_per_route(cfn):
+    # DefaultRouteSettings throttles every route on its own: the API as a whole takes routes x the rate
+    description = cfn["Parameters"]["ApiThrottlingRateLimit"]["Description"]
+    assert f"EACH of the API's {len(api_routes(cfn))} routes" in description
+    assert "each route" in cfn["Parameters"]["ApiThrottlingBurstLimit"]["Description"]
+
+
+def test_api_access_logs_are_json_without_visitor_data_and_kept_for_the_retention_days(cfn):
+    settings = props(cfn, "SearchApiApiGatewayDefaultStage")["AccessLogSettings"]
+    group = settings["DestinationArn"]["Fn::GetAtt"][0]
+    assert props(cfn, group)["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+    line = json.loads(re.sub(r"\$context\.[A-Za-z.]+", "x", settings["Format"]))
+    assert {"requestId", "routeKey", "status", "responseLatency", "integrationLatency"} <= set(line)
+    assert not re.search(r"sourceIp|userAgent|identity", settings["Format"])
 
 
 # --- site delivery -------------------------------------------------------------------------------------------
@@ -329,6 +515,57 @@ def test_every_response_carries_the_security_headers(cfn):
 
 
 # --- parameters and outputs ----------------------------------------------------------------------------------
+
+#: the longest region names, and S3's naming rules for general purpose buckets
+LONGEST_REGION = "ap-southeast-7"
+S3_RESERVED_SUFFIXES = ("-s3alias", "--ol-s3", "--x-s3", "--table-s3")
+
+
+def valid_bucket_name(name: str) -> bool:
+    return (
+        3 <= len(name) <= 63
+        and re.fullmatch(r"[a-z0-9][a-z0-9.-]*[a-z0-9]", name) is not None
+        and ".." not in name
+        and not name.startswith(("xn--", "sthree-"))
+        and not name.endswith(S3_RESERVED_SUFFIXES)
+    )
+
+
+def test_stage_admits_exactly_the_names_that_make_valid_buckets(cfn):
+    parameter = cfn["Parameters"]["Stage"]
+    pattern, max_length = re.compile(parameter["AllowedPattern"]), parameter["MaxLength"]
+    bucket_name = props(cfn, "ContentBucket")["BucketName"]["Fn::Sub"]
+
+    def admitted(stage: str) -> bool:
+        return len(stage) <= max_length and pattern.fullmatch(stage) is not None
+
+    def bucket(stage: str) -> str:
+        names = {"AWS::AccountId": "123456789012", "AWS::Region": LONGEST_REGION, "Stage": stage}
+        return re.sub(r"\$\{([^}]+)\}", lambda m: names[m.group(1)], bucket_name)
+
+    good = ["prod", "staging-2", "a", "x1-y2-z3", "s3", "alias", "0123456789"]
+    bad = ["prod-", "-prod", "pr--od", "Prod", "staging_2", "pr.od", "", "a-s3alias", "s3alias", "elevenchars"]
+    assert [s for s in good if not admitted(s)] == []
+    assert [s for s in bad if admitted(s)] == []
+    assert [s for s in good if not valid_bucket_name(bucket(s))] == []
+    assert admitted(parameter["Default"])
+
+
+def test_no_name_depends_on_the_stack_name(cfn):
+    # an origin access control name is at most 64 characters: built from the stack name, it failed above 59. Every
+    # name the template sets comes from Stage and Region instead, so any stack name CloudFormation takes works
+    named = {
+        name: json.dumps(value)
+        for name, resource in cfn["Resources"].items()
+        for key, value in resource.get("Properties", {}).items()
+        if key.endswith("Name") or key.endswith("Config")
+    }
+    assert not [name for name, text in named.items() if "AWS::StackName" in text]
+    oac_name = props(cfn, "SiteOriginAccessControl")["OriginAccessControlConfig"]["Name"]["Fn::Sub"]
+    longest = oac_name.replace("${Stage}", "x" * cfn["Parameters"]["Stage"]["MaxLength"]).replace(
+        "${AWS::Region}", LONGEST_REGION
+    )
+    assert len(longest) <= 64
 
 
 def test_every_parameter_and_output_says_what_it_is(cfn):
