@@ -70,8 +70,16 @@ PYENV_ROOT ?= $(shell pyenv root 2>/dev/null || echo $(HOME)/.pyenv)
 LAMBDA_PYTHON_BIN ?= $(lastword $(wildcard $(PYENV_ROOT)/versions/$(LAMBDA_PYTHON_VERSION).*/bin))
 SAM_BUILD_DIR ?= .aws-sam/build
 SAM_ENV := PATH="$(if $(LAMBDA_PYTHON_BIN),$(LAMBDA_PYTHON_BIN):)$$PATH" SAM_CLI_TELEMETRY=0
-# stack name and region: from the command line, else from samconfig.toml (written by the first deploy)
-SAMCONFIG_VALUE = $$(sed -n 's/^$(1) *= *"\(.*\)"$$/\1/p' samconfig.toml 2>/dev/null | head -1)
+# The first, guided deploy saves its answers (stack name, region, parameters) here, at the project root, and every
+# later deploy and destroy reads them. --config-file is needed: given --template-file, SAM looks for samconfig.toml
+# beside the built template, in .aws-sam/build/, which the next `sam build` wipes.
+SAMCONFIG ?= samconfig.toml
+SAMCONFIG_PATH = $(abspath $(SAMCONFIG))
+# STACK=... REGION=... override the saved stack name and region
+SITE_DIR ?= frontend
+# more options for sam deploy, e.g. SAM_DEPLOY_ARGS=--debug
+SAM_DEPLOY_ARGS ?=
+STACK_ARGS = --config "$(SAMCONFIG_PATH)" $(if $(STACK),--stack "$(STACK)") $(if $(REGION),--region "$(REGION)")
 
 $(SAM_VENV)/.installed:
 	$(PYTHON) -m venv $(SAM_VENV)
@@ -124,27 +132,24 @@ package-stats: build lambda-runtime ## size of each built package, and the searc
 		print(round((time.perf_counter() - t) * 1000))' $(SAM_BUILD_DIR)/SearchFunction $(LAMBDA_RUNTIME_DIR); \
 	done | sort -n | tr '\n' ' ' | awk '{print "  " $$0 " (min " $$1 ", median " $$5 ")"}'
 
-deploy: build ## deploy to AWS (guided the first time, samconfig.toml after), then publish frontend/
-	if [ -f samconfig.toml ]; then $(SAM_ENV) $(SAM) deploy --template-file $(SAM_BUILD_DIR)/template.yaml; \
-	else $(SAM_ENV) $(SAM) deploy --guided --template-file $(SAM_BUILD_DIR)/template.yaml; fi
-	stack=$${STACK:-$(call SAMCONFIG_VALUE,stack_name)}; region=$${REGION:-$(call SAMCONFIG_VALUE,region)}; \
-	test -n "$$stack" -a -n "$$region" || { echo "no samconfig.toml: run make deploy STACK=... REGION=..." >&2; exit 1; }; \
-	output() { aws cloudformation describe-stacks --stack-name "$$stack" --region "$$region" \
-		--query "Stacks[0].Outputs[?OutputKey=='$$1'].OutputValue" --output text; }; \
-	aws s3 sync frontend/ "s3://$$(output SiteBucketName)/" --delete --region "$$region" \
-		--exclude '*package.json' --cache-control 'public, max-age=300' && \
-	aws cloudfront create-invalidation --distribution-id "$$(output DistributionId)" --paths '/*' >/dev/null && \
-	echo "Site: $$(output SiteUrl)   Content bucket: s3://$$(output ContentBucketName)/"
+# --no-fail-on-empty-changeset: a deploy that changes only frontend/ has nothing for CloudFormation to do (SAM's
+# zips are deterministic), and the page must still be published.
+SAM_DEPLOY = $(SAM_ENV) $(SAM) deploy --template-file $(SAM_BUILD_DIR)/template.yaml --config-file "$(SAMCONFIG_PATH)" \
+	--no-fail-on-empty-changeset $(if $(REGION),--region "$(REGION)") $(SAM_DEPLOY_ARGS)
+
+# Guided until samconfig.toml names a stack. SAM refuses a --config-file that does not exist, so an empty one
+# (just its version line) is made first; the guided deploy writes its answers into it.
+deploy: build venv ## deploy to AWS (guided the first time, samconfig.toml after), then publish frontend/
+	test -f "$(SAMCONFIG_PATH)" || printf 'version = 0.1\n' > "$(SAMCONFIG_PATH)"
+	if grep -qs '^stack_name *=' "$(SAMCONFIG_PATH)"; then $(SAM_DEPLOY) $(if $(STACK),--stack-name "$(STACK)"); \
+	else $(SAM_DEPLOY) --guided --stack-name "$(or $(STACK),talksearch)"; fi
+	$(PY) -m deploy publish $(STACK_ARGS) --site "$(SITE_DIR)"
 
 destroy: venv sam-venv ## delete the stack and everything in its buckets (asks first)
-	stack=$${STACK:-$(call SAMCONFIG_VALUE,stack_name)}; region=$${REGION:-$(call SAMCONFIG_VALUE,region)}; \
-	test -n "$$stack" -a -n "$$region" || { echo "no samconfig.toml: run make destroy STACK=... REGION=..." >&2; exit 1; }; \
-	read -r -p "Delete stack $$stack ($$region) with its talks, index and page? Type the stack name: " answer; \
+	@target=$$($(PY) -m deploy stack $(STACK_ARGS)) || exit 1; set -- $$target; stack=$$1; region=$$2; \
+	printf 'Delete stack %s (%s) with its talks, index and page? Type the stack name: ' "$$stack" "$$region"; read -r answer; \
 	test "$$answer" = "$$stack" || { echo "not deleted"; exit 1; }; \
-	buckets=$$(aws cloudformation describe-stack-resources --stack-name "$$stack" --region "$$region" \
-		--query "StackResources[?ResourceType=='AWS::S3::Bucket'].PhysicalResourceId" --output text); \
-	$(PY) -c 'import boto3, sys; [boto3.resource("s3", region_name=sys.argv[1]).Bucket(b).object_versions.delete() \
-		for b in sys.argv[2:]]' "$$region" $$buckets && \
+	$(PY) -m deploy empty-buckets --stack "$$stack" --region "$$region" && \
 	$(SAM_ENV) $(SAM) delete --stack-name "$$stack" --region "$$region" --no-prompts
 
 .PHONY: sam-venv build build-SearchFunction build-IndexBuilderFunction lambda-runtime package-stats deploy destroy

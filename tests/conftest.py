@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,6 +52,27 @@ def full_corpus() -> Path:
 @pytest.fixture
 def french_corpus() -> Path:
     return require_shared(FRENCH_CORPUS)
+
+
+@pytest.fixture(scope="session")
+def sam_build_dir(tmp_path_factory) -> Path:
+    """`make build` once per run into a private directory (pip's wheel cache keeps it quick), for every test of the
+    built packages and of `make deploy`."""
+    from sam_support import lambda_python, offline_aws_env, sam_cli
+
+    sam_cli()
+    runtime_python = lambda_python()
+    build_dir = tmp_path_factory.mktemp("sam-build")
+    result = subprocess.run(
+        ["make", "--no-print-directory", "build", f"SAM_BUILD_DIR={build_dir}"],
+        cwd=ROOT,
+        env=offline_aws_env(PATH=f"{runtime_python.parent}:{offline_aws_env()['PATH']}"),
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    return build_dir
 
 
 @dataclass

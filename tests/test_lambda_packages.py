@@ -12,7 +12,7 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 from rebuild_events import s3_notification, sqs_event
-from sam_support import ROOT, lambda_python, offline_aws_env, require, sam_cli
+from sam_support import ROOT, lambda_python, offline_aws_env, require
 from search_support import http_event
 
 from talksearch.contracts import Manifest, manifest_key
@@ -43,20 +43,8 @@ def runtime_python() -> Path:
 
 
 @pytest.fixture(scope="module")
-def built(runtime_python, tmp_path_factory) -> Path:
-    """`make build` into a private directory (pip's wheel cache keeps repeated builds quick)."""
-    sam_cli()
-    build_dir = tmp_path_factory.mktemp("sam-build")
-    result = subprocess.run(
-        ["make", "--no-print-directory", "build", f"SAM_BUILD_DIR={build_dir}"],
-        cwd=ROOT,
-        env=offline_aws_env(PATH=f"{runtime_python.parent}:{offline_aws_env()['PATH']}"),
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
-    return build_dir
+def built(sam_build_dir) -> Path:
+    return sam_build_dir
 
 
 @pytest.fixture(scope="module")
