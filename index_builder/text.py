@@ -1,90 +1,17 @@
-"""Plain text, anchors and languages: the small text helpers every content parser shares."""
+"""Anchors, ids and languages: the small text helpers every content parser shares (Markdown is parsers.markdown's)."""
 
 from __future__ import annotations
 
 import re
 import unicodedata
 
-# --- Markdown → plain text -------------------------------------------------------------------
-
-_FENCE = re.compile(r"^\s*(```|~~~)")
-_IMAGE = re.compile(r"!\[([^\]]*)\]\([^)]*\)")
-_LINK = re.compile(r"\[([^\]]+)\]\((?:[^()\s]|\([^()]*\))*(?:\s+\"[^\"]*\")?\)")
-_REF_LINK = re.compile(r"\[([^\]]+)\]\[[^\]]*\]")
-_LINK_DEFINITION = re.compile(r"^\s{0,3}\[[^\]]+\]:\s+\S+.*$")
-_AUTOLINK = re.compile(r"<((?:https?|mailto):[^>\s]+)>")
-_BOLD = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1")
-_ITALIC_STAR = re.compile(r"(?<![\w*])\*(?=\S)(.+?)(?<=\S)\*(?![\w*])")
-_ITALIC_UNDERSCORE = re.compile(r"(?<![\w_])_(?=\S)(.+?)(?<=\S)_(?![\w_])")
-_STRIKE = re.compile(r"~~(?=\S)(.+?)(?<=\S)~~")
-_CODE = re.compile(r"`([^`]+)`")
-_LIST_MARKER = re.compile(r"^\s*(?:[-*+]|\d{1,3}[.)])\s+")
-_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.*?)\s*#*\s*$")
-_QUOTE = re.compile(r"^\s{0,3}>\s?")
-_RULE = re.compile(r"^\s{0,3}([-*_])(\s*\1){2,}\s*$")
-
-
-def markdown_to_text(markdown: str) -> str:
-    """The readable text of a Markdown fragment: markup removed, one line per paragraph or list item.
-
-    HTML is not Markdown's business here: tags such as ``<script>`` stay as literal text, and
-    whoever displays the summary escapes it (the index never holds trusted markup).
-    """
-    lines: list[str] = []
-    paragraph: list[str] = []
-    in_fence = False
-
-    def flush() -> None:
-        if paragraph:
-            lines.append(" ".join(paragraph))
-            paragraph.clear()
-
-    for raw in markdown.splitlines():
-        if _FENCE.match(raw):
-            flush()
-            in_fence = not in_fence
-            continue
-        if in_fence:
-            if raw.strip():
-                lines.append(raw.strip())
-            continue
-        if not raw.strip() or _RULE.match(raw) or _LINK_DEFINITION.match(raw):
-            flush()
-            continue
-        line = _QUOTE.sub("", raw)
-        heading = _HEADING.match(line)
-        if heading:
-            flush()
-            lines.append(inline_markdown_to_text(heading.group(1)))
-            continue
-        if _LIST_MARKER.match(line):  # a new item; its continuation lines join it like a paragraph's
-            flush()
-            line = _LIST_MARKER.sub("", line)
-        paragraph.append(inline_markdown_to_text(line.strip()))
-    flush()
-    return "\n".join(line for line in lines if line)
-
-
-def inline_markdown_to_text(text: str) -> str:
-    """Remove inline markup (links, emphasis, code) from one line, keeping the words."""
-    text = _IMAGE.sub(r"\1", text)
-    text = _LINK.sub(r"\1", text)
-    text = _REF_LINK.sub(r"\1", text)
-    text = _AUTOLINK.sub(r"\1", text)
-    text = _CODE.sub(r"\1", text)
-    for pattern in (_BOLD, _STRIKE):
-        text = pattern.sub(lambda m: m.group(m.lastindex), text)
-    for pattern in (_ITALIC_STAR, _ITALIC_UNDERSCORE):
-        text = pattern.sub(r"\1", text)
-    return " ".join(text.split())
-
-
 # --- anchors and ids -----------------------------------------------------------------------
 
 
-def anchor(heading: str) -> str:
-    """The anchor a static site generator gives a heading (GitHub/Hugo style: lowercase, letters kept)."""
-    text = inline_markdown_to_text(heading).lower()
+def anchor(heading_text: str) -> str:
+    """The anchor a static site generator gives a heading's text (GitHub style, as Jekyll's kramdown-GFM and
+    Hugo's Goldmark make it: lowercase, letters with their accents kept, punctuation dropped)."""
+    text = heading_text.lower()
     text = re.sub(r"[^\w\- ]", "", text)
     return re.sub(r"\s", "-", text.strip())
 

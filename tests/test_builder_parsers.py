@@ -8,7 +8,8 @@ import json
 import pytest
 
 from index_builder.parsers import MAX_FRONT_MATTER_BYTES, ContentError, parse_source, parse_talk_heading
-from index_builder.text import detect_language, markdown_to_text, normalize_language
+from index_builder.parsers.markdown import markdown_to_text
+from index_builder.text import detect_language, normalize_language
 from tests.conftest import SAMPLE_CONTENT
 
 SAMPLE_RECAP = SAMPLE_CONTENT / "recaps" / "journees-python-bretagne-2026.md"
@@ -306,6 +307,6 @@ def test_front_matter_size_cap():
 
 
 def test_gzip_bomb_is_refused(monkeypatch):
-    monkeypatch.setattr("index_builder.parsers.MAX_DECOMPRESSED_BYTES", 1000)
+    monkeypatch.setattr("index_builder.parsers.source.MAX_DECOMPRESSED_BYTES", 1000)
     with pytest.raises(ContentError, match="decompresses to more than 1,000 bytes"):
         parse_source("bomb.jsonl.gz", gzip.compress(b"\n" * 5000))
