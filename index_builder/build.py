@@ -26,9 +26,11 @@ import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
-from index_builder.parsers import MAX_SOURCE_BYTES, ContentError, parse_source
+from index_builder.parsers import MAX_FRONT_MATTER_BYTES, MAX_SOURCE_BYTES, ContentError, SiteConfig, parse_source
+from index_builder.parsers.site import ENV_SITE_URL
 from index_builder.writer import update_index, write_index
 from talksearch.contracts import (
     BUILD_STATE_NAME,
@@ -217,6 +219,7 @@ def build_and_publish(
     keep_versions: int | None = None,
     max_source_bytes: int = MAX_SOURCE_BYTES,
     progress: bool | None = None,
+    site_url: str | None = None,
 ) -> BuildReport:
     """Build the index of everything under ``source`` and publish it under ``index``.
 
@@ -224,7 +227,8 @@ def build_and_publish(
     published build) or "refused" (empty result, or most talks lost while content did not
     shrink: the published index is kept). Raises ``ManifestConflictError`` when another build
     published first, and lets storage errors propagate; in every failing case the published
-    manifest is untouched.
+    manifest is untouched. ``site_url`` (default ``$TALKSEARCH_SITE_URL``) is the blog's address for
+    talk links, over what the content's ``_config.yml`` or ``hugo.toml`` says.
     """
     started = time.perf_counter()
     report = BuildReport(source=str(source), index=str(index))
@@ -235,6 +239,7 @@ def build_and_publish(
         keep_versions=keep_versions or keep_versions_from_env(),
         max_source_bytes=max_source_bytes,
         progress=Progress(progress),
+        site_url=site_url or os.environ.get(ENV_SITE_URL),
     )
     try:
         builder.run(full=full)
@@ -256,6 +261,7 @@ class _Build:
         keep_versions: int,
         max_source_bytes: int,
         progress: Progress,
+        site_url: str | None = None,
     ) -> None:
         self.content = content
         self.index = index
@@ -263,6 +269,8 @@ class _Build:
         self.keep_versions = keep_versions
         self.max_source_bytes = max_source_bytes
         self.progress = progress
+        self.site_url = site_url
+        self.site = SiteConfig()
         self.cache = IndexCache.for_location(index.location)
         #: the previous artifact on local disk and where its files are in it, for pack_index to reuse
         self.previous_files: dict[str, PackedFile] = {}
@@ -272,6 +280,9 @@ class _Build:
     def run(self, *, full: bool) -> None:
         listing = self._list_content()
         self.report.sources_listed = len(listing)
+        read_config = partial(self.content.read_bytes, max_bytes=MAX_FRONT_MATTER_BYTES)
+        self.site = SiteConfig.from_files((o.key for o in listing), read_config, site_url=self.site_url)
+        self.report.warnings += self.site.problems
         previous, previous_etag = self.index.read_manifest()
         known_state = self._previous_state(previous)  # also read by --full: the shrink guard needs its sizes
         previous_state = None if full else known_state
@@ -332,6 +343,9 @@ class _Build:
             raw = json.loads(gzip.decompress(self.index.read_bytes(key)))
             if raw.get("schema_version") != SCHEMA_VERSION:
                 return None
+            if raw.get("site", SiteConfig().fingerprint) != self.site.fingerprint:
+                self.report.warnings.append("site configuration (URL, permalinks) changed: every file read again")
+                return None
             self.previous_files = {
                 name: PackedFile(*numbers) for name, numbers in raw.get("artifact_files", {}).items()
             }
@@ -358,7 +372,7 @@ class _Build:
         self.report.sources_parsed += 1
         try:
             data = self.content.read_bytes(obj.key, max_bytes=self.max_source_bytes)
-            parsed = parse_source(obj.key, data)
+            parsed = parse_source(obj.key, data, self.site)
         except ObjectTooLargeError as error:
             state.skipped = f"too large: {error} (to index it, raise --max-file-mb and build with --full)"
         except ContentError as error:
@@ -516,6 +530,7 @@ class _Build:
         )
         state_blob = {
             "schema_version": SCHEMA_VERSION,
+            "site": self.site.fingerprint,
             "sources": {k: s.to_json() for k, s in states.items()},
             "artifact_files": {name: [f.size, f.offset, f.length] for name, f in packed.files.items()},
         }

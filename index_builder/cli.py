@@ -51,6 +51,12 @@ def parser() -> argparse.ArgumentParser:
         metavar="MB",
         help=f"skip content files bigger than this (default: {MAX_SOURCE_BYTES // 2**20})",
     )
+    build.add_argument(
+        "--site-url",
+        metavar="URL",
+        help="the blog's address for talk links, e.g. https://blog.example.org (default: $TALKSEARCH_SITE_URL, "
+        "else url + baseurl of the content's _config.yml, or baseURL of its hugo.toml)",
+    )
     build.add_argument("--json", action="store_true", help="print the build report as JSON instead of text")
     build.add_argument(
         "--progress",
@@ -88,6 +94,7 @@ def main(argv: list[str] | None = None) -> int:
                 keep_versions=args.keep_versions or keep_versions_from_env(),
                 max_source_bytes=int(args.max_file_mb * 2**20),
                 progress=args.progress,
+                site_url=args.site_url,
             )
             print(json.dumps(report.to_dict(), ensure_ascii=False, indent=1) if args.json else report.format())
             return EXIT_REFUSED if report.status == "refused" else EXIT_OK

@@ -24,6 +24,8 @@ from index_builder.parsers.front_matter import MAX_FRONT_MATTER_BYTES, load_toml
 from index_builder.parsers.source import decode, is_supported
 from index_builder.text import word_set
 
+#: The blog's address for talk links, over what the content's own configuration says (the CLI's --site-url).
+ENV_SITE_URL = "TALKSEARCH_SITE_URL"
 #: Site configuration files at the root of the content tree, by generator.
 CONFIG_FILES = {
     "_config.yml": "jekyll", "_config.yaml": "jekyll",
