@@ -232,3 +232,13 @@ def test_in_a_plain_content_folder_the_old_rules_hold():
         parse_source("notes.txt", b"hello")
     # and a draft is left out wherever it is
     assert parse_source("recaps/x.md", b"---\ndraft: true\n---\n## Marie Dupont, Acme\n\nT.\n").talks == []
+
+
+@pytest.mark.parametrize("kind", ["jekyll", "hugo", "eleventy", "astro"])
+@pytest.mark.parametrize("key", ["src", "content", "_posts/2013-02-30-x.md", "_posts/x.md", "content/_index.md"])
+def test_odd_file_names_never_break_a_site(kind, key):
+    site = SiteConfig(kind=kind, base_url="https://blog.example.org", permalink="ordinal")
+    try:
+        parse_source(key, b"## Marie Dupont, Acme\n\nUn talk.\n", site)
+    except ContentError:
+        pass  # a reason is fine; any other exception is a bug

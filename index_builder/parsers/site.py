@@ -10,6 +10,7 @@ the generator would publish it. A file that is not a post is left out quietly, n
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -42,7 +43,7 @@ GENERATOR_MARKERS = {
 _NOT_POSTS = word_set("_layouts _includes _sass _data _site _plugins _drafts node_modules")
 #: Folders of a Hugo site that are not content, and of an Astro site's ``src/``.
 _HUGO_NOT_CONTENT = word_set("layouts themes static assets archetypes i18n resources public")
-_ASTRO_NOT_CONTENT = word_set("components layouts styles")
+_ASTRO_NOT_CONTENT = ("src/components/", "src/layouts/", "src/styles/")
 _PROJECT_FILES = word_set("readme license licence changelog contributing code_of_conduct security")
 _DATED_NAME = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})-(.*)$")
 #: Jekyll's built-in permalink styles (``date`` is the default).
@@ -137,7 +138,7 @@ class SiteConfig:
             return name != "config.json" or self.kind == "hugo"  # a plain folder's config.json may hold talks
         if self.kind == "hugo" and parts[0] in _HUGO_NOT_CONTENT:
             return True
-        if self.kind == "astro" and (parts[0] == "public" or (parts[0] == "src" and parts[1] in _ASTRO_NOT_CONTENT)):
+        if self.kind == "astro" and (parts[0] == "public" or key.startswith(_ASTRO_NOT_CONTENT)):
             return True
         return bool(self.kind) and not is_supported(key)
 
@@ -189,9 +190,8 @@ class SiteConfig:
             "name": _jekyll_slug(name), "output_ext": ".html",
             "categories": "/".join(dict.fromkeys(c.lower() for c in categories if c)),
         }  # fmt: skip
-        if len(date) == 10:
-            day_of_year = dt.date.fromisoformat(date).timetuple().tm_yday
-            values["y_day"] = f"{day_of_year:03d}"
+        with contextlib.suppress(ValueError):  # a file named 2013-02-30-… has no day of the year
+            values["y_day"] = f"{dt.date.fromisoformat(date).timetuple().tm_yday:03d}"
         pattern = clean_text(fields.get("permalink")) or self.permalink or "date"
         pattern = _JEKYLL_STYLES.get(pattern, pattern)
         return _PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), pattern)
