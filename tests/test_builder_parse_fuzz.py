@@ -2,8 +2,9 @@
 
 Markdown is drawn from the fragments that trip parsers (emphasis and link openers, fences, headings,
 tables, escapes, entities), front matter from YAML and TOML fragments and from real mappings, JSON
-from nested values and broken text. Every input must parse within ``TIME_BOUND`` seconds, which is
-some 30 times the slowest input seen on a busy 2-core machine. ``-s`` prints the longest parse:
+from nested values and broken text. Every input must parse within ``TIME_BOUND`` seconds, far above
+the longest parse seen (18 ms over 6,000 inputs, docs/index-builder.md), so a slow machine cannot fail
+it while a quadratic path would. ``-s`` prints the longest parse:
 
     .venv/bin/python -m pytest tests/test_builder_parse_fuzz.py -s -q
     TALKSEARCH_FUZZ_EXAMPLES=2000 .venv/bin/python -m pytest tests/test_builder_parse_fuzz.py -s -q   # explore more

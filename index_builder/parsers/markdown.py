@@ -1,8 +1,8 @@
 """Markdown → plain text, through one CommonMark parse (markdown-it-py) whose work is bounded.
 
 markdown-it-py parses in time linear in its input (every nesting is capped at 20 levels), but its
-constant is high for lines made of link or emphasis openers: some 50 µs per ``[`` against about 2 µs
-per character of prose. So three caps keep the worst file within seconds, each reported, none fatal:
+constant is high for lines made of link or emphasis openers: 20 to 30 µs per character, against about
+1 µs per byte of prose. So three caps keep the worst file within seconds, each reported, none fatal:
 a line is cut at ``MAX_LINE_CHARS``; once a file has spent ``MAX_MARKUP_CHARS`` characters of inline
 markup, the rest of its paragraphs are kept as written instead of parsed; a Markdown file over
 ``MAX_MARKDOWN_BYTES`` is skipped. HTML is not enabled: tags stay literal text, and whoever shows a
