@@ -343,8 +343,8 @@ class _Build:
             raw = json.loads(gzip.decompress(self.index.read_bytes(key)))
             if raw.get("schema_version") != SCHEMA_VERSION:
                 return None
-            if raw.get("site", SiteConfig().fingerprint) != self.site.fingerprint:
-                self.report.warnings.append("site configuration (URL, permalinks) changed: every file read again")
+            if raw.get("parse_settings") != self.site.fingerprint:
+                self.report.warnings.append("parsing changed (site URL, permalinks, parser): every file read again")
                 return None
             self.previous_files = {
                 name: PackedFile(*numbers) for name, numbers in raw.get("artifact_files", {}).items()
@@ -530,7 +530,7 @@ class _Build:
         )
         state_blob = {
             "schema_version": SCHEMA_VERSION,
-            "site": self.site.fingerprint,
+            "parse_settings": self.site.fingerprint,
             "sources": {k: s.to_json() for k, s in states.items()},
             "artifact_files": {name: [f.size, f.offset, f.length] for name, f in packed.files.items()},
         }

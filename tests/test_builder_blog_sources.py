@@ -114,7 +114,7 @@ def test_changing_the_site_url_relinks_every_talk_on_the_next_build(tmp_path, mo
     report = build_and_publish(str(content), str(index))
     # THEN every file is read again and the talks link to the new address
     assert report.published and report.mode == "full"
-    assert report.warnings == ["site configuration (URL, permalinks) changed: every file read again"]
+    assert report.warnings == ["parsing changed (site URL, permalinks, parser): every file read again"]
     urls = {d["url"].split("#")[0] for d in published_documents(index, tmp_path).values()}
     assert urls == {"https://notes.example.net/blog/2013/06/dotscale/"}
     # AND an explicit site URL (the CLI's --site-url, $TALKSEARCH_SITE_URL) wins over the configuration

@@ -25,6 +25,8 @@ from index_builder.parsers.front_matter import MAX_FRONT_MATTER_BYTES, load_toml
 from index_builder.parsers.source import decode, is_supported
 from index_builder.text import word_set
 
+#: Bump when parsing gives other talks for the same bytes: the next build then reads every file again.
+PARSER_VERSION = 2  # 2: CommonMark (markdown-it-py), blog source trees
 #: The blog's address for talk links, over what the content's own configuration says (the CLI's --site-url).
 ENV_SITE_URL = "TALKSEARCH_SITE_URL"
 #: Site configuration files at the root of the content tree, by generator.
@@ -123,7 +125,7 @@ class SiteConfig:
     @property
     def fingerprint(self) -> str:
         """Changes whenever what a file parses to could change although its bytes did not."""
-        settings = {k: v for k, v in asdict(self).items() if k != "problems"}
+        settings = {k: v for k, v in asdict(self).items() if k != "problems"} | {"parser": PARSER_VERSION}
         return hashlib.blake2b(json.dumps(settings).encode(), digest_size=8).hexdigest()
 
     def is_ignored(self, key: str) -> bool:
