@@ -22,9 +22,18 @@ from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
-from bench import measure, report
+from bench import coldfetch, measure, report
 from bench.corpus import PYVIDEO, ROOT, apply_changes, changed_talks, load_corpus, write_content_tree, write_jsonl
-from bench.queries import draw_query_mix, load_query_mix, mix_path, sanity_query, save_query_mix
+from bench.isolated_build import make_engine
+from bench.queries import (
+    draw_query_mix,
+    kinds_of,
+    load_query_mix,
+    mix_path,
+    read_mix_file,
+    sanity_query,
+    save_query_mix,
+)
 
 ENGINES = ("talksearch", "fts5", "tantivy")
 DOCS = ROOT / "docs" / "benchmarks.md"
@@ -42,6 +51,9 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--size", type=int, help="talks: synthetic size (1000, 10000, 100000) or a sample of a file")
     parser.add_argument("--engines", default=",".join(ENGINES), help=f"comma-separated subset of {','.join(ENGINES)}")
     parser.add_argument("--quick", action="store_true", help="under two minutes: 1k synthetic, fewer queries")
+    parser.add_argument(
+        "--mix", type=Path, help="run this mix file (committed format: version, queries [{kind, params}]) instead"
+    )
     parser.add_argument("--per-kind", type=int, help="queries of each kind taken from the mix (default: all)")
     parser.add_argument("--passes", type=int, help="measured passes over the mix (default 3, quick 1)")
     parser.add_argument("--cold-runs", type=int, help="fresh processes for the cold start (default 5, quick 1)")
@@ -75,11 +87,18 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
         and not args.size
         and not args.per_kind
         and set(args.engines) == set(ENGINES)
+        and not args.mix
     )
     args.docs = default_run if args.docs is None else args.docs
     unknown = sorted(set(args.engines) - set(ENGINES))
     if unknown:
         parser.error(f"unknown engine {unknown[0]!r}; choose from {', '.join(ENGINES)}")
+    args.mix_data = None
+    if args.mix:
+        try:
+            args.mix_data = read_mix_file(args.mix, args.per_kind)
+        except ValueError as error:
+            parser.error(str(error))
     return args
 
 
@@ -118,25 +137,15 @@ def machine(load_start: float) -> dict:
     return info
 
 
-def make_engine(name: str):
-    if name == "talksearch":
-        from bench.engines.talksearch import TalksearchEngine
-
-        return TalksearchEngine()
-    from bench.engines import peers
-
-    return peers.fts5_engine() if name == "fts5" else peers.tantivy_engine()
-
-
 def run(args: argparse.Namespace) -> int:
     progress = Clock()
     load_start = os.getloadavg()[0]
     corpus = load_corpus(args.corpus, args.size)
     source = str(PYVIDEO) if corpus.name.startswith("pyvideo") else args.corpus
     progress(f"corpus {corpus.name}: {len(corpus):,} talks")
-    mix = load_query_mix(corpus, args.per_kind)
+    mix = args.mix_data or load_query_mix(corpus, args.per_kind)
     queries = mix["queries"]
-    mix_file = str(Path(mix["file"]).relative_to(ROOT)) if mix["file"] else "drawn for this run: no committed mix"
+    mix_file = _shown_path(mix["file"]) if mix["file"] else "drawn for this run: no committed mix"
     progress(f"query mix v{mix['version']}: {len(queries)} queries ({mix_file})")
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     out = args.out or ROOT / "bench-results" / f"{stamp}-{corpus.name}"
@@ -150,6 +159,7 @@ def run(args: argparse.Namespace) -> int:
             "file": mix_file,
             "queries": len(queries),
             "per_kind": mix["per_kind"],
+            "kinds": kinds_of(queries),
         },
         "settings": {"passes": args.passes, "cold_runs": args.cold_runs, "engines": args.engines},
         "engines": {},
@@ -157,19 +167,22 @@ def run(args: argparse.Namespace) -> int:
     if not mix["file"]:
         save_query_mix(mix, out / "queries.json")
     samples: dict[str, dict[str, list[float]]] = {}
-    with tempfile.TemporaryDirectory(prefix="talksearch-bench-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="talksearch-bench-") as tmp, contextlib.ExitStack() as servers:
         workdir = Path(tmp)
         content_dir = workdir / "content"
         files = write_content_tree(corpus, content_dir)
+        corpus_file = workdir / "corpus.jsonl"
+        write_jsonl(corpus_file, corpus.records)  # what the isolated builds of the peers read
         progress(f"content: {len(files)} JSONL files under {content_dir}")
         changes = changed_talks(corpus)
         sanity = sanity_query(corpus)
+        s3 = servers.enter_context(coldfetch.s3_server()) if args.cold_runs else None
         engines = {}
         for name in args.engines:
             engine = make_engine(name)
             engines[name] = engine
             results["engines"][name], samples[name] = bench_engine(
-                engine, corpus, content_dir, workdir, queries, args, progress
+                engine, len(corpus), corpus_file, content_dir, workdir, queries, args, progress, s3
             )
             if sanity and not results["engines"][name].get("error"):
                 hits = engine.search(q=sanity["q"])["hits"]
@@ -211,23 +224,45 @@ def run(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def bench_engine(engine, corpus, content_dir: Path, workdir: Path, queries: list[dict], args, progress) -> tuple:
+def _shown_path(path: str) -> str:
+    """A mix file relative to the repository when it is inside it, else as given."""
+    resolved = Path(path).resolve()
+    return str(resolved.relative_to(ROOT)) if resolved.is_relative_to(ROOT) else str(path)
+
+
+def bench_engine(
+    engine, talks: int, corpus_file: Path, content_dir: Path, workdir: Path, queries: list[dict], args, progress, s3
+) -> tuple:
     name = engine.name
     result: dict = {}
     try:
-        progress(f"{name}: full build of {len(corpus):,} talks")
-        build = engine.build(corpus, content_dir, workdir)
-        result["build_s"] = build.seconds
-        result["build_detail"] = build.detail
+        progress(f"{name}: full build of {talks:,} talks, in a process of its own")
+        build = measure.isolated_build(name, corpus_file, content_dir, workdir)
+        engine.attach(workdir)
+        result["build_s"] = build["seconds"]
+        result["build_detail"] = build["detail"]
+        result["build_memory"] = {"peak_rss_mb": build["peak_rss_mb"], "base_rss_mb": build["base_rss_mb"]}
         result["sizes"] = engine.sizes()
-        progress(f"  built in {build.seconds:.2f} s; {result['sizes']['disk_bytes'] / 1e6:.1f} MB on disk")
-        module, cls, path = engine.cold_start_target()
-        progress(f"{name}: cold start, {args.cold_runs} fresh process(es)")
-        first = next((q["params"] for q in queries if q["kind"] == "several_words"), queries[0]["params"])
-        result["cold"] = measure.cold_start(module, cls, path, first, args.cold_runs)
         progress(
-            f"  {result['cold']['total_ms']:.0f} ms in process, {result['cold']['process_ms']:.0f} ms whole process"
+            f"  built in {build['seconds']:.2f} s (peak memory {build['peak_rss_mb']:.0f} MB); "
+            f"{result['sizes']['disk_bytes'] / 1e6:.1f} MB on disk, "
+            f"{result['sizes']['artifact_bytes'] / 1e6:.1f} MB artifact"
         )
+        first = next((q["params"] for q in queries if q["kind"] == "several_words"), queries[0]["params"])
+        if args.cold_runs:
+            module, cls, path = engine.cold_start_target()
+            progress(f"{name}: cold start, {args.cold_runs} fresh process(es)")
+            result["cold"] = measure.cold_start(module, cls, path, first, args.cold_runs)
+            progress(
+                f"  {result['cold']['total_ms']:.0f} ms in process, {result['cold']['process_ms']:.0f} ms whole process"
+            )
+            progress(f"{name}: cold start with the fetch from S3, {args.cold_runs} fresh process(es)")
+            result["cold_fetch"] = cold_fetch(engine, s3, first, args.cold_runs, workdir)
+            progress(
+                f"  first answer after {result['cold_fetch']['total_ms']:.0f} ms "
+                f"(fetch {result['cold_fetch']['fetch_ms'] or 0:.0f} ms), "
+                f"peak memory {result['cold_fetch']['peak_rss_mb']:.0f} MB"
+            )
         # The harness' own objects (corpus, mix) would not be in a Lambda's heap: keep them out of the
         # collector's way, so GC pauses measured below come from the engine's objects only.
         gc.collect()
@@ -248,6 +283,14 @@ def bench_engine(engine, corpus, content_dir: Path, workdir: Path, queries: list
         progress(f"{name}: FAILED: {result['error']}")
         traceback.print_exc(file=sys.stderr)
         return result, {}
+
+
+def cold_fetch(engine, s3, params: dict, runs: int, workdir: Path) -> dict:
+    """The engine's artifact from the benchmark's S3 server, fetched and queried in fresh processes."""
+    if engine.name == "talksearch":
+        return coldfetch.talksearch_cold_fetch(s3, engine.published, params, runs, workdir)
+    module, cls, path = engine.cold_start_target()
+    return coldfetch.peer_cold_fetch(s3, engine.name, module, cls, engine.archive, path.name, params, runs, workdir)
 
 
 def _describe(exc: BaseException) -> str:

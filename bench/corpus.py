@@ -59,7 +59,7 @@ def day_of(record: dict) -> str:
     return (record.get("date") or "")[:10]
 
 
-def _read_jsonl(path: Path) -> list[dict]:
+def read_jsonl(path: Path) -> list[dict]:
     opener = gzip.open if path.suffix == ".gz" else open
     with opener(path, "rt", encoding="utf-8") as handle:
         return [json.loads(line) for line in handle if line.strip()]
@@ -79,7 +79,7 @@ def load_corpus(spec: str, size: int | None = None) -> Corpus:
     path = paths.get(spec, Path(spec))
     if not path.exists():
         raise FileNotFoundError(f"corpus {spec!r}: {path} does not exist (use --corpus synthetic)")
-    records = _read_jsonl(path)
+    records = read_jsonl(path)
     name = spec if spec in paths else path.name.split(".")[0]
     if size and size < len(records):
         # an evenly spread, deterministic sample keeps every event represented

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import gc
+import hashlib
 import io
 import json
 import math
@@ -156,18 +157,41 @@ def cold_start(module: str, cls: str, path: Path, params: dict, runs: int) -> di
     return {key: statistics.median(m[key] for m in measured) for key in keys} | {"runs": runs}
 
 
+def isolated_build(name: str, corpus_file: Path, content_dir: Path, workdir: Path, timeout: float = 3600) -> dict:
+    """``bench.isolated_build`` in a fresh process: the build's seconds, details and its own peak memory."""
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.isolated_build", name, str(corpus_file), str(content_dir), str(workdir)],
+        cwd=ROOT,
+        env=dict(os.environ, PYTHONPATH=str(ROOT)),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    if done.returncode != 0:
+        lines = (done.stderr.strip() or "(no output)").splitlines()
+        raise RuntimeError(f"{name} build failed: {lines[-1][:300]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def directory_bytes(path: Path) -> int:
     if path.is_file():
         return path.stat().st_size
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
-def gzip_bytes(path: Path) -> int:
-    """Size of ``path`` as a tar.gz at level 6: the same yardstick for every engine's artifact."""
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz", compresslevel=6) as tar:
+def pack_artifact(path: Path, archive: Path) -> int:
+    """``path`` (a file or a directory) as a tar.gz at level 6, the way a peer's index would be shipped; bytes."""
+    with tarfile.open(archive, mode="w:gz", compresslevel=6) as tar:
         tar.add(path, arcname=path.name)
-    return buffer.tell()
+    return archive.stat().st_size
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def ensure_hey() -> str | None:

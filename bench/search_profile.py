@@ -1,6 +1,6 @@
 """Latency of the search function's engine per query kind, and its cold start: the search engineer's loop.
 
-    python -m bench.search_profile INDEX_DIR [--mix bench/mixes/pyvideo-v1.json] [--passes 2] [--profile]
+    python -m bench.search_profile INDEX_DIR [--mix bench/mixes/pyvideo-v2.json] [--passes 2] [--profile]
 
 INDEX_DIR is an unpacked index (what the function opens under /tmp). Every query of the mix
 runs once per pass, in a shuffled order, in one warm process: pass 1 meets every term for the
@@ -21,8 +21,10 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
+from bench.queries import mix_path
+
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_MIX = ROOT / "bench" / "mixes" / "pyvideo-v1.json"
+DEFAULT_MIX = mix_path("pyvideo")
 
 _COLD_START = """
 import sys, time

@@ -50,10 +50,17 @@ def test_quick_run_measures_every_engine_and_writes_its_outputs(tmp_path, peers_
     corpus.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
     out = tmp_path / "results"
     load = ["--load-requests", "14", "--load-concurrency", "2"] if shutil.which("hey") else ["--load-requests", "0"]
+    # ... and a mix file of its own, as a held-out one would be: two queries of each committed kind
+    # plus a kind the generator does not know
+    committed = load_query_mix(load_corpus("synthetic", 1000), per_kind=2)["queries"]
+    held_out = {"version": 7, "queries": [*committed, {"kind": "held_out_shape", "params": {"q": "python web"}}]}
+    mix = tmp_path / "held-out.json"
+    mix.write_text(json.dumps(held_out), encoding="utf-8")
 
-    # WHEN the quick benchmark runs on it, as `make bench-quick` would
+    # WHEN the quick benchmark runs that mix on it, as `make bench-quick BENCH_ARGS=--mix ...` would
+    command = ["--quick", "--corpus", str(corpus), "--mix", str(mix), "--out", str(out), "--no-docs", *load]
     done = subprocess.run(
-        [sys.executable, "-m", "bench", "--quick", "--corpus", str(corpus), "--out", str(out), "--no-docs", *load],
+        [sys.executable, "-m", "bench", *command],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -67,13 +74,21 @@ def test_quick_run_measures_every_engine_and_writes_its_outputs(tmp_path, peers_
     assert f"results: {out / 'results.json'}" in done.stdout
     assert re.search(r"\[\s*\d+\.\ds\] talksearch: full build of 151 talks", done.stderr)
     results = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    assert results["mix"]["queries"] == len(held_out["queries"]) and results["mix"]["version"] == 7
     for name in ENGINES:
         engine = results["engines"][name]
         assert "error" not in engine, engine
-        # every kind of query was answered, and the incremental rebuild made the 10 edited talks findable
-        assert set(engine["warm"]["by_kind"]) == set(KINDS)
+        # every kind of the mix was answered, and the incremental rebuild made the 10 edited talks findable
+        assert set(engine["warm"]["by_kind"]) == {*KINDS, "held_out_shape"}
+        assert set(engine["warm"]["overall"]) >= {"p50", "p95", "p99", "max"}
+        assert engine["build_s"] > 0
         assert engine["after_update_errata_hits"] == 10
         assert engine["sizes"]["disk_bytes"] > 0 and engine["sizes"]["artifact_bytes"] > 0
+        # each build ran in a process of its own, and each engine answered from its artifact fetched from S3
+        assert engine["build_memory"]["peak_rss_mb"] >= engine["build_memory"]["base_rss_mb"] > 0
+        cold = engine["cold_fetch"]
+        assert cold["total_ms"] >= cold["import_ms"] + cold["fetch_ms"] + cold["query_ms"] > 0
+        assert cold["peak_rss_mb"] > 0
     # the same exact query puts the same talk first in every engine
     assert results["sanity"]["expected"] == UNIQUE_TALK["id"]
     assert results["sanity"]["q"] in UNIQUE_TALK["title"].lower()
@@ -83,6 +98,18 @@ def test_quick_run_measures_every_engine_and_writes_its_outputs(tmp_path, peers_
     assert (out / "latency.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     report = (out / "benchmarks.md").read_text(encoding="utf-8")
     assert "| full build (s) |" in report and "## Goals (issue 7)" in report
+    assert "| cold start with the fetch from S3: first answer (ms) |" in report
+    assert "| held out shape |" in report and "## Goals (issue 12" in report
+
+
+def test_a_malformed_mix_file_is_a_usage_error(tmp_path):
+    mix = tmp_path / "mix.json"
+    mix.write_text(json.dumps({"version": 1, "queries": [{"kind": "one_word", "params": "python"}]}), "utf-8")
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "--mix", str(mix)], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 2
+    assert "query 0 is not" in done.stderr
 
 
 @pytest.mark.parametrize("engine", ["fts5", "tantivy_peer"])

@@ -9,7 +9,7 @@ from typing import Any
 
 from bench.corpus import Corpus
 from bench.engines import BuildResult
-from bench.measure import directory_bytes, gzip_bytes
+from bench.measure import directory_bytes, pack_artifact
 
 
 class PeerEngine:
@@ -18,13 +18,19 @@ class PeerEngine:
         self.module = module
         self.artifact_name = artifact_name
         self.path: Path | None = None
+        self.archive: Path | None = None
         self.searcher: Any = None
 
     def build(self, corpus: Corpus, content_dir: Path, workdir: Path) -> BuildResult:
-        self.path = workdir / self.artifact_name
+        self.attach(workdir)
         started = time.perf_counter()
         self.module.build(corpus.records, self.path)
         return BuildResult(time.perf_counter() - started)
+
+    def attach(self, workdir: Path) -> None:
+        """Point at the index ``build`` wrote under ``workdir`` (in another process)."""
+        self.path = workdir / self.artifact_name
+        self.archive = workdir / f"{self.artifact_name}.tar.gz"
 
     def update(self, corpus: Corpus, changes: list[dict], content_dir: Path) -> float:
         self.close()
@@ -36,7 +42,8 @@ class PeerEngine:
 
     def sizes(self) -> dict[str, int]:
         assert self.path
-        return {"disk_bytes": directory_bytes(self.path), "artifact_bytes": gzip_bytes(self.path)}
+        assert self.archive
+        return {"disk_bytes": directory_bytes(self.path), "artifact_bytes": pack_artifact(self.path, self.archive)}
 
     def open(self) -> None:
         self.searcher = self.module.Searcher(self.path)

@@ -20,6 +20,8 @@ ENGINE_CLASS = "SearchEngine"
 
 class TalksearchEngine:
     name = "talksearch"
+    #: it builds from the content folder, as the rebuild function does, not from records in memory
+    reads_content_files = True
 
     def __init__(self) -> None:
         self.published: Path | None = None
@@ -37,21 +39,34 @@ class TalksearchEngine:
         seconds = time.perf_counter() - started
         if not report.published:
             raise RuntimeError(f"talksearch build did not publish: {report.format()}")
-        self.index_dir = workdir / "talksearch-index"
+        self.attach(workdir)
         self._download()
         return BuildResult(seconds, {"talks_indexed": float(report.talks_indexed)})
+
+    def attach(self, workdir: Path) -> None:
+        """Point at what ``build`` published and unpacked under ``workdir`` (in another process)."""
+        self.published = workdir / "talksearch-published"
+        self.index_dir = workdir / "talksearch-index"
+        manifest = self._manifest()
+        self.artifact_bytes = manifest.artifact_bytes
+
+    def _manifest(self):
+        from talksearch.store import open_store
+
+        assert self.published
+        manifest, _ = open_store(str(self.published)).read_manifest()
+        if manifest is None:
+            raise RuntimeError(f"no manifest under {self.published}")
+        return manifest
 
     def _download(self) -> None:
         """What the search function does on a cold start: read the manifest, verify and unpack the artifact."""
         from talksearch.store import open_store
 
         assert self.published and self.index_dir
-        store = open_store(str(self.published))
-        manifest, _ = store.read_manifest()
-        if manifest is None:
-            raise RuntimeError(f"no manifest under {self.published}")
+        manifest = self._manifest()
         shutil.rmtree(self.index_dir, ignore_errors=True)
-        store.download_index(manifest, self.index_dir)
+        open_store(str(self.published)).download_index(manifest, self.index_dir)
         self.artifact_bytes = manifest.artifact_bytes
 
     def update(self, corpus: Corpus, changes: list[dict], content_dir: Path) -> float:
