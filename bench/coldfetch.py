@@ -12,7 +12,7 @@ index packed as a tar.gz. Then, in fresh processes, each engine fetches it and a
 
 Reported per engine (median over the fresh processes): time to the first answer, measured inside
 the process from its first line, its parts, the whole process seen from outside, and the peak
-resident memory (``ru_maxrss``). talksearch's parts are the import (the function and its engine
+resident memory (``bench.measure.peak_rss_mb``). talksearch's parts are the import (the function and its engine
 library), the fetch (download, sha256, unpack), the open (the engine's open and warm-up) and the
 query; the rest of its first request is the S3 client and the manifest read. Loopback is faster than
 real S3: the fetch part is a lower bound.
@@ -86,11 +86,19 @@ def upload_tree(endpoint: S3Endpoint, root: Path, prefix: str) -> None:
         endpoint.client.upload_file(str(path), BUCKET, f"{prefix}/{path.relative_to(root).as_posix()}")
 
 
+# bench.measure.peak_rss_mb, inlined: importing the harness would count in the engine's import time
+_PEAK = """
+def peak_mb():
+    with open("/proc/self/status", encoding="ascii") as status:
+        return next(int(line.split()[1]) / 1024 for line in status if line.startswith("VmHWM:"))
+"""
+
 _TALKSEARCH = """
 import time
 started = time.perf_counter()
-import json, resource, sys
+import json, sys
 from urllib.parse import urlencode
+{peak}
 from functions.search import app
 phases = {}
 
@@ -129,15 +137,16 @@ if response["statusCode"] != 200:
 body = json.loads(response["body"])
 print(json.dumps({"import_ms": (imported - started) * 1000, "fetch_ms": phases.get("fetch_ms"),
                   "open_ms": phases.get("open_ms"), "query_ms": body["took_ms"], "total_ms": (done - started) * 1000,
-                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                  "peak_rss_mb": peak_mb(),
                   "hits": len(body["hits"])}))
 """
 
 _PEER = """
 import time
 started = time.perf_counter()
-import hashlib, json, resource, sys, tarfile
+import hashlib, json, sys, tarfile
 import boto3
+{peak}
 from {module} import {cls}
 imported = time.perf_counter()
 bucket, key, sha256, destination, name = sys.argv[2:7]
@@ -167,7 +176,7 @@ done = time.perf_counter()
 print(json.dumps({{"import_ms": (imported - started) * 1000, "fetch_ms": (fetched - fetching) * 1000,
                   "open_ms": (opened - fetched) * 1000, "query_ms": (done - opened) * 1000,
                   "total_ms": (done - started) * 1000,
-                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                  "peak_rss_mb": peak_mb(),
                   "hits": len(result["hits"])}}))
 """
 
@@ -176,7 +185,8 @@ def talksearch_cold_fetch(endpoint: S3Endpoint, published: Path, params: dict, r
     """The search function's own cold path, from a published tree uploaded under ``talksearch/``."""
     upload_tree(endpoint, published, "talksearch")
     env = {"INDEX_BUCKET": BUCKET, "INDEX_PREFIX": "talksearch", "POWERTOOLS_LOG_LEVEL": "ERROR"}
-    return _runs([sys.executable, "-c", _TALKSEARCH, json.dumps(params)], endpoint, env, runs, workdir)
+    script = _TALKSEARCH.replace("{peak}", _PEAK)
+    return _runs([sys.executable, "-c", script, json.dumps(params)], endpoint, env, runs, workdir)
 
 
 def peer_cold_fetch(
@@ -186,7 +196,7 @@ def peer_cold_fetch(
     """A peer's artifact (a tar.gz holding ``unpacked``) fetched, checked, unpacked and opened by ``module.cls``."""
     key = f"{name}/{artifact.name}"
     endpoint.client.upload_file(str(artifact), BUCKET, key)
-    script = _PEER.format(module=module, cls=cls)
+    script = _PEER.format(module=module, cls=cls, peak=_PEAK)
     argv = [sys.executable, "-c", script, json.dumps(params), BUCKET, key, sha256_of(artifact)]
     return _runs(argv, endpoint, {}, runs, workdir, unpacked=unpacked)
 

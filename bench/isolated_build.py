@@ -1,7 +1,7 @@
 """One engine's full build in a process of its own: ``python -m bench.isolated_build ENGINE CORPUS CONTENT WORKDIR``.
 
 ``make bench`` builds every engine this way, so that the peak resident memory it reports for a build
-(``ru_maxrss``) is that build's alone, not the harness' or another engine's. A peer is handed the
+(``bench.measure.peak_rss_mb``) is that build's alone, not the harness' or another engine's. A peer is handed the
 corpus records (its input, read from CORPUS, a JSONL file) before the clock starts; talksearch reads
 the content folder itself, as the rebuild Lambda does. Prints one JSON line: the build's seconds and
 details, the resident memory before it started and the peak.
@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import sys
 from pathlib import Path
 
 from bench.corpus import Corpus, read_jsonl
+from bench.measure import peak_rss_mb
 
 
 def make_engine(name: str):
@@ -41,7 +41,7 @@ def main(argv: list[str]) -> int:
     corpus = Corpus(Path(corpus_file).stem, records)
     before = resident_mb()
     build = engine.build(corpus, Path(content_dir), Path(workdir))
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = peak_rss_mb()
     print(json.dumps({"seconds": build.seconds, "detail": build.detail, "base_rss_mb": before, "peak_rss_mb": peak}))
     return 0
 

@@ -27,6 +27,22 @@ from bench.corpus import ROOT
 Progress = Callable[[str], None]
 
 
+def peak_rss_mb() -> float:
+    """This process' peak resident memory (Linux: VmHWM), in MB.
+
+    Not ``ru_maxrss``: a process started by a big one (the harness holding a 100k-talk corpus, moto's
+    server holding every artifact) inherits its parent's resident size in ``ru_maxrss`` at exec, so a
+    small child would report the parent's figure. The high-water mark of its own memory map does not.
+    """
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def percentiles(samples: list[float]) -> dict[str, float]:
     """Nearest-rank p50/p95/p99, max and mean of millisecond samples."""
     if not samples:
