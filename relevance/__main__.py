@@ -20,6 +20,7 @@ from relevance.harness import (
     changes_since,
     load_corpus,
     run_queries,
+    talk_languages,
     write_results,
 )
 from relevance.report import goal_checks, markdown_table, render_doc, table_rows, text_table
@@ -33,7 +34,13 @@ def parser() -> argparse.ArgumentParser:
     build = ROOT / "build" / "relevance"
     cli = argparse.ArgumentParser(prog="python -m relevance", description=__doc__)
     cli.add_argument("--shared", type=Path, default=shared, help="folder holding corpora/ and relevance/ (%(default)s)")
-    cli.add_argument("--queries", type=Path, help="judged queries (default: <shared>/relevance/dev-queries.jsonl)")
+    cli.add_argument(
+        "--queries",
+        type=Path,
+        action="append",
+        help="a judged-query file, may be repeated (default: <shared>/relevance/dev-queries.jsonl and, when "
+        "present, crosslingual-dev.jsonl)",
+    )
     cli.add_argument("--cache", type=Path, default=build / "indexes", help="where built indexes are kept (%(default)s)")
     cli.add_argument("--results", type=Path, default=build / "results.jsonl", help="per-query results (%(default)s)")
     cli.add_argument("--doc", type=Path, default=ROOT / "docs" / "relevance.md", help="page to update (%(default)s)")
@@ -50,23 +57,31 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    queries_file = args.queries or args.shared / "relevance" / "dev-queries.jsonl"
-    if not queries_file.exists():
-        print(f"relevance: skipped, no judged queries at {queries_file} (the shared data is not next to this clone)")
+    judged = args.shared / "relevance"
+    queries_files = args.queries or [judged / "dev-queries.jsonl"]
+    if not args.queries and (judged / "crosslingual-dev.jsonl").exists():
+        queries_files.append(judged / "crosslingual-dev.jsonl")
+    missing_files = [str(path) for path in queries_files if not path.exists()]
+    if missing_files:
+        absent = ", ".join(missing_files)
+        print(f"relevance: skipped, no judged queries at {absent} (the shared data is not next to this clone)")
         return 0
-    try:
-        queries = load_queries(queries_file)
-    except QueryFileError as error:
-        print(f"relevance: {error}", file=sys.stderr)
-        return 2
-    except UnicodeDecodeError as error:
-        print(f"relevance: {queries_file} is not UTF-8 ({error.reason} at byte {error.start})", file=sys.stderr)
-        return 2
+    queries = []
+    for queries_file in queries_files:
+        try:
+            queries += load_queries(queries_file)
+        except QueryFileError as error:
+            print(f"relevance: {error}", file=sys.stderr)
+            return 2
+        except UnicodeDecodeError as error:
+            print(f"relevance: {queries_file} is not UTF-8 ({error.reason} at byte {error.start})", file=sys.stderr)
+            return 2
     wanted = sorted({q.corpus for q in queries})
     unknown = [name for name in wanted if name not in CORPUS_FILES]
     if unknown:
         known = sorted(CORPUS_FILES)
-        print(f"relevance: {queries_file} names unknown corpora {unknown}, known: {known}", file=sys.stderr)
+        names = ", ".join(str(path) for path in queries_files)
+        print(f"relevance: {names} name unknown corpora {unknown}, known: {known}", file=sys.stderr)
         return 2
     corpus_files = {name: args.shared / CORPUS_FILES[name] for name in wanted}
     missing = [str(path) for path in corpus_files.values() if not path.exists()]
@@ -81,23 +96,29 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     engine = EngineSearch(indexes, time_budget_ms=args.time_budget_ms)
     records = {name: load_corpus(path) for name, path in corpus_files.items()}
+    # languages only where a query filters on them (reading them is the builder's parse of the corpus)
+    filtered = {q.corpus for q in queries if "lang" in q.filters}
+    languages = {name: talk_languages(corpus_files[name]) for name in filtered}
     baselines = {
-        FTS5: {name: Fts5Baseline(r, with_speakers=False) for name, r in records.items()},
-        FTS5_SPEAKERS: {name: Fts5Baseline(r, with_speakers=True) for name, r in records.items()},
+        system: {
+            name: Fts5Baseline(r, with_speakers=system == FTS5_SPEAKERS, languages=languages.get(name))
+            for name, r in records.items()
+        }
+        for system in (FTS5, FTS5_SPEAKERS)
     }
-    systems = {
-        SEARCH: engine,
-        FTS5: lambda corpus, text: baselines[FTS5][corpus].search(text),
-        FTS5_SPEAKERS: lambda corpus, text: baselines[FTS5_SPEAKERS][corpus].search(text),
-    }
+
+    def baseline(system: str):
+        return lambda q: baselines[system][q.corpus].search(q.query, filters=q.filters)
+
+    systems = {SEARCH: engine, FTS5: baseline(FTS5), FTS5_SPEAKERS: baseline(FTS5_SPEAKERS)}
     results = run_queries(queries, systems)
     scores = {name: {r.query.qid: r.scores[name] for r in results} for name in SYSTEMS}
     rows = table_rows(queries, scores, SYSTEMS)
 
-    print(f"\n{len(queries)} judged queries from {queries_file}\n")
+    print(f"\n{len(queries)} judged queries from {', '.join(str(path) for path in queries_files)}\n")
     print(text_table(rows, SYSTEMS))
     checks = goal_checks(rows, SEARCH, (FTS5, FTS5_SPEAKERS))
-    print("\ngoals (issue 8, dev set):")
+    print("\ngoals (issues 8 and 14, dev sets):")
     for text, met in checks:
         print(f"  [{'x' if met else ' '}] {text}")
     wall, cpu = engine.timings_ms, engine.cpu_ms
@@ -119,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
         generated = (
             f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {len(queries)} queries, `make eval`:\n\n"
             + markdown_table(rows, SYSTEMS)
-            + "\n\nGoals (issue 8):\n\n"
+            + "\n\nGoals (issues 8 and 14):\n\n"
             + "\n".join(f"- [{'x' if met else ' '}] {text}" for text, met in checks)
             + "\n"
         )

@@ -6,10 +6,14 @@ import gzip
 import hashlib
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 KINDS = ("known-item", "topic", "speaker", "typo", "morphology")
+#: The kind of ``crosslingual-dev.jsonl``: a query in one language, its relevant talks in the other.
+CROSSLINGUAL = "crosslingual"
+#: Languages of the judged corpora, for naming a cross-lingual query's direction (fr→en, en→fr).
+CORPUS_LANGUAGES = {"fr": "fr", "full": "en"}
 
 
 @dataclass(frozen=True)
@@ -20,6 +24,14 @@ class JudgedQuery:
     corpus: str
     relevant: frozenset[str]
     lang: str = ""
+    #: search parameters passed as they are (``{"lang": ["en"]}``): facet name -> values
+    filters: dict[str, list[str]] = field(default_factory=dict, compare=False)
+
+    @property
+    def direction(self) -> str:
+        """``fr→en`` for a French query over English talks: the query's language, then the talks'."""
+        wanted = self.filters.get("lang") or [CORPUS_LANGUAGES.get(self.corpus, self.corpus)]
+        return f"{self.lang or '?'}→{'+'.join(wanted)}"
 
 
 class QueryFileError(ValueError):
@@ -59,9 +71,21 @@ def load_queries(path: Path) -> list[JudgedQuery]:
                 corpus=raw["corpus"],
                 relevant=frozenset(raw["relevant"]),
                 lang=raw.get("lang", ""),
+                filters=_filters(raw.get("filters"), path, number),
             )
         )
     return queries
+
+
+def _filters(raw: object, path: Path, number: int) -> dict[str, list[str]]:
+    """A query's ``filters``: an object of facet name -> a value or a list of values (strings)."""
+    if raw is None:
+        return {}
+    if isinstance(raw, dict):
+        filters = {name: value if isinstance(value, list) else [value] for name, value in raw.items()}
+        if all(isinstance(v, str) for values in filters.values() for v in values):
+            return filters
+    raise QueryFileError(f"{path}: query {number} has filters that are not facet names and string values")
 
 
 def file_sha256(path: Path) -> str:

@@ -26,7 +26,7 @@ NOT_INDEXING_CODE = {"index_builder/build.py", "index_builder/cli.py", "index_bu
 #: What the page sends for a search (frontend/js/url.js searchParams, config.pageSize).
 PAGE_PARAMS = {"page": 1, "size": CUTOFF}
 
-SearchFunction = Callable[[str, str], list[str]]  # (corpus, query text) -> ranked talk ids
+SearchFunction = Callable[[JudgedQuery], list[str]]  # a judged query (corpus, text, filters) -> ranked talk ids
 
 
 def index_key(corpus_file: Path) -> str:
@@ -89,23 +89,31 @@ class EngineSearch:
     partial: list[str] = field(default_factory=list)
     _engines: dict = field(default_factory=dict)
 
-    def __call__(self, corpus: str, query: str) -> list[str]:
+    def __call__(self, query: JudgedQuery) -> list[str]:
+        corpus = query.corpus
         if corpus not in self._engines:
             from functions.search.engine import SearchEngine
 
             self._engines[corpus] = SearchEngine(self.index_dirs[corpus], time_budget_ms=self.time_budget_ms)
         started, cpu_started = time.perf_counter(), time.process_time()
-        body = self._engines[corpus].search(q=query, **PAGE_PARAMS)
+        body = self._engines[corpus].search(q=query.query, **PAGE_PARAMS, **query.filters)
         self.cpu_ms.append((time.process_time() - cpu_started) * 1000)
         self.timings_ms.append((time.perf_counter() - started) * 1000)
         if body.get("partial"):
-            self.partial.append(query)
+            self.partial.append(query.query)
         return [hit["id"] for hit in body["hits"]]
 
 
 def load_corpus(corpus_file: Path) -> list[dict]:
     """The talk records of a corpus file for the baselines (broken lines skipped, as the builder does)."""
     return [r for r in read_jsonl(corpus_file, skip_broken=True) if isinstance(r.get("id"), str)]
+
+
+def talk_languages(corpus_file: Path) -> dict[str, str]:
+    """Talk id -> language as the builder records it (declared, else detected): what ``lang`` filters see."""
+    from index_builder.parsers import parse_source
+
+    return {talk.id: talk.lang for talk in parse_source(corpus_file.name, corpus_file.read_bytes()).talks}
 
 
 @dataclass
@@ -121,6 +129,7 @@ class QueryResult:
             "corpus": q.corpus,
             "kind": q.kind,
             "query": q.query,
+            **({"filters": q.filters} if q.filters else {}),
             "relevant": sorted(q.relevant),
             "systems": {
                 name: {
@@ -138,7 +147,7 @@ class QueryResult:
 def run_queries(queries: Sequence[JudgedQuery], systems: dict[str, SearchFunction]) -> list[QueryResult]:
     results = []
     for q in queries:
-        rankings = {name: search(q.corpus, q.query) for name, search in systems.items()}
+        rankings = {name: search(q) for name, search in systems.items()}
         results.append(QueryResult(q, rankings, {name: score(r, q.relevant) for name, r in rankings.items()}))
     return results
 

@@ -78,6 +78,15 @@ def test_fts5_baseline_with_speakers_finds_a_speaker_without_accents():
     assert Fts5Baseline(TALKS, with_speakers=True).search("eric araujo") == ["t/deploiement"]
 
 
+def test_fts5_baseline_keeps_the_languages_a_query_filters_on():
+    languages = {"t/deploiement": "fr", "t/kalman": "en", "t/bees": "en"}
+    baseline = Fts5Baseline(TALKS, with_speakers=False, languages=languages)
+    assert baseline.search("kalman deploiement", filters={"lang": ["en"]}) == ["t/kalman"]
+    assert set(baseline.search("kalman deploiement")) == {"t/kalman", "t/deploiement"}
+    with pytest.raises(ValueError, match="lang only"):
+        baseline.search("kalman", filters={"event": ["PyCon"]})
+
+
 def test_fts5_query_syntax_in_user_text_is_quoted_not_interpreted():
     baseline = Fts5Baseline(TALKS, with_speakers=False)
     assert Fts5Baseline.match_expression('say "hi" NOT') == '"say" OR """hi""" OR "NOT"'
@@ -115,11 +124,43 @@ def test_doc_keeps_hand_written_text_around_the_generated_table():
     assert "TABLE 2" in second and "TABLE 1" not in second
 
 
+def test_crosslingual_queries_are_reported_per_direction_outside_the_overall_rows():
+    queries = [
+        _query("m1", "typo"),
+        JudgedQuery("x1", "x1", "crosslingual", "full", frozenset({"a"}), "fr", {"lang": ["en"]}),
+        JudgedQuery("x2", "x2", "crosslingual", "full", frozenset({"a"}), "fr", {"lang": ["en"]}),
+        JudgedQuery("x3", "x3", "crosslingual", "fr", frozenset({"a"}), "en"),
+    ]
+    found, missed = score(["a"], {"a"}), score([], {"a"})
+    scores = {
+        "mine": {"m1": found, "x1": found, "x2": missed, "x3": found},
+        "base": dict.fromkeys(["m1", "x1", "x2", "x3"], missed),
+    }
+    rows = {(r.corpus, r.kind): r.by_system["mine"] for r in table_rows(queries, scores, ["mine", "base"])}
+    assert rows[("full", "crosslingual fr→en")].mrr == pytest.approx(0.5)
+    assert rows[("fr", "crosslingual en→fr")].mrr == 1.0
+    assert rows[("all", "crosslingual")].n == 3
+    assert rows[("all", "all")].n == 1  # the monolingual goals are not moved by cross-lingual queries
+    checks = dict(goal_checks(table_rows(queries, scores, ["mine", "base"]), "mine", ["base"]))
+    assert checks["crosslingual: MRR@10 0.667 >= 0.75 (issue 14; its goal is on the held-out set)"] is False
+
+
 def test_a_query_line_without_required_fields_is_reported(tmp_path):
     path = tmp_path / "q.jsonl"
     path.write_text('{"qid": "x", "query": "y"}\n', encoding="utf-8")
     with pytest.raises(QueryFileError, match="misses"):
         load_queries(path)
+
+
+def test_filters_of_a_query_must_be_facet_values(tmp_path):
+    path = tmp_path / "q.jsonl"
+    line = {"qid": "x", "query": "y", "kind": "crosslingual", "corpus": "full", "relevant": [], "filters": {"lang": 3}}
+    path.write_text(json.dumps(line) + "\n", encoding="utf-8")
+    with pytest.raises(QueryFileError, match="filters"):
+        load_queries(path)
+    line["filters"] = {"lang": "en"}
+    path.write_text(json.dumps(line) + "\n", encoding="utf-8")
+    assert load_queries(path)[0].filters == {"lang": ["en"]}
 
 
 # --- end to end ----------------------------------------------------------------------------------
@@ -156,6 +197,26 @@ JUDGED = [
     {"qid": "t-fr-topic-01", "query": "cartographie", "kind": "topic", "corpus": "fr", "relevant": ["pycon-fr/cartes"]},
     {"qid": "t-full-topic-01", "query": "honey bees", "kind": "topic", "corpus": "full", "relevant": ["pycon-us/bees"]},
 ]
+CROSSLINGUAL = [
+    # a French word over the English talks only: the French talk that has it must not be found
+    {
+        "qid": "t-xl-fr2en-01",
+        "query": "déploiement robots",
+        "lang": "fr",
+        "kind": "crosslingual",
+        "corpus": "full",
+        "filters": {"lang": "en"},
+        "relevant": ["pycon-us/kalman"],
+    },
+    {
+        "qid": "t-xl-en2fr-01",
+        "query": "maps",
+        "lang": "en",
+        "kind": "crosslingual",
+        "corpus": "fr",
+        "relevant": ["pycon-fr/cartes"],
+    },
+]
 
 
 @pytest.fixture
@@ -170,6 +231,7 @@ def synthetic_shared(tmp_path: Path) -> Path:
     with gzip.open(shared / "corpora" / "pyvideo-talks.jsonl.gz", "wt", encoding="utf-8") as full:
         full.write(lines(FRENCH_TALKS + ENGLISH_TALKS))
     (shared / "relevance" / "dev-queries.jsonl").write_text(lines(JUDGED), encoding="utf-8")
+    (shared / "relevance" / "crosslingual-dev.jsonl").write_text(lines(CROSSLINGUAL), encoding="utf-8")
     return shared
 
 
@@ -186,7 +248,7 @@ def test_eval_end_to_end_on_a_synthetic_corpus(synthetic_shared, tmp_path, capsy
     assert printed.count("index fr: built 3 talks") == 1 and "index full: built 5 talks" in printed
     assert "pyvideo-talks-fr.jsonl: skipped line 4: invalid JSON" in printed
     results = [json.loads(line) for line in (out / "results.jsonl").read_text(encoding="utf-8").splitlines()]
-    assert [r["qid"] for r in results] == [q["qid"] for q in JUDGED]
+    assert [r["qid"] for r in results] == [q["qid"] for q in JUDGED + CROSSLINGUAL]
     by_qid = {r["qid"]: r["systems"] for r in results}
     for systems in by_qid.values():
         assert set(systems) == {"search", "fts5", "fts5+speakers"}
@@ -196,9 +258,14 @@ def test_eval_end_to_end_on_a_synthetic_corpus(synthetic_shared, tmp_path, capsy
     assert by_qid["t-fr-spk-01"]["fts5"]["rank"] is None and by_qid["t-fr-spk-01"]["fts5+speakers"]["rank"] == 1
     assert by_qid["t-full-topic-01"]["search"]["top"][0] == "pycon-us/bees"
     # and the page shows the table with its goals
+    # the cross-lingual query's language filter held for every system: no French talk in its results
+    for system in ("search", "fts5", "fts5+speakers"):
+        assert "pycon-fr/deploiement" not in by_qid["t-xl-fr2en-01"][system]["top"]
+    assert by_qid["t-xl-fr2en-01"]["search"]["top"] == ["pycon-us/kalman"]
     page = (out / "relevance.md").read_text(encoding="utf-8")
     assert "| fr | speaker | 1 | 1.000 | 0.000 | 1.000 |" in page
     assert "overall MRR@10" in page
+    assert "| full | crosslingual fr→en | 1 |" in page and "| fr | crosslingual en→fr | 1 |" in page
 
     # WHEN it runs again THEN the indexes come from the cache and the run is compared with the previous one
     assert main(args) == 0
