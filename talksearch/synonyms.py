@@ -235,7 +235,8 @@ class SynonymTable:
     ) -> None:
         self.phrases = tuple(phrases)
         self._by_key = (by_french, by_english)
-        self.max_words = max((len(p.words) for p in self.phrases), default=0)
+        # the longest entry, in words: a key is its words' stems joined by spaces
+        self.max_words = max((key.count(" ") + 1 for table in self._by_key for key in table), default=0)
 
     def __len__(self) -> int:
         return len(self.phrases)

@@ -55,6 +55,14 @@ def test_equivalents_expand_both_ways_and_a_one_way_rule_only_one_way(site):
     assert expanded(site, "machine learning") == {"machine learning": ["apprentissage automatique"]}
 
 
+def test_a_one_way_rule_longer_than_what_it_adds_is_found():
+    table = compile_table(parse_synonyms("traitement automatique des langues naturelles => nlp").rules)
+    assert expanded(table, "le traitement automatique des langues naturelles") == {
+        "traitement automatique langues naturelles": ["nlp"]
+    }
+    assert expanded(SynonymTable.from_json(table.to_json()), "traitement automatique des langues naturelles")
+
+
 def test_bad_lines_are_skipped_and_reported_with_their_numbers():
     text = "\n".join(
         [
