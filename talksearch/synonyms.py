@@ -24,6 +24,7 @@ stemming thousands of glossary terms at every cold start would cost more than re
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -51,7 +52,7 @@ __all__ = [
 #: The shipped glossary files, read in name order.
 GLOSSARY_DIR = Path(__file__).with_name("glossary")
 #: Version of the serialised table; ``from_json`` refuses any other.
-TABLE_FORMAT = 1
+TABLE_FORMAT = 2
 
 #: Bounds on a synonyms file (a site's, or the shipped glossary) ...
 MAX_FILE_BYTES = 1_000_000
@@ -227,28 +228,49 @@ def load_glossary(directory: Path = GLOSSARY_DIR) -> ParsedSynonyms:
 
 
 # --- the table -------------------------------------------------------------------------------------
+#: What the serialised table's strings must look like (checked by C-level regex matches at load):
+#: analysed words are non-space runs joined by single spaces, target lists are term numbers.
+_WORDS = re.compile(rf"[^ ]+(?: [^ ]+){{0,{MAX_PHRASE_WORDS - 1}}}")
+_IDS = re.compile(rf"\d{{1,6}}(?: \d{{1,6}}){{0,{MAX_TARGETS - 1}}}")
+_MAX_WORDS_CHARS = MAX_PHRASE_WORDS * (MAX_WORD_CHARS + 1)
+
+
 class SynonymTable:
-    """Analysed terms and, per French and English key, the terms an entry adds (at most MAX_TARGETS)."""
+    """Analysed terms and, per French and English key, the terms an entry adds (at most MAX_TARGETS).
+
+    Stored as the artifact holds it, so loading is one ``json.loads`` and a few regex matches (the
+    cold start pays it): term texts, their analysed words joined by spaces, and per key the numbers of
+    its targets joined by spaces, decoded when a query looks the key up.
+    """
 
     def __init__(
-        self, phrases: Sequence[Phrase], by_french: dict[str, tuple[int, ...]], by_english: dict[str, tuple[int, ...]]
+        self, texts: Sequence[str], words: Sequence[str], by_french: dict[str, str], by_english: dict[str, str]
     ) -> None:
-        self.phrases = tuple(phrases)
+        self._texts = list(texts)
+        self._words = list(words)
         self._by_key = (by_french, by_english)
         # the longest entry, in words: a key is its words' stems joined by spaces
         self.max_words = max((key.count(" ") + 1 for table in self._by_key for key in table), default=0)
 
     def __len__(self) -> int:
-        return len(self.phrases)
+        return len(self._texts)
+
+    @property
+    def phrases(self) -> tuple[Phrase, ...]:
+        return tuple(map(self._phrase, range(len(self._texts))))
+
+    def _phrase(self, number: int) -> Phrase:
+        return Phrase(self._texts[number], tuple(self._words[number].split(" ")))
 
     def targets(self, words: Sequence[str]) -> tuple[Phrase, ...]:
         """What the analysed words ``words``, taken as one term, expand to (nothing when not an entry)."""
         found: dict[int, None] = {}
         for key, table in zip(phrase_keys(words), self._by_key, strict=True):
-            found.update(dict.fromkeys(table.get(key, ())))
-        typed = tuple(words)
-        targets = (self.phrases[i] for i in found)
-        return tuple(p for p in targets if p.words != typed)[:MAX_TARGETS]
+            found.update(dict.fromkeys(map(int, table.get(key, "").split())))
+        typed = " ".join(words)
+        count = len(self._texts)  # a number past the end (a table from elsewhere) is no target
+        targets = [self._phrase(i) for i in found if i < count and self._words[i] != typed]
+        return tuple(targets[:MAX_TARGETS])
 
     def expansions(self, words: Sequence[str]) -> list[Expansion]:
         """The entries among a query's analysed words, left to right, the longest run first."""
@@ -267,12 +289,8 @@ class SynonymTable:
 
     # --- serialisation (the index artifact) ---------------------------------------------------------
     def to_json(self) -> bytes:
-        body = {
-            "format": TABLE_FORMAT,
-            "phrases": [[p.text, list(p.words)] for p in self.phrases],
-            "fr": {k: list(v) for k, v in self._by_key[0].items()},
-            "en": {k: list(v) for k, v in self._by_key[1].items()},
-        }
+        body = {"format": TABLE_FORMAT, "texts": self._texts, "words": self._words}
+        body |= {"fr": self._by_key[0], "en": self._by_key[1]}
         return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
     @classmethod
@@ -286,38 +304,25 @@ class SynonymTable:
             raise SynonymFormatError(f"synonym table is not JSON: {error}") from None
         if not isinstance(body, dict) or body.get("format") != TABLE_FORMAT:
             raise SynonymFormatError(f"synonym table is not of format {TABLE_FORMAT}")
-        raw_phrases = body.get("phrases")
-        if not isinstance(raw_phrases, list) or len(raw_phrases) > MAX_PHRASES:
-            raise SynonymFormatError("synonym table: 'phrases' is not a list of at most MAX_PHRASES")
-        phrases = [_phrase_from_json(item) for item in raw_phrases]
-        keys = tuple(_keys_from_json(body.get(name), len(phrases), name) for name in ("fr", "en"))
-        return cls(phrases, *keys)
+        texts, words = body.get("texts"), body.get("words")
+        if not (isinstance(texts, list) and isinstance(words, list) and len(texts) == len(words) <= MAX_PHRASES):
+            raise SynonymFormatError("synonym table: 'texts' and 'words' are not two lists of one length")
+        if not all(isinstance(t, str) and len(t) <= MAX_LINE_CHARS for t in texts):
+            raise SynonymFormatError("synonym table: a term's text is not a string within bounds")
+        if not all(isinstance(w, str) and len(w) <= _MAX_WORDS_CHARS and _WORDS.fullmatch(w) for w in words):
+            raise SynonymFormatError("synonym table: a term's words are not words within bounds")
+        keys = tuple(_keys_from_json(body.get(name), name) for name in ("fr", "en"))
+        return cls(texts, words, *keys)
 
 
-def _phrase_from_json(item: object) -> Phrase:
-    if (
-        isinstance(item, list)
-        and len(item) == 2
-        and isinstance(item[0], str)
-        and len(item[0]) <= MAX_LINE_CHARS
-        and isinstance(item[1], list)
-        and 0 < len(item[1]) <= MAX_PHRASE_WORDS
-        and all(isinstance(w, str) and 0 < len(w) <= MAX_WORD_CHARS for w in item[1])
-    ):
-        return Phrase(item[0], tuple(item[1]))
-    raise SynonymFormatError("synonym table: a phrase is not [text, [words]] within bounds")
-
-
-def _keys_from_json(raw: object, phrase_count: int, name: str) -> dict[str, tuple[int, ...]]:
+def _keys_from_json(raw: object, name: str) -> dict[str, str]:
     if not isinstance(raw, dict) or len(raw) > MAX_PHRASES:
         raise SynonymFormatError(f"synonym table: {name!r} is not an object of at most MAX_PHRASES keys")
-    keys = {}
-    for key, ids in raw.items():
-        valid = isinstance(ids, list) and 0 < len(ids) <= MAX_TARGETS
-        if not valid or not all(type(i) is int and 0 <= i < phrase_count for i in ids):
-            raise SynonymFormatError(f"synonym table: {name!r} maps {key[:40]!r} to something else than phrase ids")
-        keys[key] = tuple(ids)
-    return keys
+    if not all(isinstance(ids, str) and _IDS.fullmatch(ids) for ids in raw.values()):
+        raise SynonymFormatError(f"synonym table: {name!r} maps a key to something else than term numbers")
+    if not all(len(key) <= MAX_LINE_CHARS for key in raw):
+        raise SynonymFormatError(f"synonym table: {name!r} has a key longer than {MAX_LINE_CHARS} characters")
+    return raw
 
 
 def compile_table(*rule_sets: Iterable[Rule]) -> SynonymTable:
@@ -358,9 +363,10 @@ def compile_table(*rule_sets: Iterable[Rule]) -> SynonymTable:
                         fresh = target_key != key and all(phrase_key[o][side] != target_key for o in added)
                         if fresh and len(added) < MAX_TARGETS:
                             added[target] = None
-    used = {i for table in by_key for ids in table.values() for i in ids}
+    used = sorted({i for table in by_key for ids in table.values() for i in ids})
     # keep only terms something expands to, renumbered in their first-seen order
-    renumber = {old: new for new, old in enumerate(sorted(used))}
-    kept = [phrases[i] for i in sorted(used)]
-    french, english = ({key: tuple(renumber[i] for i in ids) for key, ids in table.items() if ids} for table in by_key)
-    return SynonymTable(kept, french, english)
+    renumber = {old: new for new, old in enumerate(used)}
+    french, english = (
+        {key: " ".join(str(renumber[i]) for i in ids) for key, ids in table.items() if ids} for table in by_key
+    )
+    return SynonymTable([phrases[i].text for i in used], [" ".join(phrases[i].words) for i in used], french, english)

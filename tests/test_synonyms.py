@@ -145,13 +145,16 @@ def test_the_table_survives_its_json_copy(glossary):
 @pytest.mark.parametrize(
     "data",
     [
-        pickle.dumps({"format": 1}),
+        pickle.dumps({"format": 2}),
         b"[]",
-        b'{"format": 2, "phrases": [], "fr": {}, "en": {}}',
-        b'{"format": 1, "phrases": [["x", []]], "fr": {}, "en": {}}',
-        b'{"format": 1, "phrases": [["x", ["x"]]], "fr": {"x": [1]}, "en": {}}',
-        b'{"format": 1, "phrases": [["x", ["x"]]], "fr": {"x": [true]}, "en": {}}',
-        b'{"format": 1, "phrases": [["x", ["x"]]], "fr": {"x": [0]}}',
+        b'{"format": 1, "texts": [], "words": [], "fr": {}, "en": {}}',
+        b'{"format": 2, "texts": ["x"], "words": [], "fr": {}, "en": {}}',
+        b'{"format": 2, "texts": ["x"], "words": ["x  y"], "fr": {}, "en": {}}',
+        b'{"format": 2, "texts": ["x"], "words": ["a b c d e f g"], "fr": {}, "en": {}}',
+        b'{"format": 2, "texts": [1], "words": ["x"], "fr": {}, "en": {}}',
+        b'{"format": 2, "texts": ["x"], "words": ["x"], "fr": {"x": [0]}, "en": {}}',
+        b'{"format": 2, "texts": ["x"], "words": ["x"], "fr": {"x": "0 -1"}, "en": {}}',
+        b'{"format": 2, "texts": ["x"], "words": ["x"], "fr": {"x": "0"}}',
         b"[" * 100_000,
         b" " * 9_000_000,
     ],
@@ -162,6 +165,11 @@ def test_anything_but_a_table_this_module_wrote_is_refused(data):
 
 
 # --- the shipped glossary -------------------------------------------------------------------------
+def test_a_target_number_past_the_end_is_no_target():
+    table = SynonymTable.from_json(b'{"format": 2, "texts": ["b"], "words": ["b"], "fr": {"a": "0 7"}, "en": {}}')
+    assert [t.text for t in table.targets(("a",))] == ["b"]
+
+
 def test_the_glossary_parses_cleanly_and_every_line_adds_something():
     parsed = load_glossary()
     assert parsed.problems == []
@@ -203,4 +211,4 @@ def test_the_glossary_and_abbreviations_know_k8s(glossary):
 def test_the_compiled_glossary_is_small_enough_to_ship_in_every_artifact(glossary):
     data = glossary.to_json()
     assert len(data) < 400_000
-    assert json.loads(data)["format"] == 1
+    assert json.loads(data)["format"] == 2
