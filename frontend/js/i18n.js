@@ -50,7 +50,7 @@ const MESSAGES = {
     unknownLang: 'inconnue',
     colon: '\u00a0: ',
     questionMark: '\u00a0?',
-    kind: { title: 'titre', speaker: 'intervenant·e', term: 'mot', company: 'entreprise', event: 'événement', tag: 'mot-clé' },
+    kind: { title: 'titre', speaker: 'intervenant·e', term: 'mot' },
   },
   en: {
     title: 'Talk search',
@@ -101,7 +101,7 @@ const MESSAGES = {
     unknownLang: 'unknown',
     colon: ': ',
     questionMark: '?',
-    kind: { title: 'title', speaker: 'speaker', term: 'word', company: 'company', event: 'event', tag: 'tag' },
+    kind: { title: 'title', speaker: 'speaker', term: 'word' },
   },
 };
 

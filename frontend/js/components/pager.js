@@ -3,7 +3,7 @@
 import { fill, h } from '../dom.js';
 import { formatNumber, t } from '../i18n.js';
 import { MAX_PAGE } from '../url.js';
-import { stateLink } from './results.js';
+import { stateLink } from './statelink.js';
 
 /** The page numbers to show: first, last, and a window around the current one (0 marks a gap). */
 export function pageWindow(page, last) {

@@ -1,9 +1,11 @@
 // The results column: count and sort, active filters, "did you mean", the no-results help, the hits.
 
 import { fill, h } from '../dom.js';
-import { formatDate, languageName, t } from '../i18n.js';
+import { languageName, t } from '../i18n.js';
 import { splitSnippet } from '../snippet.js';
-import { SORTS, activeFilters, clearFilters, safeHref, serializeState, toggleFilter } from '../url.js';
+import { SORTS, activeFilters, clearFilters, safeHref, toggleFilter } from '../url.js';
+import { stateLink } from './statelink.js';
+import { talkMeta } from './talkmeta.js';
 
 /** The API snippet as text nodes and <mark> elements (never innerHTML). */
 export function snippetNodes(snippet) {
@@ -14,27 +16,6 @@ function facetLabel(facet, value) {
   return facet === 'lang' ? languageName(value) : value;
 }
 
-/** A link that changes the page's state: a real href (new tab works), handled in place on a plain click. */
-export function stateLink(go, next, props, ...children) {
-  const onclick = (event) => {
-    if (event.button || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
-    event.preventDefault();
-    go(next);
-  };
-  return h('a', { ...props, href: serializeState(next) || '?', onclick }, ...children);
-}
-
-export function hitMeta(hit) {
-  const parts = [];
-  const speakers = Array.isArray(hit.speakers) ? hit.speakers.filter(Boolean) : [];
-  if (speakers.length) parts.push(h('span', { class: 'speakers' }, speakers.join(', ')));
-  if (hit.company) parts.push(h('span', {}, hit.company));
-  if (hit.event) parts.push(h('span', {}, hit.event));
-  if (hit.date) parts.push(h('time', { datetime: hit.date }, formatDate(hit.date)));
-  if (hit.lang) parts.push(h('span', { class: 'badge', lang: hit.lang }, hit.lang.toUpperCase()));
-  return parts;
-}
-
 function renderHit(hit, state, go) {
   const source = safeHref(hit.url, location.href);
   return h(
@@ -42,7 +23,7 @@ function renderHit(hit, state, go) {
     { class: 'hit', 'data-testid': 'hit' },
     h('article', { lang: hit.lang || null },
       h('h3', { class: 'hit-title' }, stateLink(go, { ...state, talk: hit.id }, { 'data-nav': '' }, hit.title)),
-      h('p', { class: 'meta' }, hitMeta(hit)),
+      h('p', { class: 'meta' }, talkMeta(hit)),
       hit.snippet ? h('p', { class: 'snippet' }, snippetNodes(hit.snippet)) : null,
       source ? h('a', { class: 'source', href: source, rel: 'noopener noreferrer', 'aria-label': t('openSource', { title: hit.title }) }, t('source'), ' ↗') : null,
     ),

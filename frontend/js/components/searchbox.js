@@ -6,7 +6,8 @@ import { STALE } from '../api.js';
 import { debounce, fill, h } from '../dom.js';
 import { t } from '../i18n.js';
 
-const KINDS = new Set(['title', 'speaker', 'term', 'company', 'event', 'tag']);
+// what /api/suggest returns (functions/search/engine.py's suggest): a word, a speaker, a title
+const KINDS = new Set(['term', 'speaker', 'title']);
 
 /** The /api/suggest body ({query, suggestions: [{text, kind}]}) as the items worth showing. */
 export function readSuggestions(body) {

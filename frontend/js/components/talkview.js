@@ -3,7 +3,8 @@
 import { fill, h } from '../dom.js';
 import { t } from '../i18n.js';
 import { safeHref } from '../url.js';
-import { hitMeta, stateLink } from './results.js';
+import { stateLink } from './statelink.js';
+import { talkMeta } from './talkmeta.js';
 
 function paragraphs(text) {
   return String(text ?? '')
@@ -26,7 +27,7 @@ export function createTalkView({ root, go, back }) {
         backLink(state),
         h('article', { class: 'talk', lang: talk.lang || null },
           h('h2', { tabindex: '-1', 'data-testid': 'talk-title' }, talk.title ?? ''),
-          h('p', { class: 'meta' }, hitMeta(talk)),
+          h('p', { class: 'meta' }, talkMeta(talk)),
           tags.length ? h('ul', { class: 'tags', 'aria-label': t('tags') }, tags.map((tag) => h('li', {}, tag))) : null,
           h('div', { class: 'summary' }, paragraphs(talk.summary)),
           source ? h('p', {}, h('a', { class: 'source', href: source, rel: 'noopener noreferrer' }, t('source'), ' ↗')) : null),
@@ -34,7 +35,7 @@ export function createTalkView({ root, go, back }) {
           h('h3', { id: 'related-title' }, t('related')),
           h('ul', {}, related.map((item) => h('li', {},
             stateLink(go, { ...state, talk: item.id }, { 'data-nav': '' }, item.title ?? item.id),
-            h('p', { class: 'meta' }, hitMeta(item)))))) : null);
+            h('p', { class: 'meta' }, talkMeta(item)))))) : null);
       root.querySelector('h2').focus();
     },
     renderError(state, error) {
