@@ -2,6 +2,9 @@
 // innerHTML: it is split here into text segments that the page turns into text nodes and <mark>
 // elements, so anything else that looks like markup stays visible text. Pure, unit-tested with node.
 
+// The API marks a cut with "…"; right after a full stop (or ? !) the sentence is whole: "done.…" -> "done."
+const CUT_AFTER_SENTENCE = /([.!?])\s*…$/;
+
 const NAMED = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'", nbsp: '\u00a0' };
 
 export function decodeEntities(text) {
@@ -14,7 +17,8 @@ export function decodeEntities(text) {
   });
 }
 
-/** `a <mark>b</mark> &amp; c` -> [{text: 'a ', mark: false}, {text: 'b', mark: true}, {text: ' & c', mark: false}] */
+/** `a <mark>b</mark> &amp; c` -> [{text: 'a ', mark: false}, {text: 'b', mark: true}, {text: ' & c', mark: false}]
+ * (a cut right after a sentence's end loses its "…"). */
 export function splitSnippet(html) {
   const segments = [];
   let depth = 0;
@@ -30,5 +34,7 @@ export function splitSnippet(html) {
       else segments.push({ text, mark });
     }
   }
+  const last = segments.at(-1);
+  if (last && !last.mark) last.text = last.text.replace(CUT_AFTER_SENTENCE, '$1');
   return segments;
 }

@@ -44,3 +44,16 @@ test('numeric entities decode, invalid ones are left alone', () => {
   assert.equal(decodeEntities('&#0; &#xD800; &#99999999; &bogus; & alone'), '&#0; &#xD800; &#99999999; &bogus; & alone');
   assert.equal(decodeEntities('&amp;lt;'), '&lt;', 'decoded once, not twice');
 });
+
+test('a cut right after a full stop shows the full stop, not ".…"', () => {
+  assert.deepEqual(splitSnippet('la <mark>migration</mark> est finie.…'), [
+    { text: 'la ', mark: false },
+    { text: 'migration', mark: true },
+    { text: ' est finie.', mark: false },
+  ]);
+  assert.equal(splitSnippet('Vraiment ?…').at(-1).text, 'Vraiment ?');
+  assert.equal(splitSnippet('Oui ! …').at(-1).text, 'Oui !');
+  // a cut inside a sentence keeps its ellipsis, and so does a leading one
+  assert.equal(splitSnippet('…suite du texte sans fin…').at(-1).text, '…suite du texte sans fin…');
+  assert.equal(splitSnippet('etc. et puis…').at(-1).text, 'etc. et puis…');
+});
