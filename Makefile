@@ -25,8 +25,37 @@ chromium: ## install Debian's Chromium for the browser tests (root, once)
 nodejs: ## install Debian's Node.js for the page's pure-logic tests (root, once)
 	@command -v node >/dev/null || { apt-get update -qq && apt-get install -y -qq nodejs >/dev/null; }
 
-test: venv chromium nodejs sam-venv bench-deps ## run every test (installs what it needs first)
+test: venv chromium nodejs sam-venv bench-deps axe-core ## run every test (installs what it needs first)
 	TALKSEARCH_REQUIRE_SAM=1 $(PY) -m pytest
+
+screenshot: venv chromium ## rewrite docs/screenshot.png (the README's picture of the page)
+	TALKSEARCH_SCREENSHOT=1 $(PY) -m pytest tests/test_page_browser.py -k readme_screenshot -q
+
+# --- the page's audits: axe-core and Lighthouse from npm, into .cache/ (never committed) ------------------
+AXE_CORE_VERSION := 4.14.1
+LIGHTHOUSE_VERSION := 12.8.2
+LIGHTHOUSE_CONTENT ?= $(firstword $(wildcard ../shared/corpora/pyvideo-talks-fr.jsonl) $(CONTENT_DIR))
+LIGHTHOUSE_ARGS ?=
+
+npm: nodejs ## install Debian's npm if missing (root, once)
+	@command -v npm >/dev/null || { apt-get update -qq && apt-get install -y -qq npm >/dev/null; }
+
+.cache/axe-core/.installed-$(AXE_CORE_VERSION):
+	mkdir -p $(@D)
+	npm install --prefix $(@D) --no-audit --no-fund --save-exact --loglevel=error axe-core@$(AXE_CORE_VERSION)
+	touch $@
+
+axe-core: npm .cache/axe-core/.installed-$(AXE_CORE_VERSION) ## axe-core for the page's accessibility test, in .cache/axe-core
+
+.cache/lighthouse/.installed-$(LIGHTHOUSE_VERSION):
+	mkdir -p $(@D)
+	npm install --prefix $(@D) --no-audit --no-fund --save-exact --loglevel=error lighthouse@$(LIGHTHOUSE_VERSION)
+	touch $@
+
+lighthouse: venv chromium npm .cache/lighthouse/.installed-$(LIGHTHOUSE_VERSION) ## Lighthouse scores of the page, desktop and mobile, over the local stack
+	$(PY) -m bench.page --lighthouse --content "$(LIGHTHOUSE_CONTENT)" $(LIGHTHOUSE_ARGS)
+
+.PHONY: screenshot npm axe-core lighthouse
 
 lint: venv ## ruff
 	$(VENV)/bin/ruff check .

@@ -1,6 +1,7 @@
 """How light and how quick the search page is, measured in Debian's Chromium over the local stack.
 
     python -m bench.page [--content content/sample] [--runs 15]
+    python -m bench.page --lighthouse [--content FOLDER|FILE] [--query python] [--lighthouse-runs 3] [--url URL]
 
 Prints, for a visitor with an empty cache:
 - bytes transferred (as counted by Chromium's network layer, headers included) for the page load, its
@@ -8,14 +9,23 @@ Prints, for a visitor with an empty cache:
   does (``Compress: true``);
 - time from keystroke to results in the DOM, over several queries: after the last keystroke of
   search-as-you-type (includes the page's debounce) and after Enter (no debounce).
+With ``--lighthouse`` (``make lighthouse``), it runs Lighthouse instead (from npm, installed by the
+Makefile into .cache/lighthouse) on the page with a query, for desktop and mobile, and prints the median
+scores and metrics over its runs, with Lighthouse's own CPU benchmark of the machine (the scores move
+with it). ``--url`` audits a page already running (``make dev``) instead of starting a stack.
 Figures only: nothing here asserts a threshold.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import statistics
+import subprocess
+import tempfile
 from pathlib import Path
+from urllib.parse import urlencode
 
 from playwright.sync_api import sync_playwright
 
@@ -33,6 +43,15 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+LIGHTHOUSE = ROOT / ".cache" / "lighthouse" / "node_modules" / ".bin" / "lighthouse"
+CATEGORIES = ["performance", "accessibility", "best-practices", "seo"]
+METRICS = {  # audit id -> (label, unit)
+    "cumulative-layout-shift": ("CLS", ""),
+    "first-contentful-paint": ("FCP", "ms"),
+    "largest-contentful-paint": ("LCP", "ms"),
+    "total-blocking-time": ("TBT", "ms"),
+    "speed-index": ("SI", "ms"),
+}
 QUERIES = ["python", "django", "kubernetes", "données", "asyncio", "test", "web", "sécurité", "api", "rust"]
 
 # In the page: time of the last keydown, and of the last change to the result list.
@@ -131,16 +150,79 @@ def measure(base: str, runs: int) -> None:
         browser.close()
 
 
+def lighthouse_run(url: str, form_factor: str) -> dict:
+    """One Lighthouse audit of ``url`` (its default mobile emulation, or its desktop preset)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        report_path = Path(tmp) / "report.json"
+        command = [
+            str(LIGHTHOUSE),
+            url,
+            "--output=json",
+            f"--output-path={report_path}",
+            "--quiet",
+            f"--only-categories={','.join(CATEGORIES)}",
+            f"--chrome-flags={' '.join(CHROMIUM_ARGS)}",
+            *(["--preset=desktop"] if form_factor == "desktop" else []),
+        ]
+        subprocess.run(command, env={**os.environ, "CHROME_PATH": CHROMIUM}, check=True, timeout=600)
+        return json.loads(report_path.read_text("utf-8"))
+
+
+def lighthouse(url: str, runs: int) -> None:
+    if not LIGHTHOUSE.exists():
+        raise SystemExit(f"no Lighthouse at {LIGHTHOUSE}: `make lighthouse` installs it from npm")
+    header = ["", *CATEGORIES, *(label for label, _ in METRICS.values()), "CPU benchmark"]
+    rows, version = [], "?"
+    for form_factor in ("desktop", "mobile"):
+        reports = [lighthouse_run(url, form_factor) for _ in range(runs)]
+        version = reports[0]["lighthouseVersion"]
+        row = [form_factor]
+        for category in CATEGORIES:
+            scores = sorted(round(r["categories"][category]["score"] * 100) for r in reports)
+            spread = f" ({scores[0]}-{scores[-1]})" if scores[0] != scores[-1] else ""
+            row.append(f"{statistics.median(scores):.0f}{spread}")
+        for audit, (_, unit) in METRICS.items():
+            value = statistics.median(r["audits"][audit]["numericValue"] for r in reports)
+            row.append(f"{value:.0f} ms" if unit else f"{value:.3f}")
+        row.append(f"{statistics.median(r['environment']['benchmarkIndex'] for r in reports):.0f}")
+        rows.append(row)
+    print(f"\nLighthouse {version} on {url}, median of {runs} run(s) each (min-max where they differ):\n")
+    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        print("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)))
+
+
+def content_folder(path: Path, workdir: Path) -> Path:
+    """A content folder for the stack: ``path`` itself, or a folder holding the one file ``path``."""
+    if path.is_dir():
+        return path
+    folder = workdir / "content"
+    folder.mkdir()
+    (folder / path.name).symlink_to(path.resolve())
+    return folder
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--content", type=Path, default=ROOT / "content" / "sample")
+    parser.add_argument("--content", type=Path, default=ROOT / "content" / "sample", help="a content folder or file")
     parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument("--lighthouse", action="store_true", help="Lighthouse scores instead of bytes and timings")
+    parser.add_argument("--query", default="python", help="the search Lighthouse audits (default: python)")
+    parser.add_argument("--lighthouse-runs", type=int, default=3)
+    parser.add_argument("--url", help="audit this running page (e.g. make dev's) instead of starting a stack")
     args = parser.parse_args()
-    stack = start_stack(args.content, log=lambda line: None)
-    try:
-        measure(stack.url, args.runs)
-    finally:
-        stack.stop()
+    if args.lighthouse and args.url:
+        lighthouse(args.url, args.lighthouse_runs)
+        return
+    with tempfile.TemporaryDirectory() as workdir:
+        stack = start_stack(content_folder(args.content, Path(workdir)), log=lambda line: None)
+        try:
+            if args.lighthouse:
+                lighthouse(f"{stack.url}?{urlencode({'q': args.query})}", args.lighthouse_runs)
+            else:
+                measure(stack.url, args.runs)
+        finally:
+            stack.stop()
 
 
 if __name__ == "__main__":

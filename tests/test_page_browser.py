@@ -1,206 +1,55 @@
 """The search page in a real browser (Debian's Chromium through Playwright) over the real local stack.
 
 The stack (devstack.start_stack) runs the real rebuild and search handlers against moto's S3 server,
-over a temporary content folder that includes hostile content. Every test ends by checking that the
-page raised no dialog, no page error and no console message (a CSP violation would be one).
+over a temporary content folder that includes hostile content (tests/page_support.py). Every test ends
+by checking that the page raised no dialog, no page error and no console message (a CSP violation
+would be one). Layout, focus and accessibility are tested in tests/test_page_layout.py.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
+import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 import pytest
-from moto.moto_api._internal.models import moto_api_backend
 from playwright.sync_api import Error as PlaywrightError
-from playwright.sync_api import sync_playwright
 
-from bench.page import CHROMIUM as CHROMIUM_PATH
-from bench.page import CHROMIUM_ARGS
-from devstack import start_stack
+from tests.page_support import (
+    BROWSER_MARKS,
+    DESKTOP,
+    HOSTILE_TITLE,
+    TOTAL_TALKS,
+    WatchedPage,
+    facet_box,
+    focused,
+    hit_titles,
+    launched_browser,
+    open_page,
+    running_stack,
+    shown_count,
+    type_query,
+    url_params,
+    visit,
+    wait_for_results,
+)
 
-CHROMIUM = Path(CHROMIUM_PATH)
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(), reason=f"needs Debian's Chromium at {CHROMIUM} (`make chromium` installs it)"
-    ),
-]
-SCREENSHOT = Path(__file__).resolve().parent.parent / "docs" / "screenshot.png"
-DESKTOP = {"width": 1280, "height": 860}
-PHONE = {"width": 360, "height": 740}
-TIMEOUT_MS = 15_000
-
-HOSTILE_TITLE = "<img src=x onerror=alert(1)>"
-HOSTILE_TALK = {
-    "id": "hostile/xss",
-    "title": HOSTILE_TITLE,
-    "speakers": ["<script>alert('speaker')</script>"],
-    "company": '"><svg onload=alert(2)>',
-    "event": "Evil <b>Conf</b>",
-    "date": "2015-03-01",
-    "language": "en",
-    "tags": ["<i>tag</i>"],
-    "summary": "Un piratage : <img src=x onerror=alert(3)> et <script>alert(4)</script> & {{7*7}}",
-    "url": "javascript:alert(5)",
-}
-
-#: (title, speaker, company, event, date, language, summary)
-TALKS = [
-    (
-        "Déployer Kubernetes sans douleur",
-        "Zoé Martin",
-        "Scaleway",
-        "PyCon FR 2019",
-        "2019-11-02",
-        "fr",
-        "Retour d'expérience sur le déploiement de conteneurs avec Kubernetes et Helm en production.",
-    ),
-    (
-        "Kubernetes operators in Python",
-        "Alice Smith",
-        "Red Hat",
-        "EuroPython 2021",
-        "2021-07-28",
-        "en",
-        "Writing Kubernetes operators with kopf: reconcile loops, retries and testing.",
-    ),
-    (
-        "Observabilité avec OpenTelemetry",
-        "Lionel Porcheron",
-        "Datadog",
-        "PyCon FR 2019",
-        "2019-11-03",
-        "fr",
-        "Traces, métriques et journaux : instrumenter une application Django sur Kubernetes.",
-    ),
-    (
-        "Asyncio en pratique",
-        "Pierre Dupont",
-        "Doctolib",
-        "PyCon FR 2023",
-        "2023-10-29",
-        "fr",
-        "Boucles d'événements, tâches et annulation : les pièges d'asyncio et comment les éviter.",
-    ),
-    (
-        "Typage statique avec mypy",
-        "Camille Durand",
-        "Mozilla",
-        "DjangoCon Europe 2022",
-        "2022-09-21",
-        "fr",
-        "Annoter progressivement une grande base de code Python et en tirer profit.",
-    ),
-    (
-        "Django et PostgreSQL : le bon ménage",
-        "Zoé Martin",
-        "Scaleway",
-        "DjangoCon Europe 2022",
-        "2022-09-22",
-        "fr",
-        "Index partiels, recherche plein texte et verrous : tirer parti de PostgreSQL depuis Django.",
-    ),
-    (
-        "Rust pour les pythonistes",
-        "Hugo Bernard",
-        "Mozilla",
-        "PyCon FR 2023",
-        "2023-10-28",
-        "fr",
-        "PyO3 et maturin : écrire des extensions Python rapides et sûres en Rust.",
-    ),
-    (
-        "Data pipelines with Polars",
-        "Bob Jones",
-        "Quansight",
-        "EuroPython 2021",
-        "2021-07-29",
-        "en",
-        "Lazy frames, streaming and why Polars is fast for data engineering in Python.",
-    ),
-]
-#: Generic workshops, so that "atelier" has more than one page of results.
-WORKSHOPS = [
-    (
-        f"Atelier Python numéro {n}",
-        f"Formateur {n % 4}",
-        "AFPy",
-        f"Meetup AFPy {2016 + n % 4}",
-        f"{2016 + n % 4}-10-{n:02d}",
-        "fr",
-        f"Atelier pratique {n} : tests, packaging et bonnes pratiques Python.",
-    )
-    for n in range(1, 31)
-]
-
-
-def content_records() -> list[dict]:
-    fields = ("title", "speakers", "company", "event", "date", "language", "summary")
-    records = []
-    for n, row in enumerate(TALKS + WORKSHOPS, 1):
-        record = dict(zip(fields, row, strict=True))
-        record["speakers"] = [record["speakers"]]
-        record["id"] = f"talks/{n:02d}"
-        record["url"] = f"https://talks.example/videos/{n}"
-        records.append(record)
-    return [*records, HOSTILE_TALK]
-
-
-TOTAL_TALKS = len(TALKS) + len(WORKSHOPS) + 1
+pytestmark = BROWSER_MARKS
 KUBERNETES_TITLES = {"Déployer Kubernetes sans douleur", "Kubernetes operators in Python"}
-
-
-class WatchedPage:
-    """A page plus everything it reported: console messages, uncaught errors, dialogs."""
-
-    def __init__(self, page) -> None:
-        self.page = page
-        self.console: list[str] = []
-        self.errors: list[str] = []
-        self.dialogs: list[str] = []
-        page.on("console", lambda message: self.console.append(f"{message.type}: {message.text}"))
-        page.on("pageerror", lambda error: self.errors.append(str(error)))
-        page.on("dialog", self._dialog)
-
-    def _dialog(self, dialog) -> None:
-        self.dialogs.append(f"{dialog.type}: {dialog.message}")
-        dialog.dismiss()
-
-    def assert_clean(self) -> None:
-        assert self.dialogs == [], "a dialog opened: something executed"
-        assert self.errors == [], "uncaught errors in the page"
-        assert self.console == [], "the console is not empty"
+SCREENSHOT = Path(__file__).resolve().parent.parent / "docs" / "screenshot.png"
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory) -> Iterator:
-    # moto keeps buckets per process: forget any a previous test module left behind, as the stack's own
-    # stop() does, so that creating the stack's buckets cannot collide with them
-    moto_api_backend.reset()
-    content = tmp_path_factory.mktemp("page-content")
-    (content / "talks.json").write_text(json.dumps({"talks": content_records()}, ensure_ascii=False), "utf-8")
-    running = start_stack(content, log=lambda line: None)
-    yield running
-    running.stop()
+    yield from running_stack(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator:
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
-
-
-def open_page(browser, viewport=DESKTOP, **context_options) -> WatchedPage:
-    context = browser.new_context(viewport=viewport, **context_options)
-    context.set_default_timeout(TIMEOUT_MS)
-    return WatchedPage(context.new_page())
+    yield from launched_browser()
 
 
 @pytest.fixture
@@ -208,44 +57,6 @@ def watched(browser) -> Iterator[WatchedPage]:
     page = open_page(browser)
     yield page
     page.page.context.close()
-
-
-def visit(watched: WatchedPage, stack, query_string: str = "") -> None:
-    watched.page.goto(stack.url + query_string)
-    wait_for_results(watched.page)
-
-
-def wait_for_results(page) -> None:
-    """Until a search has been rendered and no request is in flight."""
-    page.wait_for_function(
-        "() => document.querySelector('[data-testid=count]').textContent !== ''"
-        " && document.querySelector('#results-view').getAttribute('aria-busy') === 'false'"
-    )
-
-
-def shown_count(page) -> int:
-    return int(re.sub(r"\D", "", page.get_by_test_id("count").inner_text()))
-
-
-def url_params(page) -> dict[str, list[str]]:
-    return parse_qs(urlsplit(page.url).query)
-
-
-def type_query(page, text: str, *, leave: bool = True) -> None:
-    """Type into the search box like a person, wait for that query's results, then (``leave``) move on
-    so the suggestions close."""
-    box = page.locator("input[type=search]")
-    box.fill("")
-    box.press_sequentially(text, delay=20)
-    page.wait_for_function("q => new URLSearchParams(location.search).get('q') === q", arg=text.strip())
-    wait_for_results(page)
-    if leave:
-        box.blur()
-        page.locator("#suggestions").wait_for(state="hidden")
-
-
-def hit_titles(page) -> list[str]:
-    return page.locator("[data-testid=hit] h3").all_inner_texts()
 
 
 # --- searching --------------------------------------------------------------------------------------
@@ -415,10 +226,6 @@ def test_the_api_base_comes_from_the_page(stack, watched):
 # --- facets -----------------------------------------------------------------------------------------
 
 
-def facet_box(page, facet: str, value: str):
-    return page.locator(f"fieldset[data-facet={facet}] label").filter(has_text=value).locator("input")
-
-
 def test_filter_by_a_facet_then_remove_it(stack, watched):
     visit(watched, stack)
     page = watched.page
@@ -551,10 +358,6 @@ def test_typed_queries_are_history_entries(stack, watched):
 # --- keyboard ---------------------------------------------------------------------------------------
 
 
-def focused(page, script: str):
-    return page.evaluate(f"() => {{ const el = document.activeElement; return {script}; }}")
-
-
 def test_keyboard_flow(stack, watched):
     visit(watched, stack)
     page = watched.page
@@ -605,16 +408,6 @@ def test_keyboard_flow(stack, watched):
     wait_for_results(page)
     assert box.input_value() == ""
     assert shown_count(page) == TOTAL_TALKS
-    watched.assert_clean()
-
-
-def test_focus_is_visible(stack, watched):
-    visit(watched, stack)
-    page = watched.page
-    page.keyboard.press("/")
-    page.keyboard.press("ArrowDown")
-    outline = focused(page, "getComputedStyle(el).outlineStyle + ' ' + getComputedStyle(el).outlineWidth")
-    assert outline.startswith("solid") and not outline.endswith(" 0px")
     watched.assert_clean()
 
 
@@ -755,50 +548,17 @@ def test_an_unreachable_api_is_reported_and_retried(stack, watched):
 # --- layout -----------------------------------------------------------------------------------------
 
 
-def test_phone_width_layout(stack, browser):
-    watched = open_page(browser, viewport=PHONE, is_mobile=True, has_touch=True)
-    page = watched.page
-    try:
-        visit(watched, stack)
-        type_query(page, "atelier")
-        no_scroll = "() => document.documentElement.scrollWidth <= window.innerWidth"
-        assert page.evaluate(no_scroll), "the page scrolls sideways"
-        # the filters are one tap away, and work
-        summary = page.locator("#filters > summary")
-        assert summary.is_visible()
-        summary.tap()
-        facet_box(page, "year", "2017").tap()
-        page.wait_for_function("() => location.search.includes('year=2017')")
-        wait_for_results(page)
-        assert page.locator("#filter-count").inner_text() == "(1)"
-        assert page.evaluate(no_scroll)
-        # every control is reachable: the pager, the sort, a result and its talk view
-        page.locator("#sort").scroll_into_view_if_needed()
-        assert page.locator("#sort").is_visible()
-        facet_box(page, "year", "2017").tap()
-        page.wait_for_function("() => !location.search.includes('year=')")
-        wait_for_results(page)
-        page.locator("#pager a[rel=next]").tap()
-        page.wait_for_function("() => location.search.includes('page=2')")
-        wait_for_results(page)
-        page.get_by_test_id("hit").first.locator("h3 a").tap()
-        page.get_by_test_id("talk-title").wait_for()
-        assert page.evaluate(no_scroll)
-        watched.assert_clean()
-    finally:
-        page.context.close()
-
-
-def test_readme_screenshot(stack, browser):
-    """Keeps docs/screenshot.png (shown in the README) in step with the page."""
+def test_readme_screenshot(stack, browser, tmp_path):
+    """The README's picture of the page. It is written to docs/screenshot.png only when asked
+    (``TALKSEARCH_SCREENSHOT=1``, which ``make screenshot`` sets), so a test run leaves the tree as it was."""
+    target = SCREENSHOT if os.environ.get("TALKSEARCH_SCREENSHOT") == "1" else tmp_path / "screenshot.png"
     watched = open_page(browser, viewport=DESKTOP, color_scheme="light")
     page = watched.page
     try:
         visit(watched, stack)
         type_query(page, "kubernetes")
-        SCREENSHOT.parent.mkdir(exist_ok=True)
-        page.screenshot(path=str(SCREENSHOT))
-        assert SCREENSHOT.stat().st_size > 10_000
+        page.screenshot(path=str(target))
+        assert target.stat().st_size > 10_000
         watched.assert_clean()
     finally:
         page.context.close()

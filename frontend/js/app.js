@@ -2,6 +2,7 @@
 
 import { ApiError, STALE, createApi } from './api.js';
 import { createFacets } from './components/facets.js';
+import { createFilterPanel } from './components/filterpanel.js';
 import { createPager } from './components/pager.js';
 import { createResults } from './components/results.js';
 import { createSearchBox } from './components/searchbox.js';
@@ -32,6 +33,7 @@ const resultsView = $('#results-view');
 const talkRoot = $('#talk-view');
 const announcer = $('#announcer');
 const input = $('input[type=search]');
+const hint = $('#keyboard-hint');
 
 let typingEntry = false; // the current history entry was made by typing: further typing replaces it
 let openedFromResults = false; // the talk view was opened from the results: "back" is history.back()
@@ -74,6 +76,12 @@ const results = createResults({
   retry: () => runSearch(store.get()),
 });
 const facets = createFacets({ root: $('#facets'), go });
+const filterPanel = createFilterPanel({
+  details: $('#filters'),
+  activeCount: $('#filter-count'),
+  done: $('#filters-done'),
+  wide: window.matchMedia('(min-width: 48rem)'), // where the filters have room beside the results
+});
 const pager = createPager({ root: $('#pager'), go });
 const talkView = createTalkView({ root: talkRoot, go, back: backToResults });
 
@@ -109,14 +117,22 @@ async function runSearch(state) {
 function renderSearch() {
   results.render(shown.state, shown.data);
   facets.render(shown.state, shown.data);
+  filterPanel.render(shown.data);
   pager.render(shown.state, shown.data);
+}
+
+/** The keyboard hint of the view on screen (a data-i18n key, so a change of language updates it). */
+function showHint(key) {
+  hint.dataset.i18n = key;
+  hint.textContent = t(key);
 }
 
 async function openTalk(state) {
   try {
     const body = await api.talk(state.talk);
     if (body === STALE) return;
-    talkView.render(state, body);
+    const { related } = talkView.render(state, body);
+    showHint(related ? 'keyboardHintTalk' : 'keyboardHintTalkAlone');
     document.title = `${body.title} · ${t('title')}`;
   } catch (error) {
     if (!(error instanceof ApiError)) throw error;
@@ -150,21 +166,26 @@ function update(state, previous) {
   talkRoot.hidden = !inTalk;
   if (inTalk) {
     if (!previous || state.talk !== previous.talk) openedFromResults = Boolean(previous && !previous.talk);
-    if (!previous || state.talk !== previous.talk || state.hl !== previous.hl) openTalk(state);
+    if (!previous || state.talk !== previous.talk || state.hl !== previous.hl) {
+      showHint('keyboardHintTalkAlone'); // until the talk says whether it has related talks
+      openTalk(state);
+    }
   } else {
     openedFromResults = false;
+    showHint('keyboardHint');
     focusCountAfterRender = Boolean(
       previous && !previous.talk && state.page !== previous.page && sameSearch({ ...state, page: previous.page }, previous),
     );
-    if (!shown || !sameSearch(state, shown.state)) runSearch(state);
-    else if (previous?.talk) {
+    if (!shown || !sameSearch(state, shown.state)) {
+      results.showFilters(state);
+      runSearch(state);
+    } else if (previous?.talk) {
       renderSearch(); // back from a talk: same search, put focus back on the talk's link
       const link = [...document.querySelectorAll('#hits [data-nav]')].find((a) => new URLSearchParams(a.search).get('talk') === previous.talk);
       link?.focus();
     }
   }
-  const filtered = activeFilters(state).length;
-  $('#filter-count').textContent = filtered ? `(${filtered})` : '';
+  filterPanel.setActive(activeFilters(state).length);
   if (!inTalk) document.title = state.q ? `${state.q} · ${t('title')}` : t('title');
 }
 
@@ -182,11 +203,12 @@ document.addEventListener('keydown', (event) => {
     event.preventDefault();
     searchBox.focus();
   } else if ((event.key === 'ArrowDown' || event.key === 'ArrowUp') && target.matches('[data-nav]')) {
-    event.preventDefault();
     const targets = navTargets();
     const index = targets.indexOf(target) + (event.key === 'ArrowDown' ? 1 : -1);
+    if (index >= targets.length) return; // past the last one the arrow scrolls the page, as usual
+    event.preventDefault();
     if (index < 0) searchBox.focus();
-    else targets[Math.min(index, targets.length - 1)]?.focus();
+    else targets[index].focus();
   } else if (event.key === 'Escape' && !editing) {
     if (store.get().talk) backToResults({ ...store.get(), talk: '' });
     else searchBox.focus();
@@ -202,9 +224,6 @@ $('#locale').addEventListener('click', () => {
   }
   go({ ...store.get(), hl }, 'replace');
 });
-
-// Filters start open where there is room for them beside the results.
-if (window.matchMedia('(min-width: 48rem)').matches) $('#filters').open = true;
 
 store.on(update);
 update(store.get(), null);

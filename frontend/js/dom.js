@@ -27,6 +27,11 @@ export function fill(el, ...children) {
   return append(el, children);
 }
 
+/** The focused element where `node` lives (its document, or its shadow root inside a web component). */
+export function activeElement(node) {
+  return node.getRootNode().activeElement;
+}
+
 export function $(selector, root = document) {
   return root.querySelector(selector);
 }

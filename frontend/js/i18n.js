@@ -47,6 +47,10 @@ const MESSAGES = {
     tags: 'Mots-clés',
     talkMissing: 'Ce talk est introuvable.',
     keyboardHint: 'Raccourcis : / pour chercher, ↑ ↓ pour parcourir, Entrée pour ouvrir, Échap pour effacer.',
+    keyboardHintTalk: 'Raccourcis : ↑ ↓ pour parcourir les talks proches, Entrée pour ouvrir, Échap pour revenir aux résultats, / pour chercher.',
+    keyboardHintTalkAlone: 'Raccourcis : Échap pour revenir aux résultats, / pour chercher.',
+    showResults: { one: 'Voir {n} résultat', other: 'Voir {n} résultats' },
+    seeResults: 'Voir les résultats',
     unknownLang: 'inconnue',
     colon: '\u00a0: ',
     questionMark: '\u00a0?',
@@ -98,6 +102,10 @@ const MESSAGES = {
     tags: 'Tags',
     talkMissing: 'This talk cannot be found.',
     keyboardHint: 'Shortcuts: / to search, ↑ ↓ to move, Enter to open, Esc to clear.',
+    keyboardHintTalk: 'Shortcuts: ↑ ↓ to move through related talks, Enter to open, Esc to go back to the results, / to search.',
+    keyboardHintTalkAlone: 'Shortcuts: Esc to go back to the results, / to search.',
+    showResults: { one: 'Show {n} result', other: 'Show {n} results' },
+    seeResults: 'Show the results',
     unknownLang: 'unknown',
     colon: ': ',
     questionMark: '?',
@@ -106,6 +114,13 @@ const MESSAGES = {
 };
 
 let current = 'fr';
+const formatters = new Map(); // Intl objects are slow to make: one of each kind per language
+
+function formatter(Kind, options) {
+  const key = `${Kind.name}:${current}:${JSON.stringify(options)}`;
+  if (!formatters.has(key)) formatters.set(key, new Kind(current, options));
+  return formatters.get(key);
+}
 
 export function setLocale(locale) {
   current = MESSAGES[locale] ? locale : 'fr';
@@ -123,12 +138,12 @@ function lookup(key) {
 /** t('resultsFor', {n: 3, q: 'x'}): plural forms are picked with Intl.PluralRules when `n` is given. */
 export function t(key, vars = {}) {
   let message = lookup(key);
-  if (typeof message === 'object') message = message[new Intl.PluralRules(current).select(vars.n ?? 0)] ?? message.other;
+  if (typeof message === 'object') message = message[formatter(Intl.PluralRules).select(vars.n ?? 0)] ?? message.other;
   return message.replace(/\{(\w+)\}/g, (_, name) => (name === 'n' ? formatNumber(vars.n) : String(vars[name] ?? '')));
 }
 
 export function formatNumber(n) {
-  return new Intl.NumberFormat(current).format(n ?? 0);
+  return formatter(Intl.NumberFormat).format(n ?? 0);
 }
 
 /** "2019-11-02" -> "2 novembre 2019" / "November 2, 2019"; anything unparsable is shown as given. */
@@ -136,14 +151,14 @@ export function formatDate(iso) {
   const match = /^(\d{4})-(\d{2})-(\d{2})/.exec(iso || '');
   if (!match) return iso || '';
   const date = new Date(Date.UTC(+match[1], +match[2] - 1, +match[3]));
-  return new Intl.DateTimeFormat(current, { dateStyle: 'long', timeZone: 'UTC' }).format(date);
+  return formatter(Intl.DateTimeFormat, { dateStyle: 'long', timeZone: 'UTC' }).format(date);
 }
 
 /** "fr" -> "français" / "French" */
 export function languageName(code) {
   if (!code) return lookup('unknownLang');
   try {
-    return new Intl.DisplayNames([current], { type: 'language' }).of(code) || code;
+    return formatter(Intl.DisplayNames, { type: 'language' }).of(code) || code;
   } catch {
     return code;
   }

@@ -1,7 +1,7 @@
 // Facets as checkable lists with counts: OR within a facet, AND across facets (the API does the
 // logic; the page sends each checked value). Focus survives the re-render after each search.
 
-import { fill, h } from '../dom.js';
+import { activeElement, fill, h } from '../dom.js';
 import { formatNumber, languageName, t } from '../i18n.js';
 import { FACETS, toggleFilter } from '../url.js';
 
@@ -16,7 +16,8 @@ export function createFacets({ root, go }) {
 
   const facets = {
     render(state, data) {
-      const focusedKey = root.contains(document.activeElement) ? document.activeElement.dataset.key : null;
+      const focused = activeElement(root);
+      const focusedKey = root.contains(focused) ? focused.dataset.key : null;
       const groups = FACETS.map((facet) => {
         const counts = (data.facets?.[facet] ?? []).filter((item) => item && item.value !== '' && item.value !== null);
         const selected = state.filters[facet];

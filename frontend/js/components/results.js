@@ -3,7 +3,7 @@
 import { fill, h } from '../dom.js';
 import { languageName, t } from '../i18n.js';
 import { splitSnippet } from '../snippet.js';
-import { SORTS, activeFilters, clearFilters, safeHref, toggleFilter } from '../url.js';
+import { activeFilters, clearFilters, safeHref, toggleFilter } from '../url.js';
 import { stateLink } from './statelink.js';
 import { talkMeta } from './talkmeta.js';
 
@@ -33,11 +33,6 @@ function renderHit(hit, state, go) {
 export function createResults({ root, count, sort, chips, notice, list, go, retry }) {
   sort.addEventListener('change', () => go({ ...currentState, sort: sort.value, page: 1 }));
   let currentState = null;
-
-  function renderSort(state) {
-    fill(sort, SORTS.map((value) => h('option', { value, selected: value === state.sort }, t(`sort.${value}`))));
-    sort.value = state.sort;
-  }
 
   function renderChips(state) {
     const active = activeFilters(state);
@@ -73,11 +68,13 @@ export function createResults({ root, count, sort, chips, notice, list, go, retr
   }
 
   return {
+    /** The active filters, as soon as they change (before their results: nothing jumps when they come). */
+    showFilters: renderChips,
     render(state, data) {
       currentState = state;
       root.dataset.state = data.total ? 'results' : 'empty';
       fill(count, t('results', { n: data.total ?? 0 }));
-      renderSort(state);
+      sort.value = state.sort; // the options are in the page from the start: no shift when they arrive
       renderChips(state);
       renderNotice(state, data);
       fill(list, (data.hits ?? []).map((hit) => renderHit(hit, state, go)));

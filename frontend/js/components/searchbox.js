@@ -3,7 +3,7 @@
 
 import { config } from '../config.js';
 import { STALE } from '../api.js';
-import { debounce, fill, h } from '../dom.js';
+import { activeElement, debounce, fill, h } from '../dom.js';
 import { t } from '../i18n.js';
 
 // what /api/suggest returns (functions/search/engine.py's suggest): a word, a speaker, a title
@@ -39,7 +39,7 @@ export function createSearchBox({ form, input, listbox, api, onQuery, onLeaveDow
 
   function show(list) {
     items = list;
-    if (!items.length || document.activeElement !== input) return close();
+    if (!items.length || activeElement(input) !== input) return close();
     fill(
       listbox,
       items.map((item, i) =>
@@ -122,7 +122,7 @@ export function createSearchBox({ form, input, listbox, api, onQuery, onLeaveDow
     commit('submit');
   });
 
-  input.addEventListener('blur', () => setTimeout(() => document.activeElement !== input && close(), 0));
+  input.addEventListener('blur', () => setTimeout(() => activeElement(input) !== input && close(), 0));
 
   return {
     /** Show the state's query unless the visitor is typing something newer. */

@@ -1,4 +1,5 @@
-// One talk: its full summary, where it comes from, and related talks.
+// One talk: its full summary, where it comes from, and related talks. The title and the related
+// talks are what ↑ ↓ move through (data-nav), as the results are in the results view.
 
 import { fill, h } from '../dom.js';
 import { t } from '../i18n.js';
@@ -18,15 +19,15 @@ export function createTalkView({ root, go, back }) {
   const backLink = (state) => stateLink((next) => back(next), { ...state, talk: '' }, { class: 'back', 'data-testid': 'back' }, `← ${t('back')}`);
 
   return {
-    render(state, body) {
-      const talk = body; // /api/talks/{id}: the talk's fields, its summary and `related` talks
+    /** Show a talk (the /api/talks/{id} body) and focus its title; says whether it has related talks. */
+    render(state, talk) {
       const related = Array.isArray(talk.related) ? talk.related : [];
       const source = safeHref(talk.url, location.href);
       const tags = Array.isArray(talk.tags) ? talk.tags.filter(Boolean) : [];
       fill(root,
         backLink(state),
         h('article', { class: 'talk', lang: talk.lang || null },
-          h('h2', { tabindex: '-1', 'data-testid': 'talk-title' }, talk.title ?? ''),
+          h('h2', { tabindex: '-1', 'data-testid': 'talk-title', 'data-nav': '' }, talk.title ?? ''),
           h('p', { class: 'meta' }, talkMeta(talk)),
           tags.length ? h('ul', { class: 'tags', 'aria-label': t('tags') }, tags.map((tag) => h('li', {}, tag))) : null,
           h('div', { class: 'summary' }, paragraphs(talk.summary)),
@@ -37,6 +38,7 @@ export function createTalkView({ root, go, back }) {
             stateLink(go, { ...state, talk: item.id }, { 'data-nav': '' }, item.title ?? item.id),
             h('p', { class: 'meta' }, talkMeta(item)))))) : null);
       root.querySelector('h2').focus();
+      return { related: related.length > 0 };
     },
     renderError(state, error) {
       const message = error.status === 404 ? t('talkMissing') : `${t('error')}${error.message ? `${t('colon')}${error.message}` : ''}`;
