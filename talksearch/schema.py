@@ -20,12 +20,22 @@ from dataclasses import dataclass, field
 from whoosh.analysis import CharsetFilter, LowercaseFilter, RegexTokenizer, StemFilter, StopFilter
 from whoosh.columns import VarBytesColumn
 from whoosh.fields import COLUMN, ID, NUMERIC, STORED, TEXT, Schema
+from whoosh.lang import stemmer_for_language
 from whoosh.lang.stopwords import stoplists
 from whoosh.support.charset import accent_map
 
 from talksearch.contracts import SCHEMA_VERSION
 
-__all__ = ["FACETS", "SCHEMA_VERSION", "VALUE_SEPARATOR", "Talk", "build_schema", "fold", "talk_to_document"]
+__all__ = [
+    "FACETS",
+    "SCHEMA_VERSION",
+    "STEMMERS",
+    "VALUE_SEPARATOR",
+    "Talk",
+    "build_schema",
+    "fold",
+    "talk_to_document",
+]
 
 #: Facets the API offers, and the field that holds each one's exact values.
 FACETS = {"speaker": "f_speaker", "company": "f_company", "event": "f_event", "year": "year", "lang": "lang"}
@@ -56,6 +66,10 @@ def _chain(stem_lang: str | None, stop: bool = True):
         chain = chain | StemFilter(lang=stem_lang, cachesize=50000)
     return chain
 
+
+#: The stemmers of the French and English chains, for code that stems words itself (the builder's
+#: fast analysis, the search function's query words).
+STEMMERS = {"fr": stemmer_for_language("fr"), "en": stemmer_for_language("en")}
 
 FRENCH = _chain("fr")
 ENGLISH = _chain("en")

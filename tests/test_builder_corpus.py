@@ -10,8 +10,8 @@ import pytest
 from moto import mock_aws
 
 from index_builder import build_and_publish
-from index_builder.writer import indexed_ids
 from talksearch.store import open_store
+from tests.index_support import indexed_ids
 
 BUCKET = "talksearch-corpus-test"
 

@@ -11,10 +11,10 @@ import pytest
 from moto import mock_aws
 
 from index_builder import build_and_publish, rollback
-from index_builder.writer import indexed_ids
 from talksearch.contracts import ARTIFACT_NAME, MANIFEST_NAME
 from talksearch.store import ManifestConflictError, S3Store, StoreError, open_store
 from tests.conftest import SAMPLE_CONTENT
+from tests.index_support import indexed_ids
 
 BUCKET = "talksearch-builder-tests"
 SAMPLE_TALK_COUNT = 11 + 3 + 2  # the recap's talks, the single talks, the JSON records

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from whoosh import index as whoosh_index
 
-from index_builder.writer import TalkWriter, index_codec, indexed_ids, update_index, write_index
+from index_builder.writer import TalkWriter, update_index, write_index
+from talksearch.index_files.writing import index_codec
 from talksearch.schema import Talk, build_schema, talk_to_document
+from tests.index_support import indexed_ids
 
 TRICKY_TALKS = [
     Talk(

@@ -27,7 +27,9 @@ from functions.search.highlight import Highlighter
 from functions.search.params import MAX_QUERY_CHARS, InvalidParameter, SearchParams
 from functions.search.query import ParsedQuery, normalise_text, parse_query
 from functions.search.ranking import Match, Ranker, Scores, match_all, match_any, match_some
-from functions.search.snapshot import IndexSnapshot, fold, folded_words, stem_en, stem_fr
+from functions.search.snapshot import IndexSnapshot
+from functions.search.words import folded_words, stem_en, stem_fr
+from talksearch.schema import fold
 
 __all__ = ["InvalidParameter", "SearchEngine"]
 

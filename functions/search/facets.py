@@ -17,8 +17,8 @@ from itertools import chain, groupby
 from operator import itemgetter
 from threading import Lock
 
-from functions.search.snapshot import IndexSnapshot, fold
-from talksearch.schema import FACETS
+from functions.search.snapshot import IndexSnapshot
+from talksearch.schema import FACETS, fold
 
 #: Values returned per facet (selected values are always added).
 FACET_LIMIT = 20

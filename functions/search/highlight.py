@@ -12,7 +12,8 @@ import html
 import re
 from collections.abc import Iterable
 
-from functions.search.snapshot import fold, stem_en, stem_fr
+from functions.search.words import stem_en, stem_fr
+from talksearch.schema import fold
 
 SNIPPET_CHARS = 240
 #: Matches are looked for in this much of a summary (a few are 15,000 characters long).

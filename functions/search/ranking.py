@@ -30,7 +30,8 @@ from threading import Lock
 from typing import NamedTuple
 
 from functions.search.query import Clause
-from functions.search.snapshot import K1, IndexSnapshot, TermData, stem_en, stem_fr
+from functions.search.snapshot import K1, IndexSnapshot, TermData
+from functions.search.words import stem_en, stem_fr
 
 #: BM25F field weights: how many times a field's length-normalised term frequency counts
 #: before a word's frequencies are saturated together (the ranking barely moves for title 2–5).
@@ -215,12 +216,12 @@ class Ranker:
         """Talks containing any of the terms, each term scored on its own (independent words)."""
         weighted = [(data, weight) for f, t, weight in terms if (data := self.snapshot.term(f, t)) is not None]
         groups = [TermGroup(self.idf(len(data.frequencies)), ((data, weight),)) for data, weight in weighted]
-        return Match(frozenset().union(*(data.docs for data, _ in weighted)), groups)
+        return Match(frozenset().union(*(data.frequencies for data, _ in weighted)), groups)
 
     def match_word(self, terms: Iterable[Term]) -> Match:
         """Talks containing any of the terms, which all stand for one word: one group, one idf."""
         weighted = tuple((data, weight) for f, t, weight in terms if (data := self.snapshot.term(f, t)) is not None)
-        docs = frozenset().union(*(data.docs for data, _ in weighted))
+        docs = frozenset().union(*(data.frequencies for data, _ in weighted))
         return Match(docs, [TermGroup(self.idf(len(docs)), weighted)] if weighted else [])
 
     def match(self, clause: Clause) -> Match:

@@ -1,0 +1,44 @@
+"""The one door to Whoosh's files: every read and write of an index's internals goes through this package.
+
+The builder writes through ``writing.SegmentBuilder`` (``index_builder.writer``), the search function
+reads through ``reading.IndexFiles`` (``functions.search.snapshot``); nothing else opens an index,
+reads its table of contents (the pickled schema and segment list: ``open_index``, below) or touches
+Whoosh's codec. Two modules, so that the search function never imports Whoosh's writing code.
+
+Whoosh's public API is used wherever it is as fast. Private parts of Whoosh 2.7.5's W3 codec are
+used in four places only, where the public way measurably costs more; each is guarded by a shape
+check that falls back to the public way (slower, never wrong), and each is pinned by
+``tests/test_index_files.py`` on indexes with several segments, deleted talks, inlined and
+multi-block posting lists, so that a Whoosh change fails a test instead of changing ranking:
+
+1. posting blocks read whole (``reading._block_postings``): stepping a matcher posting by posting
+   takes 1.4x as long for talks and frequencies, 1.2x for the positions of phrase candidates;
+2. field lengths read as one byte string per segment (``reading._lengths_column``): Whoosh's
+   ``doc_field_length`` talk by talk takes ~45 ms per field at 21.7k talks, in every cold start;
+3. byte columns sliced out of one read (``reading._column_slices``): the public column reader
+   takes twice as long (facet values and browse order, in every cold start);
+4. writing (``writing.SegmentBuilder``): postings grouped per term in memory instead of Whoosh's
+   sorting pool, field lengths answered from memory at commit (a quarter of the commit time), and
+   short posting lists inlined in the term table (``writing._InliningCodec``, 2.6 MB of artifact).
+
+Measured on the 21,713-talk corpus; how: docs/architecture.md, "The door to Whoosh".
+"""
+
+from __future__ import annotations
+
+import os
+
+from whoosh import index as whoosh_index
+from whoosh.fields import Schema
+
+__all__ = ["create_index", "open_index"]
+
+
+def create_index(directory: str | os.PathLike, schema: Schema) -> whoosh_index.FileIndex:
+    """A new, empty index in ``directory`` (which must exist)."""
+    return whoosh_index.create_in(str(directory), schema)
+
+
+def open_index(directory: str | os.PathLike, *, readonly: bool = False) -> whoosh_index.FileIndex:
+    """An existing index: its table of contents (schema and segments, pickled) is read here only."""
+    return whoosh_index.open_dir(str(directory), readonly=readonly)

@@ -1,0 +1,238 @@
+"""Reading an index: the search function's postings, positions, lengths, columns and stored talks.
+
+Private parts of Whoosh's W3 codec read here (see the package docstring) each sit behind a shape
+check that falls back to Whoosh's public API, so a different Whoosh is slower, never wrong.
+"""
+
+from __future__ import annotations
+
+import os
+from bisect import bisect_right
+from collections import Counter
+from collections.abc import Collection, Iterable, Iterator, Sequence
+from itertools import accumulate, repeat
+from pathlib import Path
+
+from whoosh.codec.whoosh3 import LENGTHS_COLUMN, W3LeafMatcher, _lenfield
+from whoosh.matching.wrappers import FilterMatcher
+from whoosh.reading import TermNotFound
+from whoosh.util.numeric import byte_to_length, length_to_byte
+
+from talksearch.index_files import open_index
+
+__all__ = ["LENGTH_OF_BYTE", "IndexFiles"]
+
+#: The field length each of the 256 length bytes stands for (lengths are stored in one byte, logarithmically).
+LENGTH_OF_BYTE = tuple(byte_to_length(b) for b in range(256))
+
+
+class IndexFiles:
+    """One index directory opened for reading; document numbers run across segments, deleted talks included."""
+
+    def __init__(self, directory: str | os.PathLike) -> None:
+        self.directory = Path(directory)
+        self._reader = open_index(self.directory, readonly=True).reader()
+        #: (segment reader, number of its first document): one entry unless incremental builds added segments
+        self._segments = list(self._reader.leaf_readers())
+        self.doc_count = self._reader.doc_count_all()
+        #: talks deleted by an incremental build but still in older segments' postings until a merge
+        self.deleted = frozenset(
+            offset + d
+            for segment, offset in self._segments
+            if segment.has_deletions()
+            for d in range(segment.doc_count_all())
+            if segment.is_deleted(d)
+        )
+
+    def close(self) -> None:
+        self._reader.close()
+
+    # --- terms -----------------------------------------------------------------------------------------
+    def doc_frequency(self, fieldname: str, term: str) -> int:
+        """Talks whose field holds the term, deleted ones included (as Whoosh counts them)."""
+        return self._reader.doc_frequency(fieldname, term)
+
+    def has_term(self, fieldname: str, term: str) -> bool:
+        return (fieldname, term) in self._reader
+
+    def terms_starting(self, fieldname: str, head: str, limit: int) -> list[str] | None:
+        """The field's terms starting with ``head``, or None when a segment has more than ``limit``."""
+        wanted = head.encode("utf-8")
+        found: set[bytes] = set()
+        for segment, _ in self._segments:
+            for count, (name, term) in enumerate(segment.terms_from(fieldname, wanted)):
+                if name != fieldname or not term.startswith(wanted):
+                    break
+                if count >= limit:
+                    return None
+                found.add(term)
+        return [term.decode("utf-8") for term in found]
+
+    def prefix_frequencies(self, fieldname: str, prefix: str, scan_limit: int) -> Counter[str]:
+        """Document frequency of the first ``scan_limit`` terms of each segment starting with ``prefix``."""
+        wanted = prefix.encode("utf-8")
+        frequencies: Counter[bytes] = Counter()
+        for segment, _ in self._segments:
+            # (term, term info) pairs straight from the sorted term table: one read per term
+            for scanned, ((name, term), info) in enumerate(segment.iter_from(fieldname, wanted)):
+                if scanned >= scan_limit or name != fieldname or not term.startswith(wanted):
+                    break
+                frequencies[term] += info.doc_frequency()
+        return Counter({term.decode("utf-8"): n for term, n in frequencies.items()})
+
+    # --- postings --------------------------------------------------------------------------------------
+    def postings(self, fieldname: str, term: str) -> tuple[list[int], list[float]]:
+        """(talks, term frequencies) of one term over every segment, deleted talks left out."""
+        ids: list[int] = []
+        frequencies: list[float] = []
+        for matcher, offset in self._matchers(fieldname, term):
+            for block_ids, block_weights, _ in _block_postings(matcher, offset):
+                ids.extend(block_ids)
+                frequencies.extend(block_weights)
+        if self.deleted and ids:
+            deleted = self.deleted
+            kept = [(d, f) for d, f in zip(ids, frequencies, strict=True) if d not in deleted]
+            ids, frequencies = [d for d, _ in kept], [f for _, f in kept]
+        return ids, frequencies
+
+    def positions(self, fieldname: str, term: str, docs: Collection[int]) -> dict[int, list[int]]:
+        """Word positions of a term in each of ``docs`` that has it (phrase checks read only these; deleted
+        talks have none)."""
+        found: dict[int, list[int]] = {}
+        decode = self._reader.schema[fieldname].format.decode_positions
+        look_for = docs if isinstance(docs, (set, frozenset)) else set(docs)
+        if self.deleted:
+            look_for = look_for - self.deleted
+        for matcher, offset in self._matchers(fieldname, term):
+            if not matcher.supports("positions"):
+                continue
+            wanted = sorted(d for d in look_for if d >= offset)
+            for block_ids, _, values in _block_postings(matcher, offset, wanted):
+                for i, doc in enumerate(block_ids):
+                    if doc in look_for:
+                        found[doc] = decode(values[i])
+        return found
+
+    def _matchers(self, fieldname: str, term: str) -> Iterator[tuple[object, int]]:
+        for segment, offset in self._segments:
+            try:
+                matcher = segment.postings(fieldname, term)
+            except TermNotFound:
+                continue
+            if isinstance(matcher, FilterMatcher):  # a segment with deletions: its talks are filtered above
+                matcher = matcher.child
+                matcher.reset()
+            yield matcher, offset
+
+    # --- per-talk values -------------------------------------------------------------------------------
+    def length_bytes(self, fieldname: str) -> bytes:
+        """One byte per talk: Whoosh's logarithmic encoding of the field's length (``byte_to_length``)."""
+        return b"".join(_length_bytes(segment, fieldname) for segment, _ in self._segments)
+
+    def total_length(self, fieldname: str) -> int:
+        return self._reader.field_length(fieldname)
+
+    def column(self, fieldname: str) -> list[bytes | None]:
+        """A bytes column's value for every talk (None where a segment lacks the column)."""
+        values: list[bytes | None] = []
+        for segment, _ in self._segments:
+            count = segment.doc_count_all()
+            part = _column_bytes(segment, fieldname) if segment.has_column(fieldname) else []
+            values.extend(part[:count])
+            values.extend([None] * (count - len(part)))
+        return values
+
+    def stored(self, doc: int) -> dict:
+        return self._reader.stored_fields(doc)
+
+    def doc_for_id(self, talk_id: str) -> int | None:
+        """The live talk with this id, or None."""
+        ids, _ = self.postings("id", talk_id)
+        return ids[0] if ids else None
+
+
+def _reads_blocks(matcher) -> bool:
+    """Whether ``_block_postings`` can read this matcher's blocks: a W3 codec posting list with its attributes."""
+    attributes = ("_read_data", "_data", "_blocklength", "_byteids", "_i", "_next_block")
+    return isinstance(matcher, W3LeafMatcher) and all(hasattr(matcher, a) for a in attributes)
+
+
+def _block_postings(
+    matcher, offset: int, wanted: list[int] | None = None
+) -> Iterator[tuple[Iterable[int], Iterable[float], Sequence[bytes]]]:
+    """(doc numbers, weights, values) of a matcher's postings, a block at a time (see the module docstring).
+
+    ``wanted``: sorted doc numbers, consumed as blocks pass them; a block that can hold none of them
+    is skipped unread, and reading stops once none is left. Whoosh's weight is the term frequency.
+    """
+    if not _reads_blocks(matcher):
+        # inlined postings (a ListMatcher of fewer than INLINE_POSTINGS), or a codec this module does not know
+        ids, weights, values = [], [], []
+        while matcher.is_active():
+            ids.append(matcher.id() + offset)
+            weights.append(matcher.weight())
+            values.append(matcher.value())
+            matcher.next()
+        yield ids, weights, values
+        return
+    while matcher.is_active() and (wanted is None or wanted):
+        count = matcher._blocklength
+        below = None if wanted is None else bisect_right(wanted, matcher.block_max_id() + offset)
+        if below is None or below:
+            matcher._read_data()  # one read, decompression and unpickling of the block: (ids, weights, values)
+            raw_ids, weights, values = matcher._data
+            ids = raw_ids if matcher._byteids else accumulate(raw_ids)  # ids are delta-encoded
+            if weights is None or isinstance(weights, float):  # every weight 1.0, or all the same
+                weights = repeat(1.0 if weights is None else weights, count)
+            yield (map(offset.__add__, ids) if offset else ids), weights, values
+            if below:
+                del wanted[:below]
+        matcher._i = count
+        matcher._next_block()
+
+
+def _length_bytes(segment, fieldname: str) -> bytes:
+    """One segment's length bytes: its lengths column read in one piece, else through the public API."""
+    found = _lengths_column(segment, fieldname)
+    if found is not None:
+        return found
+    return bytes(length_to_byte(segment.doc_field_length(d, fieldname) or 0) for d in range(segment.doc_count_all()))
+
+
+def _lengths_column(segment, fieldname: str) -> bytes | None:
+    """The lengths column of a W3 segment as bytes, or None when the segment does not look like one."""
+    count = segment.doc_count_all()
+    per_doc = getattr(segment, "_perdoc", None)
+    if not hasattr(per_doc, "_cached_reader"):
+        return None
+    reader = per_doc._cached_reader(_lenfield(fieldname), LENGTHS_COLUMN)
+    if reader is None:  # no talk of the segment has the field
+        return bytes(count)
+    if getattr(reader, "_fixedlen", None) != 1 or not all(
+        hasattr(reader, a) for a in ("_dbfile", "_basepos", "_count")
+    ):
+        return None
+    stored = bytes(reader._dbfile.get(reader._basepos, min(count, reader._count)))
+    return stored + bytes(count - len(stored))  # the column stops at the last talk having the field
+
+
+def _column_bytes(segment, fieldname: str) -> list[bytes]:
+    """Every value of a bytes column of one segment: sliced out of a single read, else through the public API."""
+    found = _column_slices(segment, fieldname)
+    if found is not None:
+        return found
+    return [
+        v if isinstance(v, bytes) else str(v).encode("utf-8") for v in segment.column_reader(fieldname, translate=False)
+    ]
+
+
+def _column_slices(segment, fieldname: str) -> list[bytes] | None:
+    """A VarBytesColumn's values sliced out of one read of its data, or None for another kind of column."""
+    reader = segment.column_reader(fieldname, translate=False)
+    if not all(hasattr(reader, a) for a in ("_offsets", "_lengths", "_dbfile", "_basepos")):
+        return None
+    offsets, lengths = reader._offsets, reader._lengths
+    if not len(offsets):
+        return []
+    data = reader._dbfile.get(reader._basepos, offsets[-1] + lengths[-1])
+    return [data[o : o + n] for o, n in zip(offsets, lengths, strict=True)]
