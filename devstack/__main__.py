@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TextIO
 
 from devstack.stack import ROOT, StackError, start_stack
+from talksearch.contracts import s3_location
 
 SAMPLE_CONTENT = ROOT / "content" / "sample"
 
@@ -84,8 +85,8 @@ def main(argv: list[str] | None = None) -> int:
             f"  page:           {stack.url}\n"
             f"  API:            {stack.api_url}   (try {stack.api_url}/search?q=python)\n"
             f"  S3 endpoint:    {stack.s3_endpoint}\n"
-            f"  content bucket: s3://{stack.content_bucket}  (synced from {args.content_dir})\n"
-            f"  index bucket:   s3://{stack.index_bucket}\n"
+            f"  content bucket: {s3_location(stack.content_bucket)}  (synced from {args.content_dir})\n"
+            f"  index bucket:   {s3_location(stack.index_bucket)}\n"
             f"Edit files in {args.content_dir} and search again. Ctrl-C stops.\n",
             flush=True,
         )

@@ -16,16 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from talksearch.contracts import (
-    DEFAULT_CONTENT_PREFIX,
-    DEFAULT_INDEX_PREFIX,
-    ENV_CONTENT_BUCKET,
-    ENV_CONTENT_PREFIX,
-    ENV_INDEX_BUCKET,
-    ENV_INDEX_PREFIX,
-    ENV_REFRESH_SECONDS,
-    s3_location,
-)
+from talksearch.contracts import ENV_REFRESH_SECONDS, Locations
 
 REGION = "eu-west-3"
 CONTENT_BUCKET = "talksearch-content"
@@ -35,26 +26,25 @@ DLQ_NAME = "talksearch-index-dlq"
 #: Short enough that a failed local build is retried within the minute; the template uses function timeout × 6.
 VISIBILITY_TIMEOUT_SECONDS = 30
 MAX_RECEIVE_COUNT = 5  # as template.yaml
+#: The buckets, with the template's default prefixes.
+LOCATIONS = Locations(content_bucket=CONTENT_BUCKET, index_bucket=INDEX_BUCKET)
 
 
 @dataclass(frozen=True)
 class Resources:
     endpoint: str
-    content_bucket: str
-    content_prefix: str
-    index_bucket: str
-    index_prefix: str
+    locations: Locations
     queue_url: str
     queue_arn: str
     dlq_url: str
 
     @property
-    def content_location(self) -> str:
-        return s3_location(self.content_bucket, self.content_prefix)
+    def content_bucket(self) -> str:
+        return self.locations.content_bucket
 
     @property
-    def index_location(self) -> str:
-        return s3_location(self.index_bucket, self.index_prefix)
+    def index_bucket(self) -> str:
+        return self.locations.index_bucket
 
 
 def function_environment(endpoint: str, refresh_seconds: float) -> dict[str, str]:
@@ -67,10 +57,7 @@ def function_environment(endpoint: str, refresh_seconds: float) -> dict[str, str
         "AWS_SESSION_TOKEN": "devstack",
         "AWS_DEFAULT_REGION": REGION,
         "AWS_REGION": REGION,
-        ENV_CONTENT_BUCKET: CONTENT_BUCKET,
-        ENV_CONTENT_PREFIX: DEFAULT_CONTENT_PREFIX,
-        ENV_INDEX_BUCKET: INDEX_BUCKET,
-        ENV_INDEX_PREFIX: DEFAULT_INDEX_PREFIX,
+        **LOCATIONS.to_env(),
         ENV_REFRESH_SECONDS: str(refresh_seconds),
         "POWERTOOLS_SERVICE_NAME": "talksearch",
         "POWERTOOLS_METRICS_NAMESPACE": "talksearch-dev",
@@ -150,10 +137,7 @@ class EmbeddedAws:
         )
         return Resources(
             endpoint=self.endpoint,
-            content_bucket=CONTENT_BUCKET,
-            content_prefix=DEFAULT_CONTENT_PREFIX,
-            index_bucket=INDEX_BUCKET,
-            index_prefix=DEFAULT_INDEX_PREFIX,
+            locations=LOCATIONS,
             queue_url=queue_url,
             queue_arn=queue_arn,
             dlq_url=dlq_url,

@@ -206,7 +206,7 @@ def _start(
     rebuild = LambdaFunction("talksearch-rebuild", load_handler(REBUILD_HANDLER))
     logs = FunctionLogs(console_level)
     exits.callback(logs.close)
-    index_store = open_store(resources.index_location)
+    index_store = open_store(resources.locations.index)
 
     def on_batch(outcome: BatchOutcome) -> None:
         manifest, _ = index_store.read_manifest()
@@ -228,9 +228,9 @@ def _start(
             log(result.describe())
 
     poller = SqsEventSource(aws.client("sqs"), resources.queue_url, resources.queue_arn, rebuild, on_batch, logs)
-    watcher = ContentWatcher(content_dir, open_store(resources.content_location), log)
+    watcher = ContentWatcher(content_dir, open_store(resources.locations.content), log)
     first = watcher.sync_once()
-    log(f"uploaded {len(first.uploaded)} files from {content_dir} to s3://{resources.content_bucket}")
+    log(f"uploaded {len(first.uploaded)} files from {content_dir} to {resources.locations.content}")
     if not first.uploaded:
         log(f"{content_dir} is empty: the API answers 503 until a talk summary is added there")
     watcher.start()

@@ -15,12 +15,17 @@ names, after checking its sha256. Writers (the builder) upload the artifact and 
 version manifest first and replace ``manifest.json`` last, with If-Match / If-None-Match,
 so a reader never sees a half-published index and two builders never clobber each other.
 
+Where each part finds those locations: the environment variables below, read by ``Locations``
+(the rebuild function, the local stack) and ``index_location_from_env`` (the search function).
+
 The API's error shape is here too: every 4xx/5xx body is ``{"message": "..."}``.
 """
 
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -56,8 +61,59 @@ def join_key(*parts: str) -> str:
 
 
 def s3_location(bucket: str, prefix: str = "") -> str:
-    """``s3://bucket/prefix``, the location form the builder and its store take."""
-    return f"s3://{bucket}/{prefix.strip('/')}"
+    """``s3://bucket/prefix`` (``s3://bucket`` for the whole bucket), the location form stores take."""
+    prefix = prefix.strip("/")
+    return f"s3://{bucket}/{prefix}" if prefix else f"s3://{bucket}"
+
+
+@dataclass(frozen=True)
+class Locations:
+    """Where the content is read from and the index published to, as the functions' environment says."""
+
+    content_bucket: str
+    index_bucket: str
+    content_prefix: str = DEFAULT_CONTENT_PREFIX
+    index_prefix: str = DEFAULT_INDEX_PREFIX
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> Locations:
+        missing = [name for name in (ENV_CONTENT_BUCKET, ENV_INDEX_BUCKET) if not env.get(name, "").strip()]
+        if missing:
+            raise RuntimeError(f"the environment variables {', '.join(missing)} must name the buckets")
+        return cls(
+            content_bucket=env[ENV_CONTENT_BUCKET].strip(),
+            index_bucket=env[ENV_INDEX_BUCKET].strip(),
+            content_prefix=env.get(ENV_CONTENT_PREFIX, DEFAULT_CONTENT_PREFIX),
+            index_prefix=env.get(ENV_INDEX_PREFIX, DEFAULT_INDEX_PREFIX),
+        )
+
+    def to_env(self) -> dict[str, str]:
+        """The environment variables that give these locations (what template.yaml sets)."""
+        return {
+            ENV_CONTENT_BUCKET: self.content_bucket,
+            ENV_CONTENT_PREFIX: self.content_prefix,
+            ENV_INDEX_BUCKET: self.index_bucket,
+            ENV_INDEX_PREFIX: self.index_prefix,
+        }
+
+    @property
+    def content(self) -> str:
+        return s3_location(self.content_bucket, self.content_prefix)
+
+    @property
+    def index(self) -> str:
+        return s3_location(self.index_bucket, self.index_prefix)
+
+    def holds(self, key: str) -> bool:
+        """Whether an object key of the content bucket is content (under the prefix, not a folder marker)."""
+        prefix = self.content_prefix.strip("/")
+        return not key.endswith("/") and (not prefix or key.startswith(prefix + "/"))
+
+
+def index_location_from_env(env: Mapping[str, str] = os.environ) -> str | None:
+    """The index location alone (all the search function is given), or None when INDEX_BUCKET is not set."""
+    bucket = env.get(ENV_INDEX_BUCKET, "").strip()
+    return s3_location(bucket, env.get(ENV_INDEX_PREFIX, DEFAULT_INDEX_PREFIX)) if bucket else None
 
 
 def manifest_key(index_prefix: str) -> str:

@@ -32,6 +32,7 @@ from talksearch.contracts import (
     VERSIONS_DIR,
     Manifest,
     join_key,
+    s3_location,
 )
 
 __all__ = [
@@ -220,7 +221,7 @@ class S3Store(Store):
     def __init__(self, bucket: str, prefix: str = "", client: Any = None) -> None:
         self.bucket = bucket
         self.prefix = prefix.strip("/")
-        self.location = f"s3://{bucket}/{self.prefix}" if self.prefix else f"s3://{bucket}"
+        self.location = s3_location(bucket, self.prefix)
         self._client = client
 
     @property

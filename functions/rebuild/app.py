@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote_plus
 
@@ -24,17 +23,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 import index_builder
 from index_builder import BuildRefusedError, BuildReport
-from talksearch.contracts import (
-    DEFAULT_CONTENT_PREFIX,
-    DEFAULT_INDEX_PREFIX,
-    ENV_CONTENT_BUCKET,
-    ENV_CONTENT_PREFIX,
-    ENV_INDEX_BUCKET,
-    ENV_INDEX_PREFIX,
-    ENV_WARM_FUNCTION,
-    WARM_UP_EVENT,
-    s3_location,
-)
+from talksearch.contracts import ENV_WARM_FUNCTION, WARM_UP_EVENT, Locations
 
 logger = Logger()
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
@@ -45,41 +34,6 @@ CONTENT_EVENTS = ("ObjectCreated:", "ObjectRemoved:")
 
 class MalformedMessageError(ValueError):
     """An SQS message that is not an S3 event notification."""
-
-
-@dataclass(frozen=True)
-class Locations:
-    """Where the content is read from and the index published to, from the function's environment."""
-
-    content_bucket: str
-    content_prefix: str
-    index_bucket: str
-    index_prefix: str
-
-    @classmethod
-    def from_env(cls) -> Locations:
-        missing = [name for name in (ENV_CONTENT_BUCKET, ENV_INDEX_BUCKET) if not os.environ.get(name)]
-        if missing:
-            raise RuntimeError(f"the rebuild function needs the environment variables {', '.join(missing)}")
-        return cls(
-            content_bucket=os.environ[ENV_CONTENT_BUCKET],
-            content_prefix=os.environ.get(ENV_CONTENT_PREFIX, DEFAULT_CONTENT_PREFIX),
-            index_bucket=os.environ[ENV_INDEX_BUCKET],
-            index_prefix=os.environ.get(ENV_INDEX_PREFIX, DEFAULT_INDEX_PREFIX),
-        )
-
-    @property
-    def source(self) -> str:
-        return s3_location(self.content_bucket, self.content_prefix)
-
-    @property
-    def index(self) -> str:
-        return s3_location(self.index_bucket, self.index_prefix)
-
-    def holds(self, key: str) -> bool:
-        """Whether an object key is content (under the content prefix, and not a folder marker)."""
-        prefix = self.content_prefix.strip("/")
-        return not key.endswith("/") and (not prefix or key.startswith(prefix + "/"))
 
 
 def changed_content_keys(body: str, locations: Locations) -> list[str]:
@@ -151,7 +105,7 @@ class BatchBuild:
 def checked_build(locations: Locations, *, full: bool) -> BuildReport:
     """Build and publish; a build the builder refused (empty result, most talks lost) raises like a failure,
     so its messages are retried and end in the dead-letter queue where someone will see them."""
-    report = index_builder.build_and_publish(locations.source, locations.index, full=full)
+    report = index_builder.build_and_publish(locations.content, locations.index, full=full)
     if report.status == "refused":
         logger.error("build refused; the published index is unchanged", extra={"report": report.to_dict()})
         raise BuildRefusedError(report.message)

@@ -20,11 +20,11 @@ from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 
-from functions.search.lifecycle import IndexHolder, index_location_from_env, refresh_seconds_from_env
+from functions.search.lifecycle import IndexHolder, refresh_seconds_from_env
 from functions.search.openapi import OPENAPI_DOCUMENT
 from functions.search.params import MAX_QUERY_CHARS, InvalidParameter, SearchParams
 from functions.search.query import normalise_text
-from talksearch.contracts import ENV_ALLOWED_ORIGINS, error_body, is_warm_up_event
+from talksearch.contracts import ENV_ALLOWED_ORIGINS, error_body, index_location_from_env, is_warm_up_event
 
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "talksearch"))
 metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "talksearch"))

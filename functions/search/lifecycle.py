@@ -20,27 +20,11 @@ from collections.abc import Callable
 from pathlib import Path
 from threading import Lock
 
-from talksearch.contracts import (
-    DEFAULT_INDEX_PREFIX,
-    ENV_INDEX_BUCKET,
-    ENV_INDEX_PREFIX,
-    ENV_REFRESH_SECONDS,
-    SCHEMA_VERSION,
-    Manifest,
-)
+from talksearch.contracts import ENV_REFRESH_SECONDS, SCHEMA_VERSION, Manifest
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_REFRESH_SECONDS = 60.0
-
-
-def index_location_from_env() -> str | None:
-    """``s3://$INDEX_BUCKET/$INDEX_PREFIX``, or None when INDEX_BUCKET is not set."""
-    bucket = os.environ.get(ENV_INDEX_BUCKET, "").strip()
-    if not bucket:
-        return None
-    prefix = os.environ.get(ENV_INDEX_PREFIX, DEFAULT_INDEX_PREFIX).strip("/")
-    return f"s3://{bucket}/{prefix}" if prefix else f"s3://{bucket}"
 
 
 def refresh_seconds_from_env() -> float:
