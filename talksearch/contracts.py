@@ -18,7 +18,9 @@ so a reader never sees a half-published index and two builders never clobber eac
 Where each part finds those locations: the environment variables below, read by ``Locations``
 (the rebuild function, the local stack) and ``index_location_from_env`` (the search function).
 
-The API's error shape is here too: every 4xx/5xx body is ``{"message": "..."}``.
+The search API's contract with its page is here too: facet names, sorts and parameter bounds
+(``frontend/js/contracts.js`` is generated from them by ``python -m talksearch.page_contracts``),
+and the error shape: every 4xx/5xx body is ``{"message": "..."}``.
 """
 
 from __future__ import annotations
@@ -166,6 +168,22 @@ class Manifest:
         if missing:
             raise ValueError(f"manifest is missing {sorted(missing)}")
         return cls(**{k: v for k, v in raw.items() if k in known})
+
+
+# --- the search API's contract with its page -------------------------------------------------------------
+
+#: The facets /api/search filters on and counts, in the order answers list them.
+FACET_NAMES = ("speaker", "company", "event", "year", "lang")
+SORTS = ("relevance", "date")
+MAX_QUERY_CHARS = 200
+MAX_PAGE = 100
+MAX_SIZE = 50
+DEFAULT_SIZE = 10
+MAX_FACET_VALUES = 10
+MAX_FACET_VALUE_CHARS = 200
+#: What /api/suggest answers: at most this many suggestions, each of one of these kinds.
+MAX_SUGGESTIONS = 8
+SUGGESTION_KINDS = ("term", "speaker", "title")
 
 
 def error_body(message: str) -> dict[str, str]:

@@ -24,7 +24,7 @@ from whoosh.lang import stemmer_for_language
 from whoosh.lang.stopwords import stoplists
 from whoosh.support.charset import accent_map
 
-from talksearch.contracts import SCHEMA_VERSION
+from talksearch.contracts import FACET_NAMES, SCHEMA_VERSION
 
 __all__ = [
     "FACETS",
@@ -37,8 +37,8 @@ __all__ = [
     "talk_to_document",
 ]
 
-#: Facets the API offers, and the field that holds each one's exact values.
-FACETS = {"speaker": "f_speaker", "company": "f_company", "event": "f_event", "year": "year", "lang": "lang"}
+#: Each facet the API offers (talksearch.contracts.FACET_NAMES), and the field holding its exact values.
+FACETS = dict(zip(FACET_NAMES, ("f_speaker", "f_company", "f_event", "year", "lang"), strict=True))
 
 #: Multi-valued exact fields (speakers) are indexed as one string joined by this character.
 VALUE_SEPARATOR = "\t"

@@ -5,8 +5,35 @@ from __future__ import annotations
 import pytest
 
 from functions.rebuild import app as rebuild_app
+from functions.search import params
+from functions.search.openapi import OPENAPI_DOCUMENT
+from talksearch import contracts, page_contracts
 from talksearch.contracts import Locations, index_location_from_env, s3_location
+from talksearch.schema import FACETS
 from talksearch.store import open_store
+
+
+def test_the_page_module_is_what_the_contracts_generate():
+    # GIVEN frontend/js/contracts.js as committed THEN it is exactly what talksearch/contracts.py gives today
+    # (if not: run `python -m talksearch.page_contracts` and commit the file)
+    assert page_contracts.PAGE_MODULE.read_text(encoding="utf-8") == page_contracts.render()
+    for name in page_contracts.EXPORTED:
+        assert f"export const {name} = " in page_contracts.render()
+
+
+def test_the_page_reads_its_bounds_from_the_generated_module():
+    url_js = (page_contracts.PAGE_MODULE.parent / "url.js").read_text(encoding="utf-8")
+    assert "from './contracts.js'" in url_js
+    assert "= 200" not in url_js and "'speaker'" not in url_js  # no copy of a bound or a facet name
+
+
+def test_api_bounds_facets_and_sorts_have_one_home():
+    assert tuple(FACETS) == contracts.FACET_NAMES
+    assert ("q", "page", "size", "sort", *contracts.FACET_NAMES) == params.SEARCH_PARAMETERS
+    search = OPENAPI_DOCUMENT["paths"]["/api/search"]["get"]["parameters"]
+    assert [p["name"] for p in search][4:] == list(contracts.FACET_NAMES)
+    assert search[0]["schema"]["maxLength"] == contracts.MAX_QUERY_CHARS
+    assert search[3]["schema"]["enum"] == list(contracts.SORTS)
 
 
 def test_a_location_has_no_trailing_slash():

@@ -17,6 +17,7 @@ from moto import mock_aws
 
 from functions.search import app as search_app
 from index_builder import build_and_publish
+from talksearch.contracts import MAX_QUERY_CHARS
 from tests.search_support import EVENTS, ID, TALKS, call, http_event, query_string, write_content
 
 BUCKET = "talksearch-index"
@@ -308,6 +309,19 @@ def test_hostile_search_input_never_breaks_the_api(api, raw):
             assert_error(status, headers, body, 400)
         else:
             assert isinstance(body, dict)
+
+
+def test_search_and_suggest_check_q_the_same_way(api):
+    # GIVEN a q one character over the bound, and a q given twice
+    too_long, twice = "q=" + "a" * (MAX_QUERY_CHARS + 1), "q=kube&q=python"
+    for path in ("/api/search", "/api/suggest"):
+        # THEN both routes refuse them with the same message
+        status, headers, body = api(path, too_long)
+        assert_error(status, headers, body, 400)
+        assert body["message"] == f"q is {MAX_QUERY_CHARS + 1} characters long; the limit is {MAX_QUERY_CHARS}"
+        status, headers, body = api(path, twice)
+        assert_error(status, headers, body, 400)
+        assert body["message"] == "q may be given only once"
 
 
 HOSTILE_PATHS = [

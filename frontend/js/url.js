@@ -1,13 +1,12 @@
 // The page's state <-> its URL. Pure functions (no DOM), so they are unit-tested with `node --test`.
 // One state object describes everything the visitor sees; the URL is its shareable form.
 
-export const FACETS = ['speaker', 'company', 'event', 'year', 'lang'];
-export const SORTS = ['relevance', 'date'];
+// The API's facets, sorts and bounds come from contracts.js, generated from the Python side: a URL
+// outside the bounds is clamped rather than sent to fail.
+import { FACET_NAMES as FACETS, MAX_FACET_VALUES, MAX_PAGE, MAX_QUERY_CHARS, SORTS } from './contracts.js';
+
+export { FACETS, MAX_PAGE, MAX_QUERY_CHARS, SORTS };
 export const LOCALES = ['fr', 'en'];
-// The API's bounds (issue 3): a URL outside them is clamped rather than sent to fail.
-export const MAX_QUERY = 200;
-export const MAX_PAGE = 100;
-export const MAX_VALUES = 10;
 
 export function emptyState(hl = 'fr') {
   const filters = {};
@@ -19,7 +18,7 @@ function cleanValues(values) {
   const seen = new Set();
   for (const value of values) {
     const v = value.trim();
-    if (v && !seen.has(v) && seen.size < MAX_VALUES) seen.add(v);
+    if (v && !seen.has(v) && seen.size < MAX_FACET_VALUES) seen.add(v);
   }
   return [...seen];
 }
@@ -28,7 +27,7 @@ function cleanValues(values) {
 export function parseState(search, defaultLocale = 'fr') {
   const params = new URLSearchParams(search);
   const state = emptyState(defaultLocale);
-  state.q = (params.get('q') || '').slice(0, MAX_QUERY);
+  state.q = (params.get('q') || '').slice(0, MAX_QUERY_CHARS);
   for (const facet of FACETS) state.filters[facet] = cleanValues(params.getAll(facet));
   if (SORTS.includes(params.get('sort'))) state.sort = params.get('sort');
   const page = Number.parseInt(params.get('page') || '1', 10);

@@ -22,7 +22,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from functions.search.lifecycle import IndexHolder, refresh_seconds_from_env
 from functions.search.openapi import OPENAPI_DOCUMENT
-from functions.search.params import MAX_QUERY_CHARS, InvalidParameter, SearchParams
+from functions.search.params import InvalidParameter, SearchParams, SuggestParams
 from functions.search.query import normalise_text
 from talksearch.contracts import ENV_ALLOWED_ORIGINS, error_body, index_location_from_env, is_warm_up_event
 
@@ -143,17 +143,9 @@ def get_talk() -> Response:
 
 @app.get("/api/suggest")
 def suggest_completions() -> Response:
-    values = _query_values()
-    unknown = sorted(set(values) - {"q"})
-    if unknown:
-        raise InvalidParameter(f"unknown parameter {unknown[0][:40]!r}; /api/suggest takes only q")
-    given = values.get("q", [""])
-    if len(given) > 1:
-        raise InvalidParameter("q may be given only once")
-    if len(given[0]) > MAX_QUERY_CHARS:
-        raise InvalidParameter(f"q is {len(given[0])} characters long; the limit is {MAX_QUERY_CHARS}")
+    params = SuggestParams.from_query_string(_query_values())
     engine = current_engine()
-    return _cached(engine.suggest(given[0]), engine)
+    return _cached(engine.suggest(params.q), engine)
 
 
 @app.get("/api/health")

@@ -18,11 +18,11 @@ from operator import itemgetter
 from threading import Lock
 
 from functions.search.snapshot import IndexSnapshot
+from talksearch.contracts import FACET_NAMES
 from talksearch.schema import FACETS, fold
 
 #: Values returned per facet (selected values are always added).
 FACET_LIMIT = 20
-FACET_NAMES = ("speaker", "company", "event", "year", "lang")
 _MULTI_VALUED = {"speaker"}
 
 

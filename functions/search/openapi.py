@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from functions.search.params import MAX_FACET_VALUES, MAX_PAGE, MAX_QUERY_CHARS, MAX_SIZE
+from talksearch.contracts import (
+    FACET_NAMES,
+    MAX_FACET_VALUES,
+    MAX_PAGE,
+    MAX_QUERY_CHARS,
+    MAX_SIZE,
+    MAX_SUGGESTIONS,
+    SORTS,
+    SUGGESTION_KINDS,
+)
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
 
@@ -22,6 +31,14 @@ def _facet_parameter(name: str, description: str, item: dict) -> dict:
     }
 
 
+#: Each facet parameter's description and value type.
+_FACET_VALUES = {
+    "speaker": ("Exact speaker name.", {"type": "string"}),
+    "company": ("Exact company name.", {"type": "string"}),
+    "event": ("Exact event name.", {"type": "string"}),
+    "year": ("Four-digit year.", {"type": "integer"}),
+    "lang": ("ISO 639-1 language code.", {"type": "string"}),
+}
 _TALK_FIELDS = {
     "id": {"type": "string"},
     "title": {"type": "string"},
@@ -66,12 +83,8 @@ OPENAPI_DOCUMENT: dict = {
                     },
                     {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE}},
                     {"name": "size", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_SIZE}},
-                    {"name": "sort", "in": "query", "schema": {"type": "string", "enum": ["relevance", "date"]}},
-                    _facet_parameter("speaker", "Exact speaker name.", {"type": "string"}),
-                    _facet_parameter("company", "Exact company name.", {"type": "string"}),
-                    _facet_parameter("event", "Exact event name.", {"type": "string"}),
-                    _facet_parameter("year", "Four-digit year.", {"type": "integer"}),
-                    _facet_parameter("lang", "ISO 639-1 language code.", {"type": "string"}),
+                    {"name": "sort", "in": "query", "schema": {"type": "string", "enum": list(SORTS)}},
+                    *(_facet_parameter(name, *_FACET_VALUES[name]) for name in FACET_NAMES),
                 ],
                 "responses": {
                     "200": _json({"$ref": "#/components/schemas/SearchResults"}, "One page of results"),
@@ -102,7 +115,7 @@ OPENAPI_DOCUMENT: dict = {
         },
         "/api/suggest": {
             "get": {
-                "summary": "Up to 8 completions of what is being typed (words, speakers, titles)",
+                "summary": f"Up to {MAX_SUGGESTIONS} completions of what is being typed (words, speakers, titles)",
                 "parameters": [
                     {"name": "q", "in": "query", "schema": {"type": "string", "maxLength": MAX_QUERY_CHARS}}
                 ],
@@ -148,7 +161,7 @@ OPENAPI_DOCUMENT: dict = {
                     "facets": {
                         "type": "object",
                         "description": "Counts per facet; each applies every filter except its own",
-                        "properties": {name: _FACET_COUNTS for name in ("speaker", "company", "event", "year", "lang")},
+                        "properties": {name: _FACET_COUNTS for name in FACET_NAMES},
                     },
                     "did_you_mean": {"type": ["string", "null"]},
                     "matched": {
@@ -179,12 +192,12 @@ OPENAPI_DOCUMENT: dict = {
                     "query": {"type": "string"},
                     "suggestions": {
                         "type": "array",
-                        "maxItems": 8,
+                        "maxItems": MAX_SUGGESTIONS,
                         "items": {
                             "type": "object",
                             "properties": {
                                 "text": {"type": "string"},
-                                "kind": {"type": "string", "enum": ["term", "speaker", "title"]},
+                                "kind": {"type": "string", "enum": list(SUGGESTION_KINDS)},
                             },
                         },
                     },

@@ -1,4 +1,7 @@
-"""Bounds on every search parameter, checked once for the API and for direct engine calls alike."""
+"""Every request parameter checked once, for the API and for direct engine calls alike.
+
+The bounds are the API's contract with its page (``talksearch.contracts``).
+"""
 
 from __future__ import annotations
 
@@ -6,16 +9,18 @@ import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from talksearch.schema import FACETS
+from talksearch.contracts import (
+    DEFAULT_SIZE,
+    FACET_NAMES,
+    MAX_FACET_VALUE_CHARS,
+    MAX_FACET_VALUES,
+    MAX_PAGE,
+    MAX_QUERY_CHARS,
+    MAX_SIZE,
+    SORTS,
+)
 
-MAX_QUERY_CHARS = 200
-MAX_PAGE = 100
-MAX_SIZE = 50
-DEFAULT_SIZE = 10
-MAX_FACET_VALUES = 10
-MAX_FACET_VALUE_CHARS = 200
-SORTS = ("relevance", "date")
-SEARCH_PARAMETERS = ("q", "page", "size", "sort", *FACETS)
+SEARCH_PARAMETERS = ("q", "page", "size", "sort", *FACET_NAMES)
 
 
 class InvalidParameter(ValueError):
@@ -39,14 +44,14 @@ class SearchParams:
             raise InvalidParameter(
                 f"unknown parameter {unknown[0]!r}; the parameters are {', '.join(SEARCH_PARAMETERS)}"
             )
-        q = _text("q", values.get("q"), MAX_QUERY_CHARS)
+        q = query_text(values.get("q"))
         page = _integer("page", values.get("page"), 1, MAX_PAGE, 1)
         size = _integer("size", values.get("size"), 1, MAX_SIZE, DEFAULT_SIZE)
         sort = _single("sort", values.get("sort")) or "relevance"
         if sort not in SORTS:
             raise InvalidParameter(f"sort must be one of {', '.join(SORTS)}, not {sort[:40]!r}")
         filters = {}
-        for facet in FACETS:
+        for facet in FACET_NAMES:
             selected = _facet_values(facet, values.get(facet))
             if selected:
                 filters[facet] = selected
@@ -57,10 +62,32 @@ class SearchParams:
         """Validate API Gateway's multi-value query parameters: only facets may repeat."""
         values: dict[str, object] = {}
         for name, given in multi.items():
-            if name not in FACETS and len(given) > 1:
+            if name not in FACET_NAMES and len(given) > 1:
                 raise InvalidParameter(f"{name} may be given only once")
-            values[name] = list(given) if name in FACETS else given[0]
+            values[name] = list(given) if name in FACET_NAMES else given[0]
         return cls.from_values(**values)
+
+
+@dataclass(frozen=True)
+class SuggestParams:
+    q: str = ""
+
+    @classmethod
+    def from_values(cls, **values: object) -> SuggestParams:
+        """Validate what ``SearchEngine.suggest`` takes: only ``q``."""
+        unknown = sorted(set(values) - {"q"})
+        if unknown:
+            raise InvalidParameter(f"unknown parameter {unknown[0][:40]!r}; /api/suggest takes only q")
+        return cls(q=query_text(values.get("q")))
+
+    @classmethod
+    def from_query_string(cls, multi: Mapping[str, list[str]]) -> SuggestParams:
+        return cls.from_values(**{name: given if len(given) > 1 else given[0] for name, given in multi.items()})
+
+
+def query_text(value: object) -> str:
+    """The one check of ``q``, for searches and suggestions: one string of at most MAX_QUERY_CHARS."""
+    return _text("q", value, MAX_QUERY_CHARS)
 
 
 def _single(name: str, value: object) -> str | None:

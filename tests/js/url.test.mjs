@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
 import {
-  MAX_PAGE, MAX_QUERY, activeFilters, clearFilters, emptyState, parseState, safeHref, sameSearch, searchParams,
+  MAX_PAGE, MAX_QUERY_CHARS, activeFilters, clearFilters, emptyState, parseState, safeHref, sameSearch, searchParams,
   serializeState, toggleFilter,
 } from '../../frontend/js/url.js';
 
@@ -38,7 +38,7 @@ test('a malformed URL falls back to sane values instead of failing', () => {
   assert.equal(state.sort, 'relevance');
   assert.equal(state.hl, 'fr');
   assert.deepEqual(state.filters.year, []);
-  assert.equal(state.q.length, MAX_QUERY);
+  assert.equal(state.q.length, MAX_QUERY_CHARS);
   assert.equal(parseState('?page=100000').page, MAX_PAGE);
   assert.equal(parseState('?page=-4').page, 1);
 });
