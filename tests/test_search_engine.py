@@ -13,7 +13,7 @@ import pytest
 
 from functions.search import engine as engine_module
 from functions.search.engine import InvalidParameter, SearchEngine
-from functions.search.ranking import Match, match_some
+from functions.search.matching import Match, match_some
 from index_builder import write_index
 from index_builder.parsers import parse_source
 from tests.search_support import ID, TALKS

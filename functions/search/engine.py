@@ -3,11 +3,12 @@
 ``SearchEngine(index_dir).search(**params)`` returns exactly the /api/search JSON body, so
 the benchmark (``bench/``) and the relevance evaluation measure what visitors get.
 
-Per request: parse leniently, score each clause over raw postings (``ranking``), intersect
-(falling back to any word when all words find nothing), filter and count facets over the
-unscored match set (``facets``), then read stored fields and build snippets for the
-returned page only (``highlight``). A time budget stops optional work (more clauses, the
-fallback, typo corrections) and flags the answer ``partial``.
+Per request: parse leniently (``query``), turn each word into weighted field terms
+(``expansion``), match each clause over raw postings and intersect (``matching``; talks with only
+some of the words follow when fewer than a page have them all), filter and count facets over
+the unscored match set (``facets``), rank what can reach the page (``scoring``), then read
+stored fields and build snippets for the returned page only (``highlight``). A time budget stops
+optional work (more clauses, typo corrections) and flags the answer ``partial``.
 """
 
 from __future__ import annotations
@@ -22,12 +23,15 @@ from itertools import islice
 from pathlib import Path
 from time import perf_counter
 
+from functions.search.expansion import Expander
 from functions.search.facets import FacetIndex
 from functions.search.highlight import Highlighter
-from functions.search.params import MAX_QUERY_CHARS, InvalidParameter, SearchParams
-from functions.search.query import ParsedQuery, normalise_text, parse_query
-from functions.search.ranking import Match, Ranker, Scores, match_all, match_any, match_some
+from functions.search.matching import ClauseMatcher, Coordination, Match, match_all, match_any, match_some
+from functions.search.params import InvalidParameter, SearchParams
+from functions.search.query import ParsedQuery, parse_query
+from functions.search.scoring import Scorer, Scores
 from functions.search.snapshot import IndexSnapshot
+from functions.search.suggest import Suggester
 from functions.search.words import folded_words, stem_en, stem_fr
 from talksearch.schema import fold
 
@@ -41,11 +45,10 @@ FEW_RESULTS = 10
 #: When fewer talks than this (a page) have every word, talks with some of the words follow them:
 #: docs/relevance.md measured strict AND capping topic recall (honeybee talks that never say "honey").
 FILL_BELOW = 10
-#: ... taken from the rarest words first, and no more of them than this (see ranking.match_some).
+#: ... taken from the rarest words first, and no more of them than this (see matching.match_some).
 FILL_MOST = 2000
 RELATED_TALKS = 5
 RELATED_TERMS = 12
-MAX_SUGGESTIONS = 8
 
 
 class SearchEngine:
@@ -61,8 +64,11 @@ class SearchEngine:
         warm: bool = True,
     ) -> None:
         self.snapshot = IndexSnapshot(index_dir, version=version or Path(index_dir).name, built_at=built_at)
-        self.ranker = Ranker(self.snapshot)
+        self.expander = Expander(self.snapshot)
+        self.matcher = ClauseMatcher(self.snapshot, self.expander)
+        self.scorer = Scorer(self.snapshot)
         self.facets = FacetIndex(self.snapshot)
+        self.suggester = Suggester(self.matcher, self.scorer, self.facets)
         if warm:
             self.warm()
         self.time_budget = (time_budget_ms if time_budget_ms is not None else _budget_from_env()) / 1000.0
@@ -93,49 +99,21 @@ class SearchEngine:
     def search(self, **params: object) -> dict:
         """The /api/search body for q, page, size, sort and the facet filters (raises InvalidParameter)."""
         started = perf_counter()
-        deadline = started + self.time_budget
+        deadline = _Deadline(started + self.time_budget)
         request = SearchParams.from_values(**params)
         query = parse_query(request.q)
-        partial = False
 
-        match: Match | None = None
-        fallback: list[Match] | None = None
-        complete: Collection[int] = frozenset()  # talks with every word: they rank first
-        if query.groups:
-            groups: list[Match] = []
-            for group in query.groups:
-                if groups and perf_counter() > deadline:
-                    partial = True
-                    break
-                groups.append(self.ranker.match_group(group))
-            match = match_all(groups)
-            if len(groups) > 1 and len(match.docs) < FILL_BELOW:
-                complete = match.docs
-                match = match_some(groups, FILL_BELOW, FILL_MOST) if complete else match_any(groups)
-                fallback = groups
-
-        matching: Collection[int] | None = None if match is None else match.docs
-        if query.years:
-            in_years = self.facets.talks_with("year", query.years)
-            matching = in_years if matching is None else in_years.intersection(matching)
-        if query.excluded:
-            excluded = frozenset().union(*(self.ranker.excluded_docs(c) for c in query.excluded))
-            matching = (self.snapshot.live_docs if matching is None else frozenset(matching)) - excluded
-
-        results, facets = self.facets.filter_and_count(matching, request.filters)
+        match, coordination = self._match(query, deadline)
+        results, facets = self.facets.filter_and_count(self._matching(query, match), request.filters)
         offset = (request.page - 1) * request.size
-        page = (offset, offset + request.size)
-        page_docs, scores = self._page(results, match, fallback, complete, request.sort, *page, plain_words(query))
-
+        page_docs, scores = self._page(
+            results, match, coordination, request.sort, offset, offset + request.size, plain_words(query)
+        )
         highlighter = self._highlighter(query)
         hits = [self._hit(doc, scores, highlighter) for doc in page_docs]
-
-        did_you_mean = None
-        if query.groups and perf_counter() <= deadline:
-            # "finds little" is about the talks with every word, not those added after them
-            did_you_mean = self._did_you_mean(query, len(complete) if fallback else len(results))
-        elif query.groups:
-            partial = True
+        # "finds little" is about the talks with every word, not those added after them
+        found = len(coordination.complete) if coordination else len(results)
+        did_you_mean = self._did_you_mean(query, found) if query.groups and not deadline.passed() else None
 
         return {
             "query": request.q,
@@ -146,17 +124,43 @@ class SearchEngine:
             "hits": hits,
             "facets": facets,
             "did_you_mean": did_you_mean,
-            "matched": _matched(fallback, complete, results),
-            "partial": partial,
+            "matched": coordination.matched(results) if coordination and results else "all",
+            "partial": deadline.missed,
             "index": self.index_info(),
         }
+
+    def _match(self, query: ParsedQuery, deadline: _Deadline) -> tuple[Match | None, Coordination | None]:
+        """The talks having every word group of the query (None: it has none), or, when fewer than a page
+        have them all, those with some of them, ranked by share of the query (``Coordination``)."""
+        if not query.groups:
+            return None, None
+        groups: list[Match] = []
+        for group in query.groups:
+            if groups and deadline.passed():
+                break
+            groups.append(self.matcher.match_group(group))
+        match = match_all(groups)
+        if len(groups) < 2 or len(match.docs) >= FILL_BELOW:
+            return match, None
+        coordination = Coordination(groups, match.docs)
+        return (match_some(groups, FILL_BELOW, FILL_MOST) if match.docs else match_any(groups)), coordination
+
+    def _matching(self, query: ParsedQuery, match: Match | None) -> Collection[int] | None:
+        """The matched talks within the query's years and without its excluded words (None: every talk)."""
+        matching: Collection[int] | None = None if match is None else match.docs
+        if query.years:
+            in_years = self.facets.talks_with("year", query.years)
+            matching = in_years if matching is None else in_years.intersection(matching)
+        if query.excluded:
+            excluded = frozenset().union(*(self.matcher.excluded_docs(c) for c in query.excluded))
+            matching = (self.snapshot.live_docs if matching is None else frozenset(matching)) - excluded
+        return matching
 
     def _page(
         self,
         results: Collection[int],
         match: Match | None,
-        fallback: list[Match] | None,
-        complete: Collection[int],
+        coordination: Coordination | None,
         sort: str,
         start: int,
         stop: int,
@@ -165,15 +169,12 @@ class SearchEngine:
         if start >= len(results):
             return [], None
         if match is not None and sort == "relevance":
-            ordered, scores = self.ranker.top(
-                results, match.terms, stop, coordination=fallback, words=words, first=complete
-            )
+            ordered, scores = self.scorer.top(results, match.groups, stop, words=words, coordination=coordination)
             return ordered[start:stop], scores
-        scores = None
+        page = self._by_date(results, start, stop)
         if match is not None:  # sort=date: still show each hit's score
-            page = self._by_date(results, start, stop)
-            return page, self.ranker.score(set(page), match.terms)
-        return self._by_date(results, start, stop), scores
+            return page, self.scorer.score(set(page), match.groups)
+        return page, None
 
     def _by_date(self, results: Collection[int], start: int, stop: int) -> list[int]:
         order = self.snapshot.browse_order
@@ -199,14 +200,14 @@ class SearchEngine:
         stems_en: set[str] = set()
         for clause in query.clauses():
             if clause.kind == "prefix":
-                exact.update(self.ranker.prefix_expansions(clause.words[0]))
+                exact.update(self.expander.prefix_expansions(clause.words[0]))
                 continue
             exact.update(clause.words)
             if clause.kind in ("word", "phrase"):
                 stems_fr.update(stem_fr(w) for w in clause.words)
                 stems_en.update(stem_en(w) for w in clause.words)
             if clause.kind == "word":
-                exact.update(self.ranker.typo_alternatives(clause.words[0]))
+                exact.update(self.expander.typo_alternatives(clause.words[0]))
         return Highlighter(exact, stems_fr, stems_en)
 
     def _did_you_mean(self, query: ParsedQuery, total: int) -> str | None:
@@ -218,7 +219,7 @@ class SearchEngine:
             unknown = self.snapshot.doc_frequency("words", word) == 0
             if total >= FEW_RESULTS and not unknown:
                 continue
-            better = self.ranker.correction(word)
+            better = self.expander.correction(word)
             if better:
                 corrections[word] = better
         if not corrections:
@@ -252,60 +253,26 @@ class SearchEngine:
             if 1 < df < self.snapshot.doc_count * 0.2:
                 weighted.append((tf * self.snapshot.idf("words", word), word))
         terms = [("words", word, weight) for weight, word in heapq.nlargest(RELATED_TERMS, weighted)]
-        similar = self.ranker.match_terms(terms)
-        others = similar.docs - {doc}
-        return self.ranker.top(others, similar.terms, RELATED_TALKS)[0]
+        similar = self.matcher.match_terms(terms)
+        return self.scorer.top(similar.docs - {doc}, similar.groups, RELATED_TALKS)[0]
 
     # --- /api/suggest --------------------------------------------------------------------------
     def suggest(self, q: object) -> dict:
         """Up to eight completions of what is being typed: words, speakers and titles."""
-        if not isinstance(q, str):
-            raise InvalidParameter("q must be a string")
-        if len(q) > MAX_QUERY_CHARS:
-            raise InvalidParameter(f"q is {len(q)} characters long; the limit is {MAX_QUERY_CHARS}")
-        text = normalise_text(q)
-        words = folded_words(text)
-        prefix = fold(re.findall(r"\w+", text)[-1]) if re.search(r"\w$", text) else ""
-        suggestions: list[dict] = []
-        if len(prefix) >= 2:
-            context = text[: len(text) - len(prefix)].rstrip()
-            context_words = words[:-1] if words and words[-1] == prefix else words
-            terms = self._completions(context_words, prefix, 4)
-            suggestions += [{"text": f"{context} {t}".strip(), "kind": "term"} for t in terms if t != prefix or context]
-            suggestions += [{"text": name, "kind": "speaker"} for name in self._speakers_starting(prefix, 2)]
-            suggestions += [{"text": t, "kind": "title"} for t in self._titles_for(context_words, prefix, 3)]
-        seen: set[str] = set()
-        unique = []
-        for s in suggestions:
-            key = fold(s["text"])
-            if key not in seen:
-                seen.add(key)
-                unique.append(s)
-        return {"query": q, "suggestions": unique[:MAX_SUGGESTIONS]}
+        return self.suggester.suggest(q)
 
-    def _completions(self, context: list[str], prefix: str, limit: int) -> list[str]:
-        """Words starting with ``prefix``: the most frequent, or after other words, those found with them most."""
-        if not context:
-            return list(self.snapshot.expand_prefix("words", prefix, 1000, limit))
-        together = match_all([self.ranker.match_word(self.ranker.word_terms(w, fuzzy=False)) for w in context]).docs
-        overlap = []
-        for term in self.snapshot.expand_prefix("words", prefix, 1000, 3 * limit):
-            data = self.snapshot.term("words", term)
-            shared = len(together.intersection(data.frequencies)) if data is not None else 0
-            if shared:
-                overlap.append((shared, term))
-        return [term for _, term in heapq.nlargest(limit, overlap)]
 
-    def _speakers_starting(self, prefix: str, limit: int) -> list[str]:
-        return self.facets.speaker_names().starting_with(prefix, limit)
+class _Deadline:
+    """The request's time budget: optional work asks ``passed()``; ``missed`` says whether any was skipped."""
 
-    def _titles_for(self, context: list[str], prefix: str, limit: int) -> list[str]:
-        expansions = self.snapshot.expand_prefix("words", prefix, 1000, 8)
-        in_titles = self.ranker.match_terms([("title", stem_fr(t), 1.0) for t in expansions])
-        context_matches = [self.ranker.match_terms(self.ranker.word_terms(w, fuzzy=False)) for w in context]
-        found = match_all([in_titles, *context_matches])
-        best = self.ranker.top(found.docs, found.terms, limit)[0]
-        return [self.snapshot.stored(d).get("title") or "" for d in best]
+    def __init__(self, at: float) -> None:
+        self.at = at
+        self.missed = False
+
+    def passed(self) -> bool:
+        if perf_counter() > self.at:
+            self.missed = True
+        return self.missed
 
 
 def _budget_from_env() -> float:
@@ -314,13 +281,6 @@ def _budget_from_env() -> float:
         return max(0.0, float(raw)) if raw else DEFAULT_TIME_BUDGET_MS
     except ValueError:
         return DEFAULT_TIME_BUDGET_MS
-
-
-def _matched(fallback: list[Match] | None, complete: Collection[int], results: Collection[int]) -> str:
-    """all: every hit has every word; some: the talks with every word come first, then others; any: none has all."""
-    if not fallback or not results:
-        return "all"
-    return "any" if frozenset(complete).isdisjoint(results) else "some"
 
 
 def plain_words(query: ParsedQuery) -> list[str]:

@@ -65,10 +65,6 @@ class Highlighter:
             parts.append("…")
         return "".join(parts)
 
-    def mark(self, text: str) -> str:
-        """The whole of a short text (a title), escaped, matches marked."""
-        return self.snippet(text, length=len(text) + 1)
-
 
 def _best_window(text: str, spans: list[tuple[int, int]], length: int) -> tuple[int, int]:
     if len(text) <= length:

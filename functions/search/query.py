@@ -60,10 +60,6 @@ class ParsedQuery:
     #: the text the visitor typed, normalised (what ``did_you_mean`` rewrites)
     text: str = ""
 
-    @property
-    def is_empty(self) -> bool:
-        return not self.groups and not self.years
-
     def clauses(self) -> list[Clause]:
         return [c for group in self.groups for c in group]
 

@@ -1,0 +1,155 @@
+"""Which talks a query's clauses match, before anything is scored.
+
+A clause matches a set of talks, computed with C-level set operations on cached posting lists;
+that exact, unscored set is what ``total`` and the facets count. With it come the term groups
+that will score those talks (``scoring``): one ``TermGroup`` per query word, the weighted field
+terms ``expansion`` finds for it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+from functions.search.expansion import NAME_WEIGHTS, Expander, Term
+from functions.search.query import Clause
+from functions.search.snapshot import IndexSnapshot, TermData
+from functions.search.words import stem_fr
+
+#: A phrase found in order scores this many times its words.
+PHRASE_BONUS = 1.5
+
+Weighted = tuple[TermData, float]
+
+
+class TermGroup(NamedTuple):
+    """The weighted field terms that stand for one query word, scored together (BM25F)."""
+
+    idf: float
+    terms: tuple[Weighted, ...]
+
+    def scaled(self, factor: float) -> TermGroup:
+        return TermGroup(self.idf, tuple((data, weight * factor) for data, weight in self.terms))
+
+
+@dataclass
+class Match:
+    """The talks a clause (or a group, or a query) matches, and the term groups that score them."""
+
+    docs: set[int] | frozenset[int]
+    groups: list[TermGroup] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Coordination:
+    """Ranking by share of the query: fewer than a page of talks had every word, so talks with some follow.
+
+    ``words``: each query word's own match, in query order; ``complete``: the talks having every
+    word, which rank before all others whatever their scores.
+    """
+
+    words: list[Match]
+    complete: Collection[int]
+
+    def matched(self, results: Collection[int]) -> str:
+        """The answer's ``matched``: "some" when talks with every word lead the results, "any" when none has."""
+        return "any" if frozenset(self.complete).isdisjoint(results) else "some"
+
+
+class ClauseMatcher:
+    """Clauses → matches, over one index snapshot."""
+
+    def __init__(self, snapshot: IndexSnapshot, expander: Expander) -> None:
+        self.snapshot = snapshot
+        self.expander = expander
+
+    def idf(self, doc_frequency: int) -> float:
+        total = self.snapshot.doc_count
+        return math.log(1.0 + (total - doc_frequency + 0.5) / (doc_frequency + 0.5))
+
+    def match_terms(self, terms: Iterable[Term]) -> Match:
+        """Talks containing any of the terms, each term scored on its own (independent words)."""
+        weighted = [(data, weight) for f, t, weight in terms if (data := self.snapshot.term(f, t)) is not None]
+        groups = [TermGroup(self.idf(len(data.frequencies)), ((data, weight),)) for data, weight in weighted]
+        return Match(frozenset().union(*(data.frequencies for data, _ in weighted)), groups)
+
+    def match_word(self, terms: Iterable[Term]) -> Match:
+        """Talks containing any of the terms, which all stand for one word: one group, one idf."""
+        weighted = tuple((data, weight) for f, t, weight in terms if (data := self.snapshot.term(f, t)) is not None)
+        docs = frozenset().union(*(data.frequencies for data, _ in weighted))
+        return Match(docs, [TermGroup(self.idf(len(docs)), weighted)] if weighted else [])
+
+    def every_word(self, words: Iterable[str]) -> Match:
+        """Talks having every one of the words (no typo alternatives), scored by all of them."""
+        return match_all([self.match_word(self.expander.word_terms(w, fuzzy=False)) for w in words])
+
+    def match(self, clause: Clause) -> Match:
+        if clause.kind == "word":
+            return self.match_word(self.expander.word_terms(clause.words[0]))
+        if clause.kind == "prefix":
+            return self.match_word(self.expander.prefix_terms(clause.words[0]))
+        if clause.kind == "name":
+            weight = NAME_WEIGHTS[clause.field]
+            return match_all([self.match_terms([(clause.field, w, weight)]) for w in clause.words])
+        return self.match_phrase(clause)
+
+    def match_phrase(self, clause: Clause) -> Match:
+        words = clause.words
+        together = self.every_word(words)
+        if not together.docs:
+            return together
+        # word order is checked in the French-stemmed fields only: their stems are the lighter ones
+        # ("learning" stays "learning"), so a phrase stays close to what was typed, and reading the
+        # positions of the English-stemmed copies would double the cost of the slowest query kind
+        french = [stem_fr(w) for w in words]
+        fields = [("title", french), ("summary", french), ("speakers", words), ("event", words), ("company", words)]
+        has_term = self.snapshot.has_term
+        fields = [(f, w, clause.slop) for f, w in fields if all(has_term(f, term) for term in w)]
+        in_order = self.snapshot.phrase_docs(fields, together.docs, cache=True)
+        return Match(in_order, [group.scaled(PHRASE_BONUS) for group in together.groups])
+
+    def match_group(self, group: list[Clause]) -> Match:
+        """An OR group: talks matching any clause."""
+        matches = [self.match(clause) for clause in group]
+        if len(matches) == 1:
+            return matches[0]
+        return match_any(matches)
+
+    def excluded_docs(self, clause: Clause) -> frozenset[int]:
+        if clause.kind == "word":
+            return self.match_word(self.expander.word_terms(clause.words[0], fuzzy=False)).docs
+        return frozenset(self.match(clause).docs)
+
+
+def match_all(matches: list[Match]) -> Match:
+    """Talks in every match (AND), scored by all their terms."""
+    if not matches:
+        return Match(frozenset())
+    if len(matches) == 1:
+        return matches[0]
+    ordered = sorted(matches, key=lambda m: len(m.docs))
+    docs = ordered[0].docs
+    for other in ordered[1:]:
+        docs = docs & other.docs
+    return Match(docs, [g for m in matches for g in m.groups])
+
+
+def match_any(matches: list[Match]) -> Match:
+    return Match(frozenset().union(*(m.docs for m in matches)), [g for m in matches for g in m.groups])
+
+
+def match_some(matches: list[Match], enough: int, most: int) -> Match:
+    """Talks with some of the words: the rarest words' talks, adding words until there are ``enough``.
+
+    Adding stops before a word that would take the set past ``most`` talks: filling a page after the
+    few talks with every word does not need every talk that says "python" (for "supernovas python"),
+    and scoring them all was the dearest part of such queries.
+    """
+    docs: frozenset[int] = frozenset()
+    for match in sorted(matches, key=lambda m: len(m.docs)):
+        if len(docs) >= enough or (docs and len(docs) + len(match.docs) > most):
+            break
+        docs = docs.union(match.docs)
+    return Match(docs, [g for m in matches for g in m.groups])

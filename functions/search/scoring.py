@@ -1,0 +1,250 @@
+"""BM25F scores of matching talks, and the best of them for a page.
+
+Each query word is one ``TermGroup``: its weighted, length-normalised frequencies in every field are
+summed *before* one saturation and one document-level idf, so a word counts once however many fields
+it is found in, and a common word in a title cannot outweigh rare words in a summary (docs/relevance.md:
+summing per-field BM25 scores let "getting" in titles bury the talk matching "printer" and "slicing").
+In short queries, talks where consecutive words appear close together, in order, rank higher. When
+talks with only some of the words are ranked (``Coordination``), scores are scaled by the share of
+the query each talk matches, each word weighted by its rarity.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections.abc import Collection, Sequence
+from itertools import pairwise
+
+from functions.search.lru import LRU
+from functions.search.matching import Coordination, Match, TermGroup
+from functions.search.snapshot import K1, IndexSnapshot
+from functions.search.words import stem_fr
+
+#: Whole-word BM25F contributions kept per index version (common words: thousands of talks each).
+CONTRIBUTION_CACHE_SIZE = 64
+#: Proximity: in queries of 2 to PROXIMITY_MAX_WORDS plain words, the PROXIMITY_POOL best talks
+#: gain up to PROXIMITY_BONUS (times the share of consecutive word pairs found in order at most
+#: PROXIMITY_SLOP positions apart; removed stop words keep their positions).
+PROXIMITY_MAX_WORDS = 4
+PROXIMITY_POOL = 30
+PROXIMITY_SLOP = 3
+PROXIMITY_BONUS = 0.5
+#: Any-word ranking skips combinations of words that cannot reach the page, up to this many words
+#: (2^n combinations); longer queries score every talk.
+PRUNE_MAX_WORDS = 5
+
+Scores = dict[int, float]
+
+
+class Scorer:
+    """Scores and ranks matching talks over one index snapshot (whole-word contributions cached per version)."""
+
+    def __init__(self, snapshot: IndexSnapshot) -> None:
+        self.snapshot = snapshot
+        self._contributions: LRU[tuple, tuple[TermGroup, dict[int, float]]] = LRU(CONTRIBUTION_CACHE_SIZE)
+
+    def top(
+        self,
+        docs: Collection[int],
+        groups: list[TermGroup],
+        count: int,
+        *,
+        words: Sequence[str] = (),
+        coordination: Coordination | None = None,
+    ) -> tuple[list[int], Scores]:
+        """(the ``count`` best of ``docs`` by score, best first; their scores).
+
+        ``words``: the query's plain words in order; when there are a few, the PROXIMITY_POOL best
+        talks are re-ranked by how many consecutive pairs they hold close together.
+        ``coordination``: rank talks having only some of the words, after those having them all.
+        """
+        if count <= 0 or not docs:
+            return [], {}
+        docs = docs if isinstance(docs, (set, frozenset)) else set(docs)
+        first = coordination.complete if coordination is not None else ()
+        if coordination is not None:
+            scores = self.coordinated_scores(docs, groups, coordination, count, words)
+            docs = set(scores)
+        else:
+            scores = self.score(docs, groups)
+        if not _proximity_applies(words):
+            return _best(count, docs, scores, first), scores
+        ranked = _best(max(count, PROXIMITY_POOL), docs, scores, first)
+        head = ranked[:PROXIMITY_POOL]
+        self.reward_proximity(head, list(words), scores)
+        # rewards only raise scores: the re-ranked head still outranks everything after it
+        if first:
+            head.sort(key=lambda doc: (doc in first, scores[doc]), reverse=True)
+        else:
+            head.sort(key=scores.__getitem__, reverse=True)
+        return (head + ranked[PROXIMITY_POOL:])[:count], scores
+
+    def coordinated_scores(
+        self,
+        docs: set[int] | frozenset[int],
+        groups: list[TermGroup],
+        coordination: Coordination,
+        need: int,
+        words: Sequence[str] = (),
+    ) -> Scores:
+        """Any-word scores: BM25F scaled by the share of the query a talk matches, each word weighted
+        by its rarity, so four rare words outrank five common ones. Only as many talks as it takes to
+        know the ``need`` best may be scored (``_best_combinations``)."""
+        per_word = coordination.words
+        total = self.snapshot.doc_count or 1
+        rarity = [math.log(1.0 + total / max(1, len(m.docs))) for m in per_word]
+        whole = sum(rarity) or 1.0
+        # bounds hold for plain words only: a talk outside a word's match set has none of its terms
+        if len(words) == len(per_word) <= PRUNE_MAX_WORDS:
+            reward = PROXIMITY_BONUS if _proximity_applies(words) else 0.0
+            return self._best_combinations(docs, groups, per_word, rarity, whole, need, reward)
+        scores = self.score(docs, groups)
+        share = dict.fromkeys(scores, 0.0)
+        for m, weight in zip(per_word, rarity, strict=True):  # word by word: no per-talk generator
+            for d in common_docs(docs, m.docs):
+                share[d] += weight / whole
+        for d, part in share.items():
+            scores[d] *= part
+        return scores
+
+    def _best_combinations(
+        self,
+        docs: set[int] | frozenset[int],
+        groups: list[TermGroup],
+        per_word: list[Match],
+        rarity: list[float],
+        whole: float,
+        need: int,
+        reward: float,
+    ) -> Scores:
+        """Talks taken by which words they have (set operations), from the combination with the highest
+        possible score down: a combination's talks cannot score more than its share times the sum of its
+        words' idf x (K1 + 1), times 1 + ``reward`` when it has two words or more (proximity can raise
+        those). Once ``need`` talks score above the next bound, the rest (typically the thousands having
+        only the most common word) is left unscored: the same first ``need`` talks, without scoring all.
+        """
+        ceilings = [sum(group.idf for group in m.groups) * (K1 + 1.0) for m in per_word]
+
+        def share_of(bits: int) -> float:
+            return sum(weight for i, weight in enumerate(rarity) if bits >> i & 1) / whole
+
+        def bound(bits: int) -> float:
+            raised = 1.0 + reward if bits & (bits - 1) else 1.0  # more than one bit: proximity may apply
+            return raised * share_of(bits) * sum(c for i, c in enumerate(ceilings) if bits >> i & 1)
+
+        scores: Scores = {}
+        lowest: list[float] = []  # min-heap of the ``need`` best scores so far
+        for bits in sorted(range(1, 1 << len(per_word)), key=bound, reverse=True):
+            if len(lowest) >= need and lowest[0] >= bound(bits):
+                break
+            having = sorted((m.docs for i, m in enumerate(per_word) if bits >> i & 1), key=len)
+            members = docs.intersection(*having)
+            for i, m in enumerate(per_word):
+                if not bits >> i & 1 and members:
+                    members = members - m.docs  # walks ``members``, not the other word's talks
+            factor = share_of(bits)
+            for d, value in self.score(members, groups).items():
+                scores[d] = value = value * factor
+                if len(lowest) < need:
+                    heapq.heappush(lowest, value)
+                elif value > lowest[0]:
+                    heapq.heapreplace(lowest, value)
+        return scores
+
+    def score(self, docs: set[int] | frozenset[int], groups: list[TermGroup]) -> Scores:
+        """BM25F score of each talk in ``docs``: per word, its idf times its saturated weighted frequency.
+
+        A word whose talks are mostly all being scored (a one-word query, the talks having only the
+        common word of a longer one) has its contribution to every talk computed once and cached:
+        "python" alone is in half the corpus and in many queries.
+        """
+        scores = dict.fromkeys(docs, 0.0)
+        for group in groups:
+            cached = self._word_contributions(group, len(docs))
+            if cached is None:
+                factor = group.idf * (K1 + 1.0)
+                for d, frequency in weighted_frequencies(docs, group).items():
+                    scores[d] += factor * frequency / (K1 + frequency)
+                continue
+            get = cached.get
+            for d in docs:
+                scores[d] += get(d, 0.0)
+        return scores
+
+    def _word_contributions(self, group: TermGroup, wanted: int) -> dict[int, float] | None:
+        """One word's BM25F contribution to each of its talks, when worth computing for all of them."""
+        key = (group.idf, *((id(data), weight) for data, weight in group.terms))
+        found = self._contributions.get(key)
+        if found is not None:
+            return found[1]
+        largest = max((len(data.frequencies) for data, _ in group.terms), default=0)
+        if wanted * 2 < largest:  # a few of its talks only: cheaper to score just those
+            return None
+        talks = set().union(*(data.frequencies for data, _ in group.terms))
+        factor = group.idf * (K1 + 1.0)
+        contributions = {d: factor * f / (K1 + f) for d, f in weighted_frequencies(talks, group).items()}
+        # the group is kept with its contributions: its TermData stay alive, so their ids stay theirs
+        self._contributions.put(key, (group, contributions))
+        return contributions
+
+    def reward_proximity(self, docs: list[int], words: list[str], scores: Scores) -> None:
+        """Raise the scores of talks where consecutive query words appear close together, in order."""
+        pairs = list(pairwise(words))
+        close = dict.fromkeys(docs, 0)
+        has_term = self.snapshot.has_term
+        for first, second in pairs:
+            # French stems, as phrases: the lighter stems, and one position list per field
+            fields = [(f, [stem_fr(first), stem_fr(second)]) for f in ("title", "summary")]
+            fields.append(("speakers", [first, second]))
+            present = [(f, pair, PROXIMITY_SLOP) for f, pair in fields if all(has_term(f, t) for t in pair)]
+            for d in self.snapshot.phrase_docs(present, docs):
+                close[d] += 1
+        for d, found in close.items():
+            if found:
+                scores[d] *= 1.0 + PROXIMITY_BONUS * found / len(pairs)
+
+
+def _proximity_applies(words: Sequence[str]) -> bool:
+    return 2 <= len(words) <= PROXIMITY_MAX_WORDS
+
+
+def _best(count: int, docs: set[int] | frozenset[int], scores: Scores, first: Collection[int]) -> list[int]:
+    """The ``count`` best talks: those in ``first`` before the others, each part by score.
+
+    Two selections with the C-level ``scores.__getitem__`` key rather than one with a Python key
+    function returning (in first, score) for every matching talk.
+    """
+    if not first:
+        return heapq.nlargest(count, docs, key=scores.__getitem__)
+    leading = [d for d in first if d in scores]
+    best = heapq.nlargest(count, leading, key=scores.__getitem__)
+    if len(best) < count:
+        rest = docs.difference(leading)
+        best += heapq.nlargest(count - len(best), rest, key=scores.__getitem__)
+    return best
+
+
+def weighted_frequencies(docs: set[int] | frozenset[int], group: TermGroup) -> dict[int, float]:
+    """Per talk, the sum over the group's terms of weight × tf / (1 - B + B × length / average length)."""
+    total: dict[int, float] = {}
+    for data, weight in group.terms:
+        common = common_docs(docs, data.frequencies)
+        if not common:
+            continue
+        scale = weight * K1  # norms hold K1 × (1 - B + B × length / average length)
+        frequencies, lengths, norms = data.frequencies, data.lengths, data.norms
+        if not total:
+            total = {d: scale * frequencies[d] / norms[lengths[d]] for d in common}
+            continue
+        get = total.get
+        for d in common:
+            total[d] = get(d, 0.0) + scale * frequencies[d] / norms[lengths[d]]
+    return total
+
+
+def common_docs(docs: set[int] | frozenset[int], frequencies: dict[int, float]) -> set[int] | frozenset[int]:
+    """``docs`` that are keys of ``frequencies``, walking whichever side is cheaper."""
+    if len(frequencies) <= 3 * len(docs):
+        return docs.intersection(frequencies)  # C loop over the dict's keys
+    return {d for d in docs if d in frequencies}
