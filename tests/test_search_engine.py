@@ -383,3 +383,32 @@ def test_facet_values_are_each_talks_stored_values(engine):
     assert list(snapshot.facet_values["event"]) == [s.get("event") for s in stored]
     assert list(snapshot.facet_values["speaker"]) == [tuple(s.get("speaker_list") or ()) for s in stored]
     assert list(snapshot.facet_values["year"]) == [s.get("year") for s in stored]
+
+
+def test_a_retired_index_version_leaves_no_cache_behind(tmp_path):
+    # GIVEN an engine that answered a search (its per-version caches are full)
+    import gc
+    import weakref
+
+    write_index(_talk_records(TALKS), tmp_path)
+    retired = SearchEngine(tmp_path, warm=False)
+    assert retired.search(q="kubernetes python")["total"] > 0
+    snapshot = weakref.ref(retired.snapshot)
+    # WHEN the function swaps to another version and drops this one
+    retired.close()
+    del retired
+    gc.collect()
+    # THEN nothing (no cache keyed on it) keeps the old snapshot and its postings alive
+    assert snapshot() is None
+
+
+def test_caches_keep_the_most_recently_used_entries():
+    from functions.search.lru import LRU
+
+    cache = LRU(2)
+    computed = []
+    for key in ["a", "b", "a", "c", "a", "b"]:
+        cache.get_or_compute(key, lambda k: computed.append(k) or k.upper())
+    # "a", read again before "c" came, stayed; "b", the least recently used, went and was computed again
+    assert computed == ["a", "b", "c", "b"]
+    assert len(cache) == 2 and cache.get("a") == "A" and cache.get("c") is None
