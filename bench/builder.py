@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from bench.corpus import PYVIDEO
-from index_builder.build import ENV_BUILD_CACHE
+from index_builder.cache import ENV_BUILD_CACHE
 
 BUCKET = "talksearch-bench-builder"
 

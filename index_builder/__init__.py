@@ -5,7 +5,9 @@
 ``rollback(index)`` points readers back at an earlier version. CLI: ``python -m index_builder``.
 """
 
-from index_builder.build import BuildRefusedError, BuildReport, SkippedSource, build_and_publish, rollback
+from index_builder.build import BuildRefusedError, build_and_publish
+from index_builder.publish import rollback
+from index_builder.report import BuildReport, SkippedSource
 from index_builder.writer import write_index
 
 __all__ = ["BuildRefusedError", "BuildReport", "SkippedSource", "build_and_publish", "rollback", "write_index"]

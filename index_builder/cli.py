@@ -7,8 +7,9 @@ import json
 import logging
 import sys
 
-from index_builder.build import build_and_publish, keep_versions_from_env, rollback
+from index_builder.build import build_and_publish, keep_versions_from_env
 from index_builder.parsers import MAX_SOURCE_BYTES
+from index_builder.publish import rollback
 from talksearch.contracts import DEFAULT_KEEP_VERSIONS, ENV_KEEP_VERSIONS
 from talksearch.store import ManifestConflictError, StoreError, open_store
 

@@ -1,4 +1,4 @@
-"""The one module that reads and writes content and index artifacts, in S3 or in a local folder.
+"""The one module that reads and writes objects (content, manifests, index versions), in S3 or in a local folder.
 
 ``open_store("s3://bucket/prefix")`` and ``open_store("some/dir")`` return objects with the same
 API, so the builder, the functions and the local stack never branch on where data lives. Keys
@@ -18,16 +18,13 @@ import fcntl
 import hashlib
 import os
 import shutil
-import tarfile
 import tempfile
-import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from talksearch.contracts import (
-    ARTIFACT_NAME,
     MANIFEST_NAME,
     VERSIONS_DIR,
     Manifest,
@@ -36,24 +33,15 @@ from talksearch.contracts import (
 )
 
 __all__ = [
-    "ChecksumMismatchError",
     "LocalStore",
     "ManifestConflictError",
     "ObjectTooLargeError",
-    "PackedFile",
-    "PackedIndex",
     "S3Store",
     "Store",
     "StoreError",
     "StoredObject",
-    "UnsafeArchiveError",
     "open_store",
-    "pack_index",
-    "sha256_file",
-    "unpack_index",
 ]
-
-_CHUNK = 1 << 20
 
 
 class StoreError(Exception):
@@ -64,16 +52,8 @@ class ManifestConflictError(StoreError):
     """Someone else replaced (or created) the manifest since we read it: our write was refused."""
 
 
-class ChecksumMismatchError(StoreError):
-    """A downloaded artifact does not have the sha256 its manifest promises."""
-
-
 class ObjectTooLargeError(StoreError):
     """An object is bigger than the caller is willing to read into memory."""
-
-
-class UnsafeArchiveError(StoreError):
-    """An index archive holds something other than plain files inside its own directory."""
 
 
 @dataclass(frozen=True)
@@ -83,14 +63,6 @@ class StoredObject:
     key: str
     etag: str
     size: int
-
-
-def sha256_file(path: str | os.PathLike) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _quoted_md5(data: bytes) -> str:
@@ -165,14 +137,7 @@ class Store:
             return self.write_bytes(MANIFEST_NAME, manifest.to_json(), if_none_match=True)
         return self.write_bytes(MANIFEST_NAME, manifest.to_json(), if_match=expected_etag)
 
-    # --- versions and artifacts ----------------------------------------------------------
-    def upload_artifact(self, archive: Path, index_version: str) -> tuple[str, str, int]:
-        """Upload a packed index under its version; returns (full artifact key, sha256, size)."""
-        digest = sha256_file(archive)
-        key = join_key(VERSIONS_DIR, index_version, ARTIFACT_NAME)
-        self.upload_file(key, archive, metadata={"sha256": digest})
-        return self.full_key(key), digest, archive.stat().st_size
-
+    # --- versions ---------------------------------------------------------------------------
     def write_version_manifest(self, manifest: Manifest) -> None:
         """Keep a copy of a build's manifest next to its artifact, for rollback."""
         self.write_bytes(join_key(VERSIONS_DIR, manifest.index_version, MANIFEST_NAME), manifest.to_json())
@@ -180,29 +145,6 @@ class Store:
     def read_version_manifest(self, index_version: str) -> Manifest | None:
         found = self.read_with_etag(join_key(VERSIONS_DIR, index_version, MANIFEST_NAME))
         return Manifest.from_json(found[0]) if found else None
-
-    def download_artifact(self, manifest: Manifest, destination: Path) -> Path:
-        """Download the manifest's artifact to ``destination`` and check its sha256.
-
-        On a mismatch the file is removed and ``ChecksumMismatchError`` raised: a corrupted or
-        substituted artifact is never opened.
-        """
-        destination.parent.mkdir(parents=True, exist_ok=True)
-        self.download_file(self.relative_key(manifest.artifact_key), destination)
-        actual = sha256_file(destination)
-        if actual != manifest.artifact_sha256:
-            destination.unlink(missing_ok=True)
-            raise ChecksumMismatchError(
-                f"artifact {manifest.artifact_key} has sha256 {actual}, manifest says {manifest.artifact_sha256}"
-            )
-        return destination
-
-    def download_index(self, manifest: Manifest, index_dir: Path) -> Path:
-        """Download, verify and unpack the manifest's index into ``index_dir`` (which must not exist yet)."""
-        with tempfile.TemporaryDirectory(prefix="talksearch-artifact-") as tmp:
-            archive = self.download_artifact(manifest, Path(tmp) / ARTIFACT_NAME)
-            unpack_index(archive, index_dir)
-        return index_dir
 
     def list_versions(self) -> list[str]:
         """Every version that has objects under ``versions/``, oldest first (versions sort by time)."""
@@ -433,103 +375,3 @@ def open_store(location: str | os.PathLike) -> Store:
     if "://" in text:
         raise ValueError(f"unsupported location {text!r}: use s3://bucket/prefix or a directory path")
     return LocalStore(text)
-
-
-# --- packing ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class PackedFile:
-    """Where one index file sits in an artifact: its own gzip member (tar header, data, padding)."""
-
-    size: int
-    offset: int
-    length: int
-
-
-@dataclass(frozen=True)
-class PackedIndex:
-    sha256: str
-    size: int
-    files: dict[str, PackedFile]
-
-
-def pack_index(
-    index_dir: Path,
-    archive: Path,
-    *,
-    compresslevel: int = 6,
-    previous: tuple[Path, dict[str, PackedFile]] | None = None,
-) -> PackedIndex:
-    """Pack the files of an index directory into one tar.gz, each file in its own gzip member.
-
-    A multi-member gzip is an ordinary .tar.gz to every reader. It lets an incremental build
-    copy the compressed members of the files the previous artifact already holds (Whoosh
-    never rewrites a file: same name and size, same bytes; the member's tar header is checked
-    too) and compress only the new segment. Level 6: 5% smaller than level 1 on the 21.7k-talk
-    index (48.2 vs 50.6 MB) for about 1 s more per full build; level 9 saves 1% more in 10 s more.
-    """
-    files: dict[str, PackedFile] = {}
-    digest = hashlib.sha256()
-    old_files = previous[1] if previous else {}
-    with open(archive, "wb") as out, open(previous[0], "rb") if previous else contextlib.nullcontext() as old:
-
-        def emit(data: bytes) -> None:
-            out.write(data)
-            digest.update(data)
-
-        for path in sorted(index_dir.iterdir()):
-            if not path.is_file():
-                continue
-            size, offset = path.stat().st_size, out.tell()
-            known = old_files.get(path.name)
-            if old is not None and known is not None and known.size == size and _member_is(old, known, path.name):
-                old.seek(known.offset)
-                left = known.length
-                while left:
-                    chunk = old.read(min(_CHUNK, left))
-                    if not chunk:
-                        raise StoreError(f"previous artifact ends inside the member of {path.name}")
-                    emit(chunk)
-                    left -= len(chunk)
-            else:
-                info = tarfile.TarInfo(path.name)
-                info.size, info.mode, info.mtime = size, 0o644, int(path.stat().st_mtime)
-                packer = zlib.compressobj(compresslevel, zlib.DEFLATED, 31)  # 31: a gzip member
-                emit(packer.compress(info.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape")))
-                with open(path, "rb") as f:
-                    while chunk := f.read(_CHUNK):
-                        emit(packer.compress(chunk))
-                emit(packer.compress(b"\0" * (-size % tarfile.BLOCKSIZE)) + packer.flush())
-            files[path.name] = PackedFile(size=size, offset=offset, length=out.tell() - offset)
-        end = zlib.compressobj(compresslevel, zlib.DEFLATED, 31)
-        emit(end.compress(b"\0" * (2 * tarfile.BLOCKSIZE)) + end.flush())  # end-of-archive blocks
-    return PackedIndex(sha256=digest.hexdigest(), size=archive.stat().st_size, files=files)
-
-
-def _member_is(archive, packed: PackedFile, name: str) -> bool:
-    """Whether the gzip member at ``packed.offset`` starts with the tar header of ``name``, ``packed.size``."""
-    archive.seek(packed.offset)
-    try:
-        header = zlib.decompressobj(31).decompress(archive.read(min(packed.length, 4096)), tarfile.BLOCKSIZE * 3)
-        info = tarfile.TarInfo.frombuf(header[: tarfile.BLOCKSIZE], "utf-8", "surrogateescape")
-    except (zlib.error, tarfile.TarError):
-        return False
-    # PAX headers come first for long names; plain names in Whoosh indexes fit the ustar header
-    return info.name == name and info.size == packed.size and info.isfile()
-
-
-def unpack_index(archive: Path, index_dir: Path) -> None:
-    """Unpack an index archive into ``index_dir``, accepting only plain files with plain names.
-
-    The archive comes from S3: an absolute path, ``..``, a link or a device would let a forged
-    artifact write outside the index directory, so the whole archive is refused.
-    """
-    index_dir.mkdir(parents=True, exist_ok=True)
-    with tarfile.open(archive, "r:gz") as tar:
-        members = tar.getmembers()
-        for member in members:
-            name = member.name
-            if not member.isfile() or "/" in name or "\\" in name or name in ("", ".", "..") or name.startswith("."):
-                raise UnsafeArchiveError(f"{archive.name}: refusing archive member {name!r} (type {member.type!r})")
-        tar.extractall(index_dir, members=members, filter="data")

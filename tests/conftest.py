@@ -7,7 +7,11 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+import boto3
 import pytest
+from moto import mock_aws
+
+from talksearch.store import open_store
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_CONTENT = ROOT / "content" / "sample"
@@ -33,8 +37,29 @@ def _aws_test_credentials(monkeypatch):
 
 @pytest.fixture(autouse=True)
 def _private_build_cache(tmp_path, monkeypatch):
-    """Each test gets its own index builder cache (see index_builder.build.IndexCache), never /tmp's."""
+    """Each test gets its own index builder cache (see index_builder.cache.IndexCache), never /tmp's."""
     monkeypatch.setenv("TALKSEARCH_BUILD_CACHE", str(tmp_path / "build-cache"))
+
+
+#: The bucket of the ``store`` fixture's S3 side.
+STORE_BUCKET = "talksearch-store-tests"
+
+
+@pytest.fixture
+def s3_bucket():
+    with mock_aws():
+        client = boto3.client("s3")
+        client.create_bucket(Bucket=STORE_BUCKET, CreateBucketConfiguration={"LocationConstraint": "eu-west-3"})
+        yield client
+
+
+@pytest.fixture(params=["s3", "local"])
+def store(request, tmp_path):
+    """The same tests against an S3 prefix (moto) and a local folder."""
+    if request.param == "s3":
+        request.getfixturevalue("s3_bucket")
+        return open_store(f"s3://{STORE_BUCKET}/site/index")
+    return open_store(tmp_path / "index")
 
 
 def require_shared(path: Path) -> Path:

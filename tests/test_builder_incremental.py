@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 from whoosh import index as whoosh_index
 
-from index_builder import build_and_publish
+from index_builder import build, build_and_publish
+from talksearch.artifact import download_index
 from talksearch.contracts import VERSIONS_DIR
-from talksearch.store import LocalStore, open_store
+from talksearch.store import open_store
 from tests.conftest import SAMPLE_CONTENT
 
 
@@ -28,7 +29,7 @@ def published_documents(index: Path, tmp_path: Path) -> dict[str, dict]:
     store = open_store(index)
     manifest, _ = store.read_manifest()
     target = tmp_path / f"check-{manifest.index_version}"
-    store.download_index(manifest, target)
+    download_index(store, manifest, target)
     with whoosh_index.open_dir(str(target)).searcher() as searcher:
         return {fields["id"]: fields for fields in searcher.all_stored_fields()}
 
@@ -113,7 +114,8 @@ def test_full_flag_and_schema_change_rebuild_everything(content, tmp_path, monke
     (content / "talks" / "x.md").write_text("---\ntitle: X\nspeaker: Ex Tra\n---\nBody.\n")
     forced = build_and_publish(str(content), str(index), full=True)
     assert forced.mode == "full" and forced.sources_parsed == 7
-    monkeypatch.setattr("index_builder.build.SCHEMA_VERSION", 99)
+    for stage in ("build", "state", "publish"):  # the builder's modules that read or write it
+        monkeypatch.setattr(f"index_builder.{stage}.SCHEMA_VERSION", 99)
     (content / "talks" / "y.md").write_text("---\ntitle: Y\nspeaker: Ex Tra\n---\nBody.\n")
     report = build_and_publish(str(content), str(index))
     assert report.mode == "full" and report.sources_parsed == 8
@@ -142,11 +144,9 @@ def test_local_cache_replaces_the_download_only_for_the_published_artifact(conte
     index = tmp_path / "index"
     build_and_publish(str(content), str(index))
     downloads = []
-    real_download = LocalStore.download_artifact
+    real_download = build.download_artifact
     monkeypatch.setattr(
-        LocalStore,
-        "download_artifact",
-        lambda self, m, d: downloads.append(m.index_version) or real_download(self, m, d),
+        build, "download_artifact", lambda store, m, d: downloads.append(m.index_version) or real_download(store, m, d)
     )
     # WHEN content changes twice
     (content / "talks" / "x.md").write_text("---\ntitle: X\nspeaker: Ex Tra\n---\nBody.\n")

@@ -10,7 +10,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from index_builder import build_and_publish, rollback
+from index_builder import build_and_publish, publish, rollback
+from talksearch.artifact import download_index
 from talksearch.contracts import ARTIFACT_NAME, MANIFEST_NAME
 from talksearch.store import ManifestConflictError, S3Store, StoreError, open_store
 from tests.conftest import SAMPLE_CONTENT
@@ -46,7 +47,7 @@ def published_ids(index: str, tmp_path: Path) -> set[str]:
     store = open_store(index)
     manifest, _ = store.read_manifest()
     target = tmp_path / f"downloaded-{manifest.index_version}"
-    store.download_index(manifest, target)
+    download_index(store, manifest, target)
     return indexed_ids(target)
 
 
@@ -129,7 +130,7 @@ def test_duplicate_ids_keep_the_first_source_in_key_order(tmp_path):
     ]
     store = open_store(tmp_path / "index")
     manifest, _ = store.read_manifest()
-    store.download_index(manifest, tmp_path / "dl")
+    download_index(store, manifest, tmp_path / "dl")
     from whoosh import index as whoosh_index
 
     with whoosh_index.open_dir(str(tmp_path / "dl")).searcher() as searcher:
@@ -191,16 +192,16 @@ def test_conditional_write_conflict_keeps_the_other_build(s3, content, monkeypat
     index = f"s3://{BUCKET}/index"
     build_and_publish(str(content), index)
     store = open_store(index)
-    real_upload = S3Store.upload_artifact
+    real_upload = publish.upload_artifact
 
-    def upload_then_rival_publishes(self, archive, version):
-        result = real_upload(self, archive, version)
+    def upload_then_rival_publishes(index_store, archive, version):
+        result = real_upload(index_store, archive, version)
         current, etag = store.read_manifest()
         rival = current.__class__(**{**current.__dict__, "index_version": "rival", "built_at": "rival"})
         store.write_manifest(rival, etag)
         return result
 
-    monkeypatch.setattr(S3Store, "upload_artifact", upload_then_rival_publishes)
+    monkeypatch.setattr(publish, "upload_artifact", upload_then_rival_publishes)
     (content / "talks" / "new.md").write_text("---\ntitle: New\nspeaker: New Speaker\n---\nBody.\n")
     # WHEN our build tries to replace the manifest it read before
     with pytest.raises(ManifestConflictError):

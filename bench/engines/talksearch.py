@@ -61,12 +61,13 @@ class TalksearchEngine:
 
     def _download(self) -> None:
         """What the search function does on a cold start: read the manifest, verify and unpack the artifact."""
+        from talksearch.artifact import download_index
         from talksearch.store import open_store
 
         assert self.published and self.index_dir
         manifest = self._manifest()
         shutil.rmtree(self.index_dir, ignore_errors=True)
-        open_store(str(self.published)).download_index(manifest, self.index_dir)
+        download_index(open_store(str(self.published)), manifest, self.index_dir)
         self.artifact_bytes = manifest.artifact_bytes
 
     def update(self, corpus: Corpus, changes: list[dict], content_dir: Path) -> float:

@@ -2,7 +2,7 @@
 
 At most every ``MANIFEST_REFRESH_SECONDS`` the first request to arrive reads the manifest
 (one small GET). When it names a new version, that request downloads the artifact, checks
-its sha256 (``talksearch.store``), unpacks it into a fresh directory under /tmp, opens it and
+its sha256 (``talksearch.artifact``), unpacks it into a fresh directory under /tmp, opens it and
 only then swaps it in: requests already running keep the engine they started with, and a
 missing, corrupt or unreadable artifact leaves the current version serving (logged as an
 error, retried at the next check). The previous version stays open for requests still using
@@ -118,12 +118,13 @@ class IndexHolder:
 
     def _load(self, manifest: Manifest):
         from functions.search.engine import SearchEngine
+        from talksearch.artifact import download_index
 
         self._loads += 1
         directory = self.work_dir / f"{_safe_name(manifest.index_version)}-{os.getpid()}-{self._loads}"
         self._remove_unused_copies()
         try:
-            self.store.download_index(manifest, directory)
+            download_index(self.store, manifest, directory)
             engine = SearchEngine(directory, version=manifest.index_version, built_at=manifest.built_at)
         except BaseException:
             shutil.rmtree(directory, ignore_errors=True)

@@ -1,0 +1,98 @@
+"""Publishing a built index behind the manifest, keeping a few versions, and rolling back to one.
+
+Pack → upload the artifact and the build state under a new version → write the version's
+manifest → replace ``manifest.json`` with a conditional write. Anything that fails before that
+last step leaves the published index untouched; losing the conditional write to another build
+deletes the unpublished version.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from index_builder.state import BuildState, write_build_state
+from talksearch.artifact import PackedFile, download_artifact, pack_index, upload_artifact
+from talksearch.contracts import ARTIFACT_NAME, SCHEMA_VERSION, Manifest, new_index_version
+from talksearch.store import ManifestConflictError, Store, StoreError, open_store
+
+
+def publish(
+    index: Store,
+    index_dir: Path,
+    state: BuildState,
+    *,
+    expected_etag: str | None,
+    talk_count: int,
+    previous: tuple[Path, dict[str, PackedFile]] | None,
+    progress: Callable[..., None],
+) -> Manifest:
+    """Publish ``index_dir`` as a new version if the manifest still has ``expected_etag``.
+
+    ``previous``: the previous artifact and where its files are in it, whose unchanged members are
+    copied rather than compressed again. The artifact is written next to ``index_dir``. Raises
+    ``ManifestConflictError`` when another build published first.
+    """
+    progress("packing the index…", force=True)
+    archive = index_dir.parent / ARTIFACT_NAME
+    packed = pack_index(index_dir, archive, previous=previous)
+    version = new_index_version(suffix=packed.sha256[:8])
+    progress(f"uploading {packed.size / 1e6:.1f} MB as version {version}…", force=True)
+    artifact_key, _, _ = upload_artifact(index, archive, version)
+    manifest = Manifest(
+        schema_version=SCHEMA_VERSION,
+        index_version=version,
+        artifact_key=artifact_key,
+        artifact_sha256=packed.sha256,
+        artifact_bytes=packed.size,
+        talk_count=talk_count,
+        built_at=datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        sources={key: source.etag for key, source in state.sources.items()},
+    )
+    write_build_state(index, version, BuildState(state.sources, packed.files, state.parse_settings))
+    index.write_version_manifest(manifest)  # written last: marks the version complete
+    try:
+        index.write_manifest(manifest, expected_etag)
+    except ManifestConflictError:
+        index.delete_version(version)  # nobody points at it; do not leave it behind
+        raise
+    return manifest
+
+
+def delete_old_versions(index: Store, keep_versions: int) -> None:
+    """Keep the newest ``keep_versions`` versions, and always the published one."""
+    current, _ = index.read_manifest()
+    versions = index.list_versions()
+    keep = set(versions[-keep_versions:])
+    if current is not None:
+        keep.add(current.index_version)
+    for version in versions:
+        if version not in keep:
+            index.delete_version(version)
+
+
+def rollback(index: str, *, to: str | None = None) -> Manifest:
+    """Point the manifest back at an earlier version (default: the one before the published one).
+
+    The target's artifact is downloaded and its sha256 checked first, and the manifest is
+    replaced conditionally, like a publish.
+    """
+    store = open_store(index)
+    current, etag = store.read_manifest()
+    versions = [v for v in store.list_versions() if store.read_version_manifest(v) is not None]
+    if to is None:
+        if current is None:
+            raise StoreError(f"nothing is published under {store.location}")
+        older = [v for v in versions if v < current.index_version]
+        if not older:
+            raise StoreError(f"no version older than {current.index_version} is kept under {store.location}")
+        to = older[-1]
+    target = store.read_version_manifest(to)
+    if target is None:
+        raise StoreError(f"version {to} is not kept under {store.location}; kept: {', '.join(versions) or 'none'}")
+    with tempfile.TemporaryDirectory(prefix="talksearch-rollback-") as tmp:
+        download_artifact(store, target, Path(tmp) / ARTIFACT_NAME)
+    store.write_manifest(target, etag)
+    return target

@@ -1,0 +1,182 @@
+"""An index version's artifact: the packed index directory, its checksum, its upload and verified download.
+
+One ``index.tar.gz`` per version (``talksearch.contracts`` says where it goes), each index file its
+own gzip member, so an incremental build copies the compressed members of unchanged files from the
+previous artifact. What is downloaded is checked against the manifest's sha256 before it is
+unpacked, and unpacking accepts plain files with plain names only: the artifact comes from S3.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import tarfile
+import tempfile
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from talksearch.contracts import ARTIFACT_NAME, VERSIONS_DIR, Manifest, join_key
+from talksearch.store import Store, StoreError
+
+__all__ = [
+    "ChecksumMismatchError",
+    "PackedFile",
+    "PackedIndex",
+    "UnsafeArchiveError",
+    "download_artifact",
+    "download_index",
+    "pack_index",
+    "sha256_file",
+    "unpack_index",
+    "upload_artifact",
+]
+
+_CHUNK = 1 << 20
+
+
+class ChecksumMismatchError(StoreError):
+    """A downloaded artifact does not have the sha256 its manifest promises."""
+
+
+class UnsafeArchiveError(StoreError):
+    """An index archive holds something other than plain files inside its own directory."""
+
+
+def sha256_file(path: str | os.PathLike) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def upload_artifact(store: Store, archive: Path, index_version: str) -> tuple[str, str, int]:
+    """Upload a packed index under its version; returns (full artifact key, sha256, size)."""
+    digest = sha256_file(archive)
+    key = join_key(VERSIONS_DIR, index_version, ARTIFACT_NAME)
+    store.upload_file(key, archive, metadata={"sha256": digest})
+    return store.full_key(key), digest, archive.stat().st_size
+
+
+def download_artifact(store: Store, manifest: Manifest, destination: Path) -> Path:
+    """Download the manifest's artifact to ``destination`` and check its sha256.
+
+    On a mismatch the file is removed and ``ChecksumMismatchError`` raised: a corrupted or
+    substituted artifact is never opened.
+    """
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    store.download_file(store.relative_key(manifest.artifact_key), destination)
+    actual = sha256_file(destination)
+    if actual != manifest.artifact_sha256:
+        destination.unlink(missing_ok=True)
+        raise ChecksumMismatchError(
+            f"artifact {manifest.artifact_key} has sha256 {actual}, manifest says {manifest.artifact_sha256}"
+        )
+    return destination
+
+
+def download_index(store: Store, manifest: Manifest, index_dir: Path) -> Path:
+    """Download, verify and unpack the manifest's index into ``index_dir`` (which must not exist yet)."""
+    with tempfile.TemporaryDirectory(prefix="talksearch-artifact-") as tmp:
+        archive = download_artifact(store, manifest, Path(tmp) / ARTIFACT_NAME)
+        unpack_index(archive, index_dir)
+    return index_dir
+
+
+@dataclass(frozen=True)
+class PackedFile:
+    """Where one index file sits in an artifact: its own gzip member (tar header, data, padding)."""
+
+    size: int
+    offset: int
+    length: int
+
+
+@dataclass(frozen=True)
+class PackedIndex:
+    sha256: str
+    size: int
+    files: dict[str, PackedFile]
+
+
+def pack_index(
+    index_dir: Path,
+    archive: Path,
+    *,
+    compresslevel: int = 6,
+    previous: tuple[Path, dict[str, PackedFile]] | None = None,
+) -> PackedIndex:
+    """Pack the files of an index directory into one tar.gz, each file in its own gzip member.
+
+    A multi-member gzip is an ordinary .tar.gz to every reader. It lets an incremental build
+    copy the compressed members of the files the previous artifact already holds (Whoosh
+    never rewrites a file: same name and size, same bytes; the member's tar header is checked
+    too) and compress only the new segment. Level 6: 5% smaller than level 1 on the 21.7k-talk
+    index (48.2 vs 50.6 MB) for about 1 s more per full build; level 9 saves 1% more in 10 s more.
+    """
+    files: dict[str, PackedFile] = {}
+    digest = hashlib.sha256()
+    old_files = previous[1] if previous else {}
+    with open(archive, "wb") as out, open(previous[0], "rb") if previous else contextlib.nullcontext() as old:
+
+        def emit(data: bytes) -> None:
+            out.write(data)
+            digest.update(data)
+
+        for path in sorted(index_dir.iterdir()):
+            if not path.is_file():
+                continue
+            size, offset = path.stat().st_size, out.tell()
+            known = old_files.get(path.name)
+            if old is not None and known is not None and known.size == size and _member_is(old, known, path.name):
+                old.seek(known.offset)
+                left = known.length
+                while left:
+                    chunk = old.read(min(_CHUNK, left))
+                    if not chunk:
+                        raise StoreError(f"previous artifact ends inside the member of {path.name}")
+                    emit(chunk)
+                    left -= len(chunk)
+            else:
+                info = tarfile.TarInfo(path.name)
+                info.size, info.mode, info.mtime = size, 0o644, int(path.stat().st_mtime)
+                packer = zlib.compressobj(compresslevel, zlib.DEFLATED, 31)  # 31: a gzip member
+                emit(packer.compress(info.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape")))
+                with open(path, "rb") as f:
+                    while chunk := f.read(_CHUNK):
+                        emit(packer.compress(chunk))
+                emit(packer.compress(b"\0" * (-size % tarfile.BLOCKSIZE)) + packer.flush())
+            files[path.name] = PackedFile(size=size, offset=offset, length=out.tell() - offset)
+        end = zlib.compressobj(compresslevel, zlib.DEFLATED, 31)
+        emit(end.compress(b"\0" * (2 * tarfile.BLOCKSIZE)) + end.flush())  # end-of-archive blocks
+    return PackedIndex(sha256=digest.hexdigest(), size=archive.stat().st_size, files=files)
+
+
+def _member_is(archive, packed: PackedFile, name: str) -> bool:
+    """Whether the gzip member at ``packed.offset`` starts with the tar header of ``name``, ``packed.size``."""
+    archive.seek(packed.offset)
+    try:
+        header = zlib.decompressobj(31).decompress(archive.read(min(packed.length, 4096)), tarfile.BLOCKSIZE * 3)
+        info = tarfile.TarInfo.frombuf(header[: tarfile.BLOCKSIZE], "utf-8", "surrogateescape")
+    except (zlib.error, tarfile.TarError):
+        return False
+    # PAX headers come first for long names; plain names in Whoosh indexes fit the ustar header
+    return info.name == name and info.size == packed.size and info.isfile()
+
+
+def unpack_index(archive: Path, index_dir: Path) -> None:
+    """Unpack an index archive into ``index_dir``, accepting only plain files with plain names.
+
+    The archive comes from S3: an absolute path, ``..``, a link or a device would let a forged
+    artifact write outside the index directory, so the whole archive is refused.
+    """
+    index_dir.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(archive, "r:gz") as tar:
+        members = tar.getmembers()
+        for member in members:
+            name = member.name
+            if not member.isfile() or "/" in name or "\\" in name or name in ("", ".", "..") or name.startswith("."):
+                raise UnsafeArchiveError(f"{archive.name}: refusing archive member {name!r} (type {member.type!r})")
+        tar.extractall(index_dir, members=members, filter="data")

@@ -1,0 +1,119 @@
+"""talksearch.artifact: packing an index, its verified transfer through either store, and safe unpacking."""
+
+from __future__ import annotations
+
+import io
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from talksearch.artifact import (
+    ChecksumMismatchError,
+    PackedFile,
+    UnsafeArchiveError,
+    download_artifact,
+    download_index,
+    pack_index,
+    unpack_index,
+    upload_artifact,
+)
+from talksearch.contracts import Manifest
+
+
+def make_index_dir(root: Path) -> Path:
+    index = root / "idx"
+    index.mkdir()
+    (index / "_MAIN_1.toc").write_bytes(b"toc")
+    (index / "MAIN_abc.seg").write_bytes(b"segment" * 100)
+    return index
+
+
+def test_artifact_round_trip_with_checksum(store, tmp_path):
+    # GIVEN a packed index uploaded under a version
+    archive = tmp_path / "index.tar.gz"
+    packed = pack_index(make_index_dir(tmp_path), archive)
+    sha, size = packed.sha256, packed.size
+    key, uploaded_sha, uploaded_size = upload_artifact(store, archive, "v1")
+    assert (uploaded_sha, uploaded_size) == (sha, size)
+    manifest = Manifest(1, "v1", key, sha, size, 2, "now")
+    # WHEN it is downloaded and unpacked
+    out = download_index(store, manifest, tmp_path / "out")
+    # THEN the same files come back
+    assert sorted(p.name for p in out.iterdir()) == ["MAIN_abc.seg", "_MAIN_1.toc"]
+    assert (out / "MAIN_abc.seg").read_bytes() == b"segment" * 100
+
+
+def test_artifact_with_wrong_checksum_is_refused(store, tmp_path):
+    archive = tmp_path / "index.tar.gz"
+    pack_index(make_index_dir(tmp_path), archive)
+    key, _, size = upload_artifact(store, archive, "v1")
+    forged = Manifest(1, "v1", key, "f" * 64, size, 2, "now")
+    target = tmp_path / "dl" / "index.tar.gz"
+    with pytest.raises(ChecksumMismatchError, match="manifest says ffff"):
+        download_artifact(store, forged, target)
+    assert not target.exists()
+
+
+def hostile_archive(path: Path, name: str, kind: bytes = tarfile.REGTYPE) -> Path:
+    with tarfile.open(path, "w:gz") as tar:
+        info = tarfile.TarInfo(name)
+        info.type = kind
+        data = b"pwned"
+        info.size = len(data) if kind == tarfile.REGTYPE else 0
+        if kind == tarfile.SYMTYPE:
+            info.linkname = "/etc/passwd"
+        tar.addfile(info, io.BytesIO(data) if kind == tarfile.REGTYPE else None)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("name", "kind"),
+    [
+        ("../escape.seg", tarfile.REGTYPE),
+        ("/tmp/absolute.seg", tarfile.REGTYPE),
+        ("nested/dir.seg", tarfile.REGTYPE),
+        ("link.seg", tarfile.SYMTYPE),
+        (".hidden", tarfile.REGTYPE),
+    ],
+)
+def test_unpack_refuses_path_traversal_and_links(tmp_path, name, kind):
+    archive = hostile_archive(tmp_path / "evil.tar.gz", name, kind)
+    with pytest.raises(UnsafeArchiveError, match="refusing archive member"):
+        unpack_index(archive, tmp_path / "out")
+    assert not (tmp_path / "escape.seg").exists()
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_pack_reuses_members_of_the_previous_artifact(tmp_path):
+    # GIVEN an index packed once, then given one new file (as an incremental build does)
+    index = make_index_dir(tmp_path)
+    first = pack_index(index, tmp_path / "first.tar.gz")
+    (index / "MAIN_new.seg").write_bytes(b"fresh segment")
+    (index / "_MAIN_1.toc").write_bytes(b"toc, now longer")
+    # WHEN it is packed again with the first artifact to reuse
+    second = pack_index(index, tmp_path / "second.tar.gz", previous=(tmp_path / "first.tar.gz", first.files))
+    # THEN the unchanged file's member is copied byte for byte, the others compressed anew
+    old_bytes = (tmp_path / "first.tar.gz").read_bytes()
+    new_bytes = (tmp_path / "second.tar.gz").read_bytes()
+    reused, before = second.files["MAIN_abc.seg"], first.files["MAIN_abc.seg"]
+    assert (
+        new_bytes[reused.offset : reused.offset + reused.length]
+        == old_bytes[before.offset : before.offset + before.length]
+    )
+    # AND the result is an ordinary tar.gz holding exactly the current files
+    unpack_index(tmp_path / "second.tar.gz", tmp_path / "out")
+    assert {p.name: p.read_bytes() for p in (tmp_path / "out").iterdir()} == {
+        p.name: p.read_bytes() for p in index.iterdir()
+    }
+    with tarfile.open(tmp_path / "second.tar.gz", "r:gz") as tar:
+        assert sorted(tar.getnames()) == ["MAIN_abc.seg", "MAIN_new.seg", "_MAIN_1.toc"]
+
+
+def test_pack_does_not_trust_a_wrong_member_table(tmp_path):
+    index = make_index_dir(tmp_path)
+    first = pack_index(index, tmp_path / "first.tar.gz")
+    wrong = {name: PackedFile(f.size, 0, f.length) for name, f in first.files.items()}  # all point at member 0
+    pack_index(index, tmp_path / "second.tar.gz", previous=(tmp_path / "first.tar.gz", wrong))
+    unpack_index(tmp_path / "second.tar.gz", tmp_path / "out")
+    assert (tmp_path / "out" / "MAIN_abc.seg").read_bytes() == b"segment" * 100
