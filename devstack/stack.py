@@ -178,39 +178,85 @@ def start_stack(
 def _start(
     content_dir: Path, port: int, log: Callable[[str], None], ready_timeout: float | None, exits: ExitStack
 ) -> Stack:
-    try:  # first, so that a taken port fails at once, before anything else starts
-        server = DevHTTPServer(port, FRONTEND_DIR, RouteTable(routes_from_template(TEMPLATE)))
-    except OSError as exc:
-        raise StackError(str(exc.strerror or exc)) from exc
-    exits.callback(server.server_close)
+    server = _open_server(port, exits)  # first, so that a taken port fails at once, before anything else starts
     # The functions find the embedded AWS through os.environ, which one process has only one of.
     if not _one_stack.acquire(blocking=False):
         raise StackError("another local stack is already running in this process; stop it first")
     exits.callback(_one_stack.release)
-
-    aws = EmbeddedAws()
-    exits.callback(aws.stop)
-    env = function_environment(aws.endpoint, MANIFEST_REFRESH_SECONDS)
     # The functions log at INFO (the rebuild's report is read from there); the console shows their
     # warnings and errors only, unless the user asked for a level.
     console_level = logging.NOTSET if "POWERTOOLS_LOG_LEVEL" in os.environ else logging.WARNING
+    aws, resources = _embedded_aws(exits)
+    stack = Stack(resources, server, exits)
+    rebuild = _load_functions(server, exits)
+    logs = FunctionLogs(console_level)  # after the functions' loggers exist: it filters their console output
+    exits.callback(logs.close)
+    _sync_and_watch(content_dir, resources, log, exits)
+    poller = SqsEventSource(
+        aws.client("sqs"), resources.queue_url, resources.queue_arn, rebuild, _RebuildRecorder(stack, log), logs
+    )
+    poller.start()
+    exits.callback(poller.stop)
+    thread = threading.Thread(target=server.serve_forever, args=(0.1,), name="devstack-http", daemon=True)
+    thread.start()
+    exits.callback(server.shutdown)
+    _wait_until_healthy(stack, ready_timeout, log)
+    return stack
+
+
+def _open_server(port: int, exits: ExitStack) -> DevHTTPServer:
+    """The page and /api on 127.0.0.1, routes as template.yaml declares them."""
+    try:
+        server = DevHTTPServer(port, FRONTEND_DIR, RouteTable(routes_from_template(TEMPLATE)))
+    except OSError as exc:
+        raise StackError(str(exc.strerror or exc)) from exc
+    exits.callback(server.server_close)
+    return server
+
+
+def _embedded_aws(exits: ExitStack) -> tuple[EmbeddedAws, Resources]:
+    """moto's server with the template's buckets and queues, and the functions' environment pointing at it."""
+    aws = EmbeddedAws()
+    exits.callback(aws.stop)
+    env = function_environment(aws.endpoint, MANIFEST_REFRESH_SECONDS)
     env["POWERTOOLS_LOG_LEVEL"] = "INFO"
     exits.enter_context(environment(env, keep=("POWERTOOLS_LOG_LEVEL",)))
-    resources = aws.create_resources()
-    stack = Stack(resources, server, exits)
+    return aws, aws.create_resources()
 
-    # Imported only now: handlers may read their environment at import, as on a Lambda cold start.
+
+def _load_functions(server: DevHTTPServer, exits: ExitStack) -> LambdaFunction:
+    """The search function behind the server's /api, and the rebuild function (returned, for the poller).
+
+    Imported only now: handlers may read their environment at import, as on a Lambda cold start.
+    """
     server.api = LambdaFunction("talksearch-search", load_handler(SEARCH_HANDLER), timeout_seconds=10)
     _forget_loaded_index()
     exits.callback(_forget_loaded_index)
-    rebuild = LambdaFunction("talksearch-rebuild", load_handler(REBUILD_HANDLER))
-    logs = FunctionLogs(console_level)
-    exits.callback(logs.close)
-    index_store = open_store(resources.locations.index)
+    return LambdaFunction("talksearch-rebuild", load_handler(REBUILD_HANDLER))
 
-    def on_batch(outcome: BatchOutcome) -> None:
-        manifest, _ = index_store.read_manifest()
-        previous = next((r.index_version for r in reversed(stack.rebuilds) if r.index_version), None)
+
+def _sync_and_watch(content_dir: Path, resources: Resources, log: Callable[[str], None], exits: ExitStack) -> None:
+    """Upload the content folder to the content bucket, then keep the bucket equal to it."""
+    watcher = ContentWatcher(content_dir, open_store(resources.locations.content), log)
+    first = watcher.sync_once()
+    log(f"uploaded {len(first.uploaded)} files from {content_dir} to {resources.locations.content}")
+    if not first.uploaded:
+        log(f"{content_dir} is empty: the API answers 503 until a talk summary is added there")
+    watcher.start()
+    exits.callback(watcher.stop)
+
+
+class _RebuildRecorder:
+    """After each invocation of the rebuild function: record it on the stack, and say so on the console."""
+
+    def __init__(self, stack: Stack, log: Callable[[str], None]) -> None:
+        self.stack = stack
+        self.log = log
+        self.index_store = open_store(stack.resources.locations.index)
+
+    def __call__(self, outcome: BatchOutcome) -> None:
+        manifest, _ = self.index_store.read_manifest()
+        previous = next((r.index_version for r in reversed(self.stack.rebuilds) if r.index_version), None)
         problems = list(outcome.problems)
         if outcome.error:
             problems.append(outcome.error.strip().splitlines()[-1])
@@ -223,23 +269,6 @@ def _start(
             failed=bool(outcome.failed_ids),
             problems=problems,
         )
-        stack.record(result)
+        self.stack.record(result)
         if outcome.keys or result.failed or result.problems:  # not for s3:TestEvent and the like
-            log(result.describe())
-
-    poller = SqsEventSource(aws.client("sqs"), resources.queue_url, resources.queue_arn, rebuild, on_batch, logs)
-    watcher = ContentWatcher(content_dir, open_store(resources.locations.content), log)
-    first = watcher.sync_once()
-    log(f"uploaded {len(first.uploaded)} files from {content_dir} to {resources.locations.content}")
-    if not first.uploaded:
-        log(f"{content_dir} is empty: the API answers 503 until a talk summary is added there")
-    watcher.start()
-    exits.callback(watcher.stop)
-    poller.start()
-    exits.callback(poller.stop)
-
-    thread = threading.Thread(target=server.serve_forever, args=(0.1,), name="devstack-http", daemon=True)
-    thread.start()
-    exits.callback(server.shutdown)
-    _wait_until_healthy(stack, ready_timeout, log)
-    return stack
+            self.log(result.describe())
