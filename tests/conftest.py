@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,11 +47,18 @@ def _private_build_cache(tmp_path, monkeypatch):
 STORE_BUCKET = "talksearch-store-tests"
 
 
-@pytest.fixture
-def s3_bucket():
+@contextmanager
+def moto_bucket(name: str) -> Iterator:
+    """moto's in-process S3 with one bucket; yields the S3 client."""
     with mock_aws():
         client = boto3.client("s3")
-        client.create_bucket(Bucket=STORE_BUCKET, CreateBucketConfiguration={"LocationConstraint": "eu-west-3"})
+        client.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": "eu-west-3"})
+        yield client
+
+
+@pytest.fixture
+def s3_bucket():
+    with moto_bucket(STORE_BUCKET) as client:
         yield client
 
 

@@ -6,15 +6,13 @@ import json
 import shutil
 from pathlib import Path
 
-import boto3
 import pytest
-from moto import mock_aws
 
 from index_builder import build_and_publish, publish, rollback
 from talksearch.artifact import download_index
 from talksearch.contracts import ARTIFACT_NAME, MANIFEST_NAME
 from talksearch.store import ManifestConflictError, S3Store, StoreError, open_store
-from tests.conftest import SAMPLE_CONTENT
+from tests.conftest import SAMPLE_CONTENT, moto_bucket
 from tests.index_support import indexed_ids
 
 BUCKET = "talksearch-builder-tests"
@@ -23,9 +21,7 @@ SAMPLE_TALK_COUNT = 11 + 3 + 2  # the recap's talks, the single talks, the JSON 
 
 @pytest.fixture
 def s3():
-    with mock_aws():
-        client = boto3.client("s3")
-        client.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "eu-west-3"})
+    with moto_bucket(BUCKET) as client:
         yield client
 
 
