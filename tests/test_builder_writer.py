@@ -139,3 +139,30 @@ def test_fast_path_matches_whoosh_on_real_french_talks(tmp_path, monkeypatch, fr
     monkeypatch.setattr(TalkWriter, "VERIFY_DOCUMENTS", 0)
     write_index(talks, tmp_path / "fast")
     assert index_contents(tmp_path / "fast") == index_contents(plain)
+
+
+def test_a_write_over_the_postings_budget_is_split_into_segments_with_the_same_answers(tmp_path):
+    # GIVEN the same talks written in one segment, and with a postings budget a tenth of what they need
+    from functions.search.engine import SearchEngine
+    from talksearch.index_files.reading import IndexFiles
+    from tests.search_support import TALKS
+    from tests.test_search_engine import _talk_records
+
+    talks = _talk_records(TALKS)
+    write_index(talks, tmp_path / "one")
+    write_index(talks, tmp_path / "split", postings_per_segment=200)
+    # THEN the budget gave several segments
+    split = IndexFiles(tmp_path / "split")
+    assert len(split._segments) > 3
+    split.close()
+    # AND a visitor gets the same answers from both
+    engines = [
+        SearchEngine(tmp_path / name, version="v", built_at="b", time_budget_ms=60_000) for name in ("one", "split")
+    ]
+    for q in ("kubernetes", "python data", '"machine learning"', "kube*", "", "kubernets", "speaker:martin"):
+        one, split_body = (e.search(q=q, size=50) for e in engines)
+        for body in (one, split_body):
+            body.pop("took_ms")
+        assert one == split_body, q
+    for engine in engines:
+        engine.close()
