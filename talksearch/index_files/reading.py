@@ -7,7 +7,7 @@ check that falls back to Whoosh's public API, so a different Whoosh is slower, n
 from __future__ import annotations
 
 import os
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from itertools import accumulate, repeat
@@ -85,7 +85,7 @@ class IndexFiles:
         """(talks, term frequencies) of one term over every segment, deleted talks left out."""
         ids: list[int] = []
         frequencies: list[float] = []
-        for matcher, offset in self._matchers(fieldname, term):
+        for matcher, offset, _ in self._matchers(fieldname, term):
             for block_ids, block_weights, _ in _block_postings(matcher, offset):
                 ids.extend(block_ids)
                 frequencies.extend(block_weights)
@@ -103,17 +103,22 @@ class IndexFiles:
         look_for = docs if isinstance(docs, (set, frozenset)) else set(docs)
         if self.deleted:
             look_for = look_for - self.deleted
-        for matcher, offset in self._matchers(fieldname, term):
+        for matcher, offset, end in self._matchers(fieldname, term):
             if not matcher.supports("positions"):
                 continue
-            wanted = sorted(d for d in look_for if d >= offset)
-            for block_ids, _, values in _block_postings(matcher, offset, wanted):
-                for i, doc in enumerate(block_ids):
-                    if doc in look_for:
+            wanted = sorted(d for d in look_for if offset <= d < end)  # this segment's talks only
+            for block_ids, _, values in _block_postings(matcher, offset, list(wanted)):
+                ids = list(block_ids)  # sorted: each wanted talk of the block is looked up, not every posting
+                if not ids:
+                    continue
+                for doc in wanted[bisect_left(wanted, ids[0]) : bisect_right(wanted, ids[-1])]:
+                    i = bisect_left(ids, doc)
+                    if ids[i] == doc:
                         found[doc] = decode(values[i])
         return found
 
-    def _matchers(self, fieldname: str, term: str) -> Iterator[tuple[object, int]]:
+    def _matchers(self, fieldname: str, term: str) -> Iterator[tuple[object, int, int]]:
+        """(matcher, first doc number, doc number after the last) of each segment having the term."""
         for segment, offset in self._segments:
             try:
                 matcher = segment.postings(fieldname, term)
@@ -122,7 +127,7 @@ class IndexFiles:
             if isinstance(matcher, FilterMatcher):  # a segment with deletions: its talks are filtered above
                 matcher = matcher.child
                 matcher.reset()
-            yield matcher, offset
+            yield matcher, offset, offset + segment.doc_count_all()
 
     # --- per-talk values -------------------------------------------------------------------------------
     def length_bytes(self, fieldname: str) -> bytes:
