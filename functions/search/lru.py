@@ -1,7 +1,8 @@
 """The search function's one cache: a bounded least-recently-used map, safe to share between threads.
 
-Every cache of the search path is one of these, and each belongs to the object whose data it
-holds (an index version's ``IndexSnapshot``, its ``Ranker``), so it is dropped with that version.
+Every cache of an index version's data is one of these, owned by the object whose data it holds
+(the version's ``IndexSnapshot``, ``Expander``, ``Scorer``), so it is dropped with that version.
+Stemming, a pure function of a word, is memoised apart (``words.py``).
 """
 
 from __future__ import annotations
