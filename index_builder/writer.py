@@ -34,9 +34,10 @@ from talksearch.schema import STEMMERS, STOP_WORDS, Talk, build_schema, fold, ta
 
 logger = logging.getLogger(__name__)
 
-#: Postings one segment holds in memory before it is written (each costs about 80 bytes until then,
-#: measured on the 21.7k-talk corpus: 3.9 million postings, 350 MB): a full write of a bigger corpus
-#: gives several segments rather than more memory. The 21.7k-talk corpus fits in one.
+#: Postings one segment holds in memory before it is written. Each costs about 60 bytes until then: the
+#: full build of the 21.7k-talk corpus (3.95 million postings) peaks at 355 MB in one segment, 251 MB
+#: with 2 million postings per segment, 186 MB with 1 million (docs/index-builder.md, Memory). A bigger
+#: corpus gives several segments rather than more memory; that one fits in one.
 POSTINGS_PER_SEGMENT = 6_000_000
 
 
