@@ -95,6 +95,12 @@ def test_postings_and_positions_equal_whooshs_for_every_term(files, reader):
                 assert files.positions(fieldname, term, set(ids)) == {d: p for d, _, p in expected}, (fieldname, term)
 
 
+def test_known_terms_are_the_candidates_the_field_has(files, reader):
+    terms = sorted({t.decode("utf-8") for t in reader.lexicon("words")})[:50]
+    candidates = ["absentword", *terms, "zzz"]
+    assert files.known_terms("words", candidates) == [(reader.doc_frequency("words", t), t) for t in terms]
+
+
 def test_positions_are_read_only_for_the_talks_asked(files, reader):
     expected = {d: p for d, _, p in public_postings(reader, "summary", "every")}
     some = set(list(expected)[5::97]) | {max(expected)}

@@ -55,6 +55,12 @@ class IndexFiles:
     def has_term(self, fieldname: str, term: str) -> bool:
         return (fieldname, term) in self._reader
 
+    def known_terms(self, fieldname: str, candidates: Iterable[str]) -> list[tuple[int, str]]:
+        """(document frequency, term) of the candidates the field has. Most candidates (typo neighbours) are
+        not there: checking presence first spares Whoosh's raising and catching an error for each."""
+        reader = self._reader
+        return [(reader.doc_frequency(fieldname, t), t) for t in candidates if (fieldname, t) in reader]
+
     def terms_starting(self, fieldname: str, head: str, limit: int) -> list[str] | None:
         """The field's terms starting with ``head``, or None when a segment has more than ``limit``."""
         wanted = head.encode("utf-8")
