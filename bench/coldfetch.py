@@ -115,8 +115,8 @@ def timed(owner, name, key):
             phases[key] = phases.get(key, 0.0) + (time.perf_counter() - began) * 1000
     setattr(owner, name, wrapper)
 
-import talksearch.store
-timed(talksearch.store.Store, "download_index", "fetch_ms")
+import talksearch.artifact
+timed(talksearch.artifact, "download_index", "fetch_ms")
 try:  # imported here rather than in the first request: the engine's library counts as import, as a peer's does
     import functions.search.engine
     timed(functions.search.engine.SearchEngine, "__init__", "open_ms")

@@ -20,7 +20,12 @@ CORPUS_FILES = {"fr": "corpora/pyvideo-talks-fr.jsonl", "full": "corpora/pyvideo
 #: Code whose changes may alter what an index holds: a change invalidates cached indexes even without
 #: a SCHEMA_VERSION bump, so iterating on analysis never measures a stale index. Every builder module
 #: counts (a new one too), except those that only publish or parse the command line.
-INDEXING_CODE = ("talksearch/schema.py", "talksearch/index_files/*.py", "index_builder/*.py")
+INDEXING_CODE = (
+    "talksearch/schema.py",
+    "talksearch/index_files/*.py",
+    "index_builder/*.py",
+    "index_builder/parsers/*.py",
+)
 NOT_INDEXING_CODE = {
     f"index_builder/{name}.py" for name in ("build", "cache", "cli", "publish", "report", "state", "__main__")
 }
