@@ -12,7 +12,7 @@ import threading
 from pathlib import Path
 from typing import TextIO
 
-from devstack.stack import ROOT, StackError, start_stack
+from devstack.stack import LOG_RETENTION_DAYS, LOGS_DIR, ROOT, SEARCH_FUNCTION, StackError, start_stack
 from talksearch.contracts import s3_location
 
 SAMPLE_CONTENT = ROOT / "content" / "sample"
@@ -36,6 +36,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=int,
         default=int(os.environ.get("PORT") or 8000),
         help="port on 127.0.0.1 for the page and the API; 0 picks a free one (default: $PORT, else 8000)",
+    )
+    parser.add_argument(
+        "--logs-dir",
+        type=Path,
+        default=LOGS_DIR,
+        help="where each function's log records are kept, one JSON line each in <function>/<UTC day>.jsonl, "
+        f"{LOG_RETENTION_DAYS} days (default: .dev/logs; `make stats` reads them)",
     )
     return parser.parse_args(argv)
 
@@ -72,7 +79,13 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     try:
         # No time limit: a big content folder takes minutes to index; the rebuild lines show progress.
-        stack = start_stack(args.content_dir, args.port, log=lambda line: print(line, flush=True), ready_timeout=None)
+        stack = start_stack(
+            args.content_dir,
+            args.port,
+            log=lambda line: print(line, flush=True),
+            ready_timeout=None,
+            logs_dir=args.logs_dir,
+        )
     except StackError as exc:
         print(f"devstack: {exc}", file=sys.stderr)
         return 1
@@ -87,6 +100,7 @@ def main(argv: list[str] | None = None) -> int:
             f"  S3 endpoint:    {stack.s3_endpoint}\n"
             f"  content bucket: {s3_location(stack.content_bucket)}  (synced from {args.content_dir})\n"
             f"  index bucket:   {s3_location(stack.index_bucket)}\n"
+            f"  search logs:    {args.logs_dir / SEARCH_FUNCTION}/   (what visitors look for: make stats)\n"
             f"Edit files in {args.content_dir} and search again. Ctrl-C stops.\n",
             flush=True,
         )

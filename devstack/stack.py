@@ -22,7 +22,7 @@ from pathlib import Path
 from devstack.apigw import RouteTable, routes_from_template
 from devstack.aws import EmbeddedAws, Resources, environment, function_environment
 from devstack.poller import BatchOutcome, SqsEventSource
-from devstack.runtime import FunctionLogs, LambdaFunction, load_handler
+from devstack.runtime import FunctionLogs, LambdaFunction, LogArchive, load_handler
 from devstack.server import DevHTTPServer
 from devstack.watcher import ContentWatcher
 from talksearch.store import open_store
@@ -32,6 +32,12 @@ FRONTEND_DIR = ROOT / "frontend"
 TEMPLATE = ROOT / "template.yaml"
 SEARCH_HANDLER = "functions.search.app.lambda_handler"
 REBUILD_HANDLER = "functions.rebuild.app.lambda_handler"
+SEARCH_FUNCTION = "talksearch-search"
+REBUILD_FUNCTION = "talksearch-rebuild"
+#: Where ``python -m devstack`` keeps each function's log records, ``<function>/<UTC day>.jsonl``, for ``make stats``.
+LOGS_DIR = ROOT / ".dev" / "logs"
+#: Days those records are kept, as template.yaml's LogRetentionDays default.
+LOG_RETENTION_DAYS = 30
 #: Low, so an edit shows up within seconds; the template's default is longer.
 MANIFEST_REFRESH_SECONDS = 1
 #: The first build of the 21,713-talk corpus takes about two minutes on a busy 2-core machine.
@@ -158,8 +164,12 @@ def start_stack(
     *,
     log: Callable[[str], None] = print,
     ready_timeout: float | None = READY_TIMEOUT_SECONDS,
+    logs_dir: Path | None = None,
 ) -> Stack:
     """Start everything, upload ``content_dir``, and return once ``/api/health`` answers 200.
+
+    ``logs_dir``: keep the functions' log records there, as their CloudWatch log groups would (None: only the
+    console shows them).
 
     Raises StackError (port in use, missing folder, no index published in time) after
     stopping whatever had started.
@@ -169,14 +179,19 @@ def start_stack(
         raise StackError(f"content folder {content_dir} does not exist")
     exits = ExitStack()
     try:
-        return _start(content_dir, port, log, ready_timeout, exits)
+        return _start(content_dir, port, log, ready_timeout, logs_dir, exits)
     except BaseException:
         exits.close()
         raise
 
 
 def _start(
-    content_dir: Path, port: int, log: Callable[[str], None], ready_timeout: float | None, exits: ExitStack
+    content_dir: Path,
+    port: int,
+    log: Callable[[str], None],
+    ready_timeout: float | None,
+    logs_dir: Path | None,
+    exits: ExitStack,
 ) -> Stack:
     server = _open_server(port, exits)  # first, so that a taken port fails at once, before anything else starts
     # The functions find the embedded AWS through os.environ, which one process has only one of.
@@ -191,6 +206,8 @@ def _start(
     rebuild = _load_functions(server, exits)
     logs = FunctionLogs(console_level)  # after the functions' loggers exist: it filters their console output
     exits.callback(logs.close)
+    if logs_dir is not None:
+        exits.callback(LogArchive(logs_dir, LOG_RETENTION_DAYS).close)
     _sync_and_watch(content_dir, resources, log, exits)
     poller = SqsEventSource(
         aws.client("sqs"), resources.queue_url, resources.queue_arn, rebuild, _RebuildRecorder(stack, log), logs
@@ -229,10 +246,10 @@ def _load_functions(server: DevHTTPServer, exits: ExitStack) -> LambdaFunction:
 
     Imported only now: handlers may read their environment at import, as on a Lambda cold start.
     """
-    server.api = LambdaFunction("talksearch-search", load_handler(SEARCH_HANDLER), timeout_seconds=10)
+    server.api = LambdaFunction(SEARCH_FUNCTION, load_handler(SEARCH_HANDLER), timeout_seconds=10)
     _forget_loaded_index()
     exits.callback(_forget_loaded_index)
-    return LambdaFunction("talksearch-rebuild", load_handler(REBUILD_HANDLER))
+    return LambdaFunction(REBUILD_FUNCTION, load_handler(REBUILD_HANDLER))
 
 
 def _sync_and_watch(content_dir: Path, resources: Resources, log: Callable[[str], None], exits: ExitStack) -> None:

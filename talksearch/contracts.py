@@ -187,8 +187,9 @@ SUGGESTION_KINDS = ("term", "speaker", "title")
 MAX_TALK_ID_CHARS = 500
 
 #: What the search function logs about visitors, one JSON record per search and per result opened, read back by
-#: ``make stats``: the record's ``visit`` field says which (then ``query``, normalised, and either ``total``,
-#: ``page``, ``sort``, ``filters``, ``took_ms`` or ``talk``). Nothing about who asked: no address, agent or cookie.
+#: ``make stats``: the record's ``visit`` field says which; then ``query``, normalised, and either ``total``,
+#: ``page``, ``sort``, ``filters`` with ``filtered`` (how many filter values) and ``took_ms``, or ``talk``.
+#: Nothing about who asked: no address, agent or cookie.
 VISIT_FIELD = "visit"
 VISIT_SEARCH = "search"
 VISIT_OPEN = "open"

@@ -240,8 +240,9 @@ def test_command_line_reports_a_port_in_use_in_one_line(stack, content):
     assert result.stderr.strip() == f"devstack: port {port} is already in use on 127.0.0.1"
 
 
-def test_command_line_prints_urls_when_healthy_and_stops_on_ctrl_c(content):
-    command = [sys.executable, "-m", "devstack", "--content-dir", str(content), "--port", "0"]
+def test_command_line_prints_urls_when_healthy_and_stops_on_ctrl_c(content, tmp_path):
+    logs = tmp_path / "logs"
+    command = [sys.executable, "-m", "devstack", "--content-dir", str(content), "--port", "0", "--logs-dir", str(logs)]
     environment = {**os.environ, "PYTHONUNBUFFERED": "1"}
     with subprocess.Popen(command, cwd=ROOT, env=environment, stdout=subprocess.PIPE, text=True) as process:
         lines: queue.Queue[str] = queue.Queue()
@@ -258,6 +259,7 @@ def test_command_line_prints_urls_when_healthy_and_stops_on_ctrl_c(content):
             urls = {line.split(":", 1)[0].strip(): line.split()[-1] for line in output if line.startswith("  ")}
             assert get(urls["page"] + "api/health")[0] == 200
             assert urls["S3 endpoint"].startswith("http://127.0.0.1:")
+            assert f"  search logs:    {logs / 'talksearch-search'}/" in "".join(output)
             assert any(line.startswith("rebuild: ") and " talks in " in line for line in output), output
             assert not any(line.startswith('{"_aws"') for line in output), "metric documents reached the console"
             # WHEN Ctrl-C  THEN everything stops and the process exits cleanly

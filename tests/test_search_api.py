@@ -386,9 +386,9 @@ def test_each_search_is_one_log_record_of_its_normalised_query_total_page_filter
     assert first[VISIT_FIELD] == "search" and first["message"] == "search"
     assert first["query"] == "kubernetes pods"
     assert (first["total"], first["page"], first["sort"]) == (body["total"], 1, "relevance")
-    assert first["filters"] == {"lang": ["fr", "en"]}
+    assert (first["filters"], first["filtered"]) == ({"lang": ["fr", "en"]}, 2)
     assert first["took_ms"] == body["took_ms"]
-    assert (second["query"], second["page"], second["sort"], second["filters"]) == ("kubernetes", 2, "date", {})
+    assert (second["query"], second["page"], second["sort"], second["filtered"]) == ("kubernetes", 2, "date", 0)
 
 
 def test_zero_hit_searches_are_logged_with_total_zero_and_counted(api, log_lines, capsys):

@@ -147,6 +147,7 @@ def search_talks() -> Response:
         page=params.page,
         sort=params.sort,
         filters={facet: list(values) for facet, values in params.filters.items()},
+        filtered=sum(map(len, params.filters.values())),
         took_ms=body["took_ms"],
     )
     return _cached(body, engine)
