@@ -10,6 +10,7 @@ import { createTalkView } from './components/talkview.js';
 import { config } from './config.js';
 import { $ } from './dom.js';
 import { locale, setLocale, t } from './i18n.js';
+import { reportOpened } from './opened.js';
 import { createStore, followHistory } from './state.js';
 import { LOCALES, MAX_PAGE, activeFilters, parseState, sameSearch, searchParams } from './url.js';
 
@@ -74,6 +75,7 @@ const results = createResults({
   list: $('#hits'),
   go,
   retry: () => runSearch(store.get()),
+  onOpen: (q, talkId) => reportOpened(config.apiBase, q, talkId),
 });
 const facets = createFacets({ root: $('#facets'), go });
 const filterPanel = createFilterPanel({

@@ -22,17 +22,24 @@ function renderHit(hit, state, go) {
     'li',
     { class: 'hit', 'data-testid': 'hit' },
     h('article', { lang: hit.lang || null },
-      h('h3', { class: 'hit-title' }, stateLink(go, { ...state, talk: hit.id }, { 'data-nav': '' }, hit.title)),
+      h('h3', { class: 'hit-title' }, stateLink(go, { ...state, talk: hit.id }, { 'data-nav': '', 'data-talk': hit.id }, hit.title)),
       h('p', { class: 'meta' }, talkMeta(hit)),
       hit.snippet ? h('p', { class: 'snippet' }, snippetNodes(hit.snippet)) : null,
-      source ? h('a', { class: 'source', href: source, rel: 'noopener noreferrer', 'aria-label': t('openSource', { title: hit.title }) }, t('source'), ' ↗') : null,
+      source ? h('a', { class: 'source', href: source, rel: 'noopener noreferrer', 'data-talk': hit.id, 'aria-label': t('openSource', { title: hit.title }) }, t('source'), ' ↗') : null,
     ),
   );
 }
 
-export function createResults({ root, count, sort, chips, notice, list, go, retry }) {
+/** `onOpen(q, talkId)` is told of every result opened: its title or source, clicked, middle-clicked or entered. */
+export function createResults({ root, count, sort, chips, notice, list, go, retry, onOpen }) {
   sort.addEventListener('change', () => go({ ...currentState, sort: sort.value, page: 1 }));
   let currentState = null;
+  const opened = (event) => {
+    const link = event.target.closest('a[data-talk]');
+    if (link && currentState && (event.type === 'click' || event.button === 1)) onOpen?.(currentState.q, link.dataset.talk);
+  };
+  list.addEventListener('click', opened);
+  list.addEventListener('auxclick', opened); // the middle button opens a new tab
 
   function renderChips(state) {
     const active = activeFilters(state);
