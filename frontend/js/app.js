@@ -10,7 +10,7 @@ import { createTalkView } from './components/talkview.js';
 import { config } from './config.js';
 import { $ } from './dom.js';
 import { locale, setLocale, t } from './i18n.js';
-import { reportOpened } from './opened.js';
+import { reportOpensFrom } from './opened.js';
 import { createStore, followHistory } from './state.js';
 import { LOCALES, MAX_PAGE, activeFilters, parseState, sameSearch, searchParams } from './url.js';
 
@@ -75,7 +75,6 @@ const results = createResults({
   list: $('#hits'),
   go,
   retry: () => runSearch(store.get()),
-  onOpen: (q, talkId) => reportOpened(config.apiBase, q, talkId),
 });
 const facets = createFacets({ root: $('#facets'), go });
 const filterPanel = createFilterPanel({
@@ -89,6 +88,7 @@ const talkView = createTalkView({ root: talkRoot, go, back: backToResults });
 
 let shown = null; // {state, data} of the search on screen
 let focusCountAfterRender = false; // a new page of results: bring its top into view
+reportOpensFrom($('#hits'), config.apiBase, () => shown?.state.q ?? '');
 
 async function runSearch(state) {
   results.setBusy(true);

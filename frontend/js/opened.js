@@ -9,3 +9,16 @@ export function reportOpened(apiBase, q, talkId) {
   fetch(`${apiBase}/opened?${params}`, { keepalive: true, credentials: 'omit', cache: 'no-store', mode: 'no-cors' })
     .catch(() => {}); // offline, blocked or refused: nothing for the visitor to see
 }
+
+/**
+ * Report every result opened from `list`: a click (or Enter) or a middle click (a new tab) on a link
+ * carrying the talk's id in `data-talk`. `shownQuery()` is the query whose results the list shows.
+ */
+export function reportOpensFrom(list, apiBase, shownQuery) {
+  const opened = (event) => {
+    const link = event.target.closest('a[data-talk]');
+    if (link && (event.type === 'click' || event.button === 1)) reportOpened(apiBase, shownQuery(), link.dataset.talk);
+  };
+  list.addEventListener('click', opened);
+  list.addEventListener('auxclick', opened);
+}

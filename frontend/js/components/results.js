@@ -16,6 +16,7 @@ function facetLabel(facet, value) {
   return facet === 'lang' ? languageName(value) : value;
 }
 
+/** One result; its links carry the talk's id (data-talk) for opened.js. */
 function renderHit(hit, state, go) {
   const source = safeHref(hit.url, location.href);
   return h(
@@ -30,16 +31,9 @@ function renderHit(hit, state, go) {
   );
 }
 
-/** `onOpen(q, talkId)` is told of every result opened: its title or source, clicked, middle-clicked or entered. */
-export function createResults({ root, count, sort, chips, notice, list, go, retry, onOpen }) {
+export function createResults({ root, count, sort, chips, notice, list, go, retry }) {
   sort.addEventListener('change', () => go({ ...currentState, sort: sort.value, page: 1 }));
   let currentState = null;
-  const opened = (event) => {
-    const link = event.target.closest('a[data-talk]');
-    if (link && currentState && (event.type === 'click' || event.button === 1)) onOpen?.(currentState.q, link.dataset.talk);
-  };
-  list.addEventListener('click', opened);
-  list.addEventListener('auxclick', opened); // the middle button opens a new tab
 
   function renderChips(state) {
     const active = activeFilters(state);
