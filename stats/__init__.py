@@ -84,19 +84,28 @@ def _clip(query: str, width: int) -> str:
     return query if len(query) <= width else query[: width - 1] + "…"
 
 
+_UNIT_LENGTHS = (("day", timedelta(days=1)), ("hour", timedelta(hours=1)), ("minute", timedelta(minutes=1)))
+
+
+def _span(delta: timedelta) -> str:
+    """``7 days``, ``12 hours``, ``1 day``: the window's length in the largest unit it reaches (minutes at least)."""
+    unit, length = next(((u, n) for u, n in _UNIT_LENGTHS if delta >= n), _UNIT_LENGTHS[-1])
+    amount = f"{delta / length:.3g}"
+    return f"{amount} {unit}{'' if amount == '1' else 's'}"
+
+
 def render(summary: dict, width: int = 44) -> str:
     """The report as text for a terminal."""
     since, until = (datetime.fromisoformat(summary[k]) for k in ("since", "until"))
-    days = (until - since) / timedelta(days=1)
     lines = [
-        f"What visitors looked for, {since:%Y-%m-%d %H:%M} to {until:%Y-%m-%d %H:%M} UTC ({days:.3g} days)",
+        f"What visitors looked for, {since:%Y-%m-%d %H:%M} to {until:%Y-%m-%d %H:%M} UTC ({_span(until - since)})",
         f"from {summary['source']}",
         f"{summary['searches']} searches with a query ({summary['distinct_queries']} different), "
         f"{summary['opens']} results opened",
     ]
     sections = [
         ("Top queries", "top", ("searches", "opens")),
-        ("Zero-hit queries (nothing found: the next recaps to write?)", "zero_hits", ("searches",)),
+        ("Zero-hit queries (the next recaps to write?)", "zero_hits", ("searches",)),
         ("Queries whose results nobody opened", "unopened", ("searches",)),
     ]
     for title, key, columns in sections:
