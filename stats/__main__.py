@@ -31,6 +31,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+def _shown(path: Path) -> Path:
+    """The path relative to the working directory when it is inside it (.dev/logs/...), else as given."""
+    try:
+        return path.resolve().relative_to(Path.cwd())
+    except ValueError:
+        return path
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     until = datetime.now(UTC)
@@ -52,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
 
             folder = args.logs_dir / SEARCH_FUNCTION
             tallies = read_local(folder, since, until)
-            source = f"make dev's logs in {folder}"
+            source = f"make dev's logs in {_shown(folder)}"
     except StatsError as error:
         print(f"stats: {error}", file=sys.stderr)
         return 1
