@@ -9,6 +9,7 @@ a leading or bare wildcard) is read as plain words, so parsing never fails.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -42,6 +43,8 @@ class Clause:
     kind ``prefix``: any word starting with ``words[0]``.
     kind ``phrase``: ``words`` in this order (``slop`` > 1 where stop words were removed).
     kind ``name``: ``words`` in the name field ``field`` (speakers, event, company).
+    kind ``expanded``: a glossary or synonym entry (``functions.search.translations``): the clauses
+    ``typed`` (words, or one phrase) or any of the ``targets`` (a word or a phrase each).
     """
 
     kind: str
@@ -49,6 +52,9 @@ class Clause:
     text: str
     field: str = ""
     slop: int = 1
+    # ``field`` is a name above: dataclasses.field by its module
+    typed: list[Clause] = dataclasses.field(default_factory=list)
+    targets: list[Clause] = dataclasses.field(default_factory=list)
 
 
 @dataclass
