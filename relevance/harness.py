@@ -25,6 +25,8 @@ INDEXING_CODE = (
     "talksearch/index_files/*.py",
     "index_builder/*.py",
     "index_builder/parsers/*.py",
+    "talksearch/synonyms.py",
+    "talksearch/glossary/*.txt",
 )
 NOT_INDEXING_CODE = {
     f"index_builder/{name}.py" for name in ("build", "cache", "cli", "publish", "report", "state", "__main__")
@@ -55,6 +57,8 @@ def build_index(corpus_file: Path, directory: Path, log: Callable[[str], None] =
     """
     from index_builder import write_index
     from index_builder.parsers import parse_source
+    from index_builder.synonyms import compile_synonyms, write_synonyms
+    from talksearch.synonyms import ParsedSynonyms
 
     parsed = parse_source(corpus_file.name, corpus_file.read_bytes())
     for problem in parsed.problems[:5]:
@@ -62,6 +66,7 @@ def build_index(corpus_file: Path, directory: Path, log: Callable[[str], None] =
     if len(parsed.problems) > 5:
         log(f"  {corpus_file.name}: ... {len(parsed.problems) - 5} more records skipped")
     write_index(parsed.talks, directory)
+    write_synonyms(directory, compile_synonyms(ParsedSynonyms()))  # the shipped glossary, as a build writes it
     return len(parsed.talks)
 
 
