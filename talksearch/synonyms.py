@@ -265,12 +265,15 @@ class SynonymTable:
     def targets(self, words: Sequence[str]) -> tuple[Phrase, ...]:
         """What the analysed words ``words``, taken as one term, expand to (nothing when not an entry)."""
         found: dict[int, None] = {}
-        for key, table in zip(phrase_keys(words), self._by_key, strict=True):
+        keys = phrase_keys(words)
+        for key, table in zip(keys, self._by_key, strict=True):
             found.update(dict.fromkeys(map(int, table.get(key, "").split())))
-        typed = " ".join(words)
         count = len(self._texts)  # a number past the end (a table from elsewhere) is no target
-        targets = [self._phrase(i) for i in found if i < count and self._words[i] != typed]
-        return tuple(targets[:MAX_TARGETS])
+        targets = [self._phrase(i) for i in found if i < count]
+        # an inflection of the words typed (same French or English stems) adds nothing the stemmed search
+        # does not find: "containers" does not also search "container"
+        fresh = [t for t in targets if not any(a == b for a, b in zip(phrase_keys(t.words), keys, strict=True))]
+        return tuple(fresh[:MAX_TARGETS])
 
     def expansions(self, words: Sequence[str]) -> list[Expansion]:
         """The entries among a query's analysed words, left to right, the longest run first."""

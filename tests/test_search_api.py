@@ -288,6 +288,8 @@ HOSTILE_QUERY_STRINGS = [
     "size=%F0%9F%90%8D",
     "sort=%00",
     "sort=relevance;drop",
+    "exact=maybe",
+    "exact=1&exact=0",
     "speaker=" + "&speaker=".join(str(n) for n in range(11)),
     "speaker=" + "s" * 201,
     "speaker=%00",
@@ -330,6 +332,16 @@ def test_search_and_suggest_check_q_the_same_way(api):
         status, headers, body = api(path, twice)
         assert_error(status, headers, body, 400)
         assert body["message"] == "q may be given only once"
+
+
+def test_exact_reaches_the_engine_and_is_checked(api):
+    status, _, body = api("/api/search", "q=kubernetes")
+    assert status == 200 and body["expanded"] == [{"from": "kubernetes", "to": ["k8s"]}]
+    status, _, body = api("/api/search", "q=kubernetes&exact=1")
+    assert status == 200 and body["expanded"] == []
+    status, headers, body = api("/api/search", "q=kubernetes&exact=maybe")
+    assert_error(status, headers, body, 400)
+    assert body["message"].startswith("exact must be 1 or 0")
 
 
 HOSTILE_PATHS = [

@@ -11,7 +11,8 @@ export const LOCALES = ['fr', 'en'];
 export function emptyState(hl = 'fr') {
   const filters = {};
   for (const facet of FACETS) filters[facet] = [];
-  return { q: '', filters, sort: 'relevance', page: 1, talk: '', hl };
+  // exact: the words as typed only (no translations or synonyms)
+  return { q: '', filters, sort: 'relevance', exact: false, page: 1, talk: '', hl };
 }
 
 function cleanValues(values) {
@@ -30,6 +31,7 @@ export function parseState(search, defaultLocale = 'fr') {
   state.q = (params.get('q') || '').slice(0, MAX_QUERY_CHARS);
   for (const facet of FACETS) state.filters[facet] = cleanValues(params.getAll(facet));
   if (SORTS.includes(params.get('sort'))) state.sort = params.get('sort');
+  state.exact = params.get('exact') === '1';
   const page = Number.parseInt(params.get('page') || '1', 10);
   state.page = Number.isFinite(page) ? Math.min(Math.max(page, 1), MAX_PAGE) : 1;
   state.talk = params.get('talk') || '';
@@ -43,6 +45,7 @@ export function serializeState(state, defaultLocale = 'fr') {
   if (state.q) params.set('q', state.q);
   for (const facet of FACETS) for (const value of state.filters[facet] || []) params.append(facet, value);
   if (state.sort !== 'relevance') params.set('sort', state.sort);
+  if (state.exact) params.set('exact', '1');
   if (state.page > 1) params.set('page', String(state.page));
   if (state.talk) params.set('talk', state.talk);
   if (state.hl !== defaultLocale) params.set('hl', state.hl);
@@ -55,6 +58,7 @@ export function searchParams(state, size) {
   const params = new URLSearchParams({ q: state.q, page: String(state.page), size: String(size) });
   for (const facet of FACETS) for (const value of state.filters[facet]) params.append(facet, value);
   if (state.sort !== 'relevance') params.set('sort', state.sort);
+  if (state.exact) params.set('exact', '1');
   return params;
 }
 

@@ -54,16 +54,18 @@ class SearchParams:
         sort = _single("sort", values.get("sort")) or "relevance"
         if sort not in SORTS:
             raise InvalidParameter(f"sort must be one of {', '.join(SORTS)}, not {sort[:40]!r}")
-        exact = _single("exact", values.get("exact"))
-        if exact is not None and exact.strip().lower() not in EXACT_VALUES:
-            raise InvalidParameter(f"exact must be 1 or 0 (true or false), not {exact[:20]!r}")
+        exact = values.get("exact")
+        if not isinstance(exact, bool):  # a bool from SearchParams itself (the API route), else the query's text
+            text = (_single("exact", exact) or "").strip().lower()
+            if text not in EXACT_VALUES:
+                raise InvalidParameter(f"exact must be 1 or 0 (true or false), not {text[:20]!r}")
+            exact = EXACT_VALUES[text]
         filters = {}
         for facet in FACET_NAMES:
             selected = _facet_values(facet, values.get(facet))
             if selected:
                 filters[facet] = selected
-        exact_only = EXACT_VALUES[exact.strip().lower()] if exact is not None else False
-        return cls(q=q, page=page, size=size, sort=sort, exact=exact_only, filters=filters)
+        return cls(q=q, page=page, size=size, sort=sort, exact=exact, filters=filters)
 
     @classmethod
     def from_query_string(cls, multi: Mapping[str, list[str]]) -> SearchParams:

@@ -1,5 +1,6 @@
 // The results column: count and sort, active filters, "did you mean", the no-results help, the hits.
 
+import { alsoSearchedLine } from '../alsosearched.js';
 import { fill, h } from '../dom.js';
 import { languageName, t } from '../i18n.js';
 import { splitSnippet } from '../snippet.js';
@@ -54,6 +55,10 @@ export function createResults({ root, count, sort, chips, notice, list, go, retr
     if (data.did_you_mean && data.did_you_mean !== state.q) {
       parts.push(h('p', { class: 'did-you-mean' }, `${t('didYouMean')}${t('colon')}`,
         stateLink(go, { ...state, q: data.did_you_mean, page: 1 }, { 'data-testid': 'did-you-mean' }, data.did_you_mean), t('questionMark')));
+    }
+    if (state.q) {
+      parts.push(alsoSearchedLine(data, state.exact, (label, exact) =>
+        stateLink(go, { ...state, exact, page: 1 }, { 'data-testid': 'exact-switch' }, label)));
     }
     if (!data.total) {
       const filtered = activeFilters(state).length > 0;
