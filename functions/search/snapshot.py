@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import heapq
 import math
+import re
 from collections.abc import Collection, Iterable
 from functools import cached_property
 from operator import itemgetter
@@ -21,7 +22,7 @@ from typing import NamedTuple
 
 from functions.search.lru import LRU
 from talksearch.index_files.reading import LENGTH_OF_BYTE, IndexFiles
-from talksearch.schema import FACETS, VALUE_SEPARATOR
+from talksearch.schema import FACETS, STOP_WORDS, VALUE_SEPARATOR
 
 #: BM25 free parameters (the usual ones).
 K1 = 1.2
@@ -33,6 +34,11 @@ PHRASE_CACHE_SIZE = 128
 #: read at most VOCABULARY_SLICE_MAX terms far.
 VOCABULARY_SLICE_MIN = 3
 VOCABULARY_SLICE_MAX = 1500
+#: The pseudo-field of the stop words of titles (``stop_word_titles``): the index drops stop words,
+#: but a query of stop words only (``the``, ``les``, ``AI``) searches them as words.
+TITLE_STOP_WORDS = "title:stop"
+#: Words of a folded title; an elided article (``l'``, ``c'est``, ``j'ai``) is not a word of its own.
+_TITLE_WORD = re.compile(r"\bj['’]ai\b|\b(?:[cdjlmnst]|qu|jusqu|lorsqu|puisqu|quoiqu)['’](?=\w)|(\w+)")
 
 
 class TermData(NamedTuple):
@@ -165,8 +171,27 @@ class IndexSnapshot:
 
         return self._norms.get_or_compute(fieldname, read)
 
+    @cached_property
+    def stop_word_titles(self) -> dict[str, dict[int, float]]:
+        """Stop word -> {talk: frequency in its title}, from the folded titles (the ``sort_title`` column),
+        read on the first query that needs it (~0.1 s on 21.7k talks; titles average 7 words)."""
+        found: dict[str, dict[int, float]] = {}
+        deleted = self.deleted
+        for doc, title in enumerate(self._column("sort_title")):
+            if not title or doc in deleted:
+                continue
+            for match in _TITLE_WORD.finditer(title):
+                word = match.group(1)
+                if word in STOP_WORDS:
+                    counts = found.setdefault(word, {})
+                    counts[doc] = counts.get(doc, 0.0) + 1.0
+        return found
+
     def term(self, fieldname: str, term: str) -> TermData | None:
         """Postings and BM25 length norms of one term in one field (None when absent), cached per version."""
+        if fieldname == TITLE_STOP_WORDS:
+            frequencies = self.stop_word_titles.get(term)
+            return TermData(frequencies, *self.length_norms("title")) if frequencies else None
 
         def read(key: tuple[str, str]) -> TermData | None:
             ids, frequencies = self.files.postings(*key)
