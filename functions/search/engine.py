@@ -211,14 +211,12 @@ class SearchEngine:
         exact: set[str] = set()
         stems_fr: set[str] = set()
         stems_en: set[str] = set()
-        # an expanded run: its typed words as any others, and the words of what it also searched
-        clauses = [c for clause in query.clauses() for c in (clause.typed or [clause])]
-        targets = [t for clause in query.clauses() for t in clause.targets]
-        for target in targets:
-            exact.update(target.words)
-            stems_fr.update(stem_fr(w) for w in target.words)
-            stems_en.update(stem_en(w) for w in target.words)
-        for clause in clauses:
+        # an expanded run: its typed words and the words of what it also searched (no typo neighbours)
+        for part in (p for clause in query.clauses() for p in clause.typed + clause.targets):
+            exact.update(part.words)
+            stems_fr.update(stem_fr(w) for w in part.words)
+            stems_en.update(stem_en(w) for w in part.words)
+        for clause in (c for c in query.clauses() if c.kind != "expanded"):
             if clause.kind == "prefix":
                 exact.update(self.expander.prefix_expansions(clause.words[0]))
                 continue

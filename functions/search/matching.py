@@ -129,7 +129,15 @@ class ClauseMatcher:
     def match_expanded(self, clause: Clause) -> Match:
         """Talks with the typed words or a target; each talk scored by its best evidence only (a talk
         saying "Kubernetes" and "k8s", or a bilingual summary, is not worth two words)."""
-        typed = match_all([self.match(c) for c in clause.typed])
+        # a run that is an entry is spelled right: its words need no typo neighbours
+        typed = match_all(
+            [
+                self.match_word(self.expander.word_terms(c.words[0], fuzzy=False))
+                if c.kind == "word"
+                else self.match(c)
+                for c in clause.typed
+            ]
+        )
         evidence: list[tuple[frozenset[int], list[TermGroup], float]] = []
         scattered = []
         if len(clause.typed) > 1:  # several words: as the term they make, then anywhere in the talk
@@ -163,21 +171,21 @@ class ClauseMatcher:
 
     def _term_evidence(self, clause: Clause, factor: float) -> list[tuple[frozenset[int], list[TermGroup], float]]:
         """A phrase's talks: those with it in their title count TITLE_TERM_BONUS more."""
-        found = self.match_phrase(clause)
-        if not found.docs:
-            return []
-        stems = [stem_fr(w) for w in clause.words]
-        in_title: frozenset[int] = frozenset()
-        if all(self.snapshot.has_term("title", t) for t in stems):
-            in_title = frozenset(self.snapshot.phrase_docs([("title", stems, clause.slop)], found.docs))
-        rest = frozenset(found.docs) - in_title
-        return [(in_title, found.groups, factor * TITLE_TERM_BONUS), (rest, found.groups, factor)]
+        together, in_title, elsewhere = self._phrase_talks(clause)
+        groups = [group.scaled(PHRASE_BONUS) for group in together.groups]
+        return [(in_title, groups, factor * TITLE_TERM_BONUS), (elsewhere, groups, factor)]
 
     def match_phrase(self, clause: Clause) -> Match:
+        together, in_title, elsewhere = self._phrase_talks(clause)
+        return Match(in_title | elsewhere, [group.scaled(PHRASE_BONUS) for group in together.groups])
+
+    def _phrase_talks(self, clause: Clause) -> tuple[Match, frozenset[int], frozenset[int]]:
+        """(the talks having every word of the phrase, those with it in order in their title, those with
+        it in order elsewhere only): the title first, so its positions are read once for both uses."""
         words = clause.words
         together = self.every_word(words)
         if not together.docs:
-            return together
+            return together, frozenset(), frozenset()
         # word order is checked in the French-stemmed fields only: their stems are the lighter ones
         # ("learning" stays "learning"), so a phrase stays close to what was typed, and reading the
         # positions of the English-stemmed copies would double the cost of the slowest query kind
@@ -185,8 +193,13 @@ class ClauseMatcher:
         fields = [("title", french), ("summary", french), ("speakers", words), ("event", words), ("company", words)]
         has_term = self.snapshot.has_term
         fields = [(f, w, clause.slop) for f, w in fields if all(has_term(f, term) for term in w)]
-        in_order = self.snapshot.phrase_docs(fields, together.docs, cache=True)
-        return Match(in_order, [group.scaled(PHRASE_BONUS) for group in together.groups])
+        title = [spec for spec in fields if spec[0] == "title"]
+        others = [spec for spec in fields if spec[0] != "title"]
+        # both sets follow from the words alone: cached by fields and words
+        in_title = frozenset(self.snapshot.phrase_docs(title, together.docs, cache=True)) if title else frozenset()
+        rest = frozenset(together.docs) - in_title
+        elsewhere = frozenset(self.snapshot.phrase_docs(others, rest, cache=True)) if others and rest else frozenset()
+        return together, in_title, elsewhere
 
     def match_group(self, group: list[Clause]) -> Match:
         """An OR group: talks matching any clause."""
