@@ -22,6 +22,7 @@ TALKS = [
     _talk("c-ext", "Extending Python with C", "Writing extension modules by hand and with cffi."),
     _talk("the-end", "The end of the GIL", "Free-threaded Python and what it changes for the rest of us."),
     _talk("a-pony", "Give a Python a pony", "Django tales."),
+    _talk("its-a-bias", "It's not a bug, it's a bias", "Models learn what the data says."),
     _talk("jai-teste", "J'ai testé Django en production", "C'est une longue histoire : j'ai appris beaucoup.", "fr"),
     _talk("cest-rentree", "C'est la rentrée des classes", "Les nouveautés de Python 3.13 pour les enseignants.", "fr"),
     _talk("les-tests", "Les tests qui racontent une histoire", "Écrire des tests lisibles avec pytest.", "fr"),
@@ -47,7 +48,8 @@ def ids(body: dict) -> list[str]:
     ("query", "expected"),
     [
         ("the", {"ai-ethics", "the-end"}),
-        ("a", {"a-pony"}),
+        ("a", {"a-pony", "its-a-bias"}),
+        ("it", {"its-a-bias"}),
         ("les", {"les-tests"}),
         ("The", {"ai-ethics", "the-end"}),
     ],
