@@ -393,7 +393,7 @@ def visits(lines: list[str]) -> list[dict]:
 def test_each_search_is_one_log_record_of_its_normalised_query_total_page_filters_and_time(api, log_lines):
     status, _, body = api("/api/search", query_string(q="  Kubernetes   PODS ", page="1", lang=["fr", "en"]))
     assert status == 200
-    api("/api/search", "q=kubernetes&page=2&sort=date")
+    api("/api/search", "q=kubernetes&page=2&sort=date&exact=1")
     first, second = visits(log_lines)
     assert first[VISIT_FIELD] == "search" and first["message"] == "search"
     assert first["query"] == "kubernetes pods"
@@ -401,6 +401,7 @@ def test_each_search_is_one_log_record_of_its_normalised_query_total_page_filter
     assert (first["filters"], first["filtered"]) == ({"lang": ["fr", "en"]}, 2)
     assert first["took_ms"] == body["took_ms"]
     assert (second["query"], second["page"], second["sort"], second["filtered"]) == ("kubernetes", 2, "date", 0)
+    assert (first["exact"], second["exact"]) == (False, True)  # the visitor asked for the words as typed only
 
 
 def test_zero_hit_searches_are_logged_with_total_zero_and_counted(api, log_lines, capsys):

@@ -148,6 +148,7 @@ def search_talks() -> Response:
         total=body["total"],
         page=params.page,
         sort=params.sort,
+        exact=params.exact,
         filters={facet: list(values) for facet, values in params.filters.items()},
         filtered=sum(map(len, params.filters.values())),
         took_ms=body["took_ms"],
