@@ -52,6 +52,17 @@ def test_site_synonyms_reach_the_published_index_and_bad_lines_are_reported(cont
     assert engine.search(q="hovercraft")["expanded"] == [{"from": "hovercraft", "to": ["voltigeur"]}]
 
 
+def test_the_sample_sites_synonyms_find_its_talks_by_the_owners_words(tmp_path):
+    # GIVEN the bundled sample content as make dev serves it, with its own synonyms.txt
+    report = build_and_publish(str(SAMPLE_CONTENT), str(tmp_path / "index"))
+    assert report.published and not [w for w in report.warnings if w.startswith("synonyms.txt")]
+    engine, _ = published(tmp_path / "index", tmp_path, "sample")
+    # THEN the site's words find its talks: an equivalent both ways, a one-way rule one way only
+    assert [hit["title"] for hit in engine.search(q="a11y")["hits"]] == ["L'accessibilité des formulaires Django"]
+    assert [hit["title"] for hit in engine.search(q="timeseries")["hits"]] == ["Des séries temporelles à la pelle"]
+    assert "timeseries" not in json.dumps(engine.search(q="séries temporelles")["expanded"])
+
+
 def test_every_build_ships_the_glossary(content, tmp_path):
     build_and_publish(str(content), str(tmp_path / "index"))
     _, directory = published(tmp_path / "index", tmp_path, "v1")
