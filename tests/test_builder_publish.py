@@ -76,6 +76,7 @@ def test_sample_content_builds_and_publishes_to_s3(s3, tmp_path):
         "talks/packaging-without-tears.md",
         "talks/search-for-small-sites.md",
         "data/meetup-talks.json",
+        "synonyms.txt",  # the site's synonyms: a change to them rebuilds too
     }
     ids = published_ids(f"s3://{BUCKET}/site/index", tmp_path)
     assert len(ids) == SAMPLE_TALK_COUNT and "rennes-python-meetup/2026-05/asyncio-en-pratique" in ids
@@ -290,9 +291,13 @@ def test_index_inside_the_content_tree_is_not_read_as_content(s3, tmp_path):
     # WHEN it is built again
     report = build_and_publish(f"s3://{BUCKET}", f"s3://{BUCKET}/index")
     # THEN the published manifests and artifacts were not listed as content
-    assert report.published and report.skipped == [] and report.sources_listed == 6
+    assert report.published and report.sources_listed == 7
+    # AND the sample's synonyms.txt, now under talks/ rather than at the root, is reported as not used
+    assert [(s.source, s.reason) for s in report.skipped] == [
+        ("talks/synonyms.txt", "synonyms.txt is read at the content root only; this one is not used")
+    ]
     # AND the same holds for a local index folder inside the content folder
     content = Path(shutil.copytree(SAMPLE_CONTENT, tmp_path / "content"))
     build_and_publish(str(content), str(content / ".." / "content" / "_index"))
     again = build_and_publish(str(content), str(content / "_index"), full=True)
-    assert again.skipped == [] and again.sources_listed == 5
+    assert again.skipped == [] and again.sources_listed == 6

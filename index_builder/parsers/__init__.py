@@ -30,6 +30,7 @@ from index_builder.parsers.source import (
     is_supported,
     source_stem,
 )
+from talksearch.contracts import SITE_SYNONYMS_NAME
 
 __all__ = [
     "MAX_FRONT_MATTER_BYTES",
@@ -56,6 +57,8 @@ def parse_source(key: str, data: bytes, site: SiteConfig | None = None) -> Parse
         return ParsedSource()
     name = key.lower()
     if not is_supported(key):
+        if key.rsplit("/", 1)[-1] == SITE_SYNONYMS_NAME:  # the only such file read, at the root
+            raise ContentError(f"{SITE_SYNONYMS_NAME} is read at the content root only; this one is not used")
         raise ContentError(UNSUPPORTED)
     if name.endswith(".gz"):
         data = gunzip(data)
