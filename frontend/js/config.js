@@ -7,6 +7,4 @@ const root = document.documentElement.dataset;
 export const config = Object.freeze({
   apiBase: (root.apiBase || '/api').replace(/\/+$/, ''),
   pageSize: Math.min(Math.max(Number.parseInt(root.pageSize, 10) || 10, 1), 50),
-  searchDelay: 250, // ms of quiet typing before a search
-  suggestDelay: 120,
 });

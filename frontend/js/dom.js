@@ -32,6 +32,18 @@ export function activeElement(node) {
   return node.getRootNode().activeElement;
 }
 
+/** ↓ ↑ from one of `targets` (the links of a list, data-nav) to the next or previous one; ↑ from the first
+ * calls `top()`, ↓ from the last does nothing (the page scrolls, as usual). True when it moved focus. */
+export function arrowFocus(event, targets, top) {
+  const step = { ArrowDown: 1, ArrowUp: -1 }[event.key];
+  const index = targets.indexOf(event.target);
+  if (!step || index < 0 || index + step >= targets.length) return false;
+  event.preventDefault();
+  if (index + step < 0) top();
+  else targets[index + step].focus();
+  return true;
+}
+
 export function $(selector, root = document) {
   return root.querySelector(selector);
 }

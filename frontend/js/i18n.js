@@ -1,4 +1,4 @@
-// Interface text in French (the default: the content is French) and English.
+// Interface text in French (the default: the content is French) and English, for the page and the widget.
 
 const MESSAGES = {
   fr: {
@@ -113,53 +113,61 @@ const MESSAGES = {
   },
 };
 
-let current = 'fr';
-const formatters = new Map(); // Intl objects are slow to make: one of each kind per language
+const formatters = new Map(); // Intl objects are slow to make: one of each kind per language and options
 
-function formatter(Kind, options) {
-  const key = `${Kind.name}:${current}:${JSON.stringify(options)}`;
-  if (!formatters.has(key)) formatters.set(key, new Kind(current, options));
+function formatter(Kind, locale, options) {
+  const key = `${Kind.name}:${locale}:${JSON.stringify(options)}`;
+  if (!formatters.has(key)) formatters.set(key, new Kind(locale, options));
   return formatters.get(key);
 }
 
-export function setLocale(locale) {
-  current = MESSAGES[locale] ? locale : 'fr';
-  document.documentElement.lang = current;
-}
+/** A translator in `locale` (fr or en), which `setLocale` changes. Each view has its own: the page
+ * switches its language in place, and two widgets on one page may speak different ones. */
+export function createI18n(locale = 'fr') {
+  let current = 'fr';
 
-export function locale() {
-  return current;
-}
-
-function lookup(key) {
-  return key.split('.').reduce((node, part) => node?.[part], MESSAGES[current]) ?? key;
-}
-
-/** t('resultsFor', {n: 3, q: 'x'}): plural forms are picked with Intl.PluralRules when `n` is given. */
-export function t(key, vars = {}) {
-  let message = lookup(key);
-  if (typeof message === 'object') message = message[formatter(Intl.PluralRules).select(vars.n ?? 0)] ?? message.other;
-  return message.replace(/\{(\w+)\}/g, (_, name) => (name === 'n' ? formatNumber(vars.n) : String(vars[name] ?? '')));
-}
-
-export function formatNumber(n) {
-  return formatter(Intl.NumberFormat).format(n ?? 0);
-}
-
-/** "2019-11-02" -> "2 novembre 2019" / "November 2, 2019"; anything unparsable is shown as given. */
-export function formatDate(iso) {
-  const match = /^(\d{4})-(\d{2})-(\d{2})/.exec(iso || '');
-  if (!match) return iso || '';
-  const date = new Date(Date.UTC(+match[1], +match[2] - 1, +match[3]));
-  return formatter(Intl.DateTimeFormat, { dateStyle: 'long', timeZone: 'UTC' }).format(date);
-}
-
-/** "fr" -> "français" / "French" */
-export function languageName(code) {
-  if (!code) return lookup('unknownLang');
-  try {
-    return formatter(Intl.DisplayNames, { type: 'language' }).of(code) || code;
-  } catch {
-    return code;
+  function lookup(key) {
+    return key.split('.').reduce((node, part) => node?.[part], MESSAGES[current]) ?? key;
   }
+
+  function formatNumber(n) {
+    return formatter(Intl.NumberFormat, current).format(n ?? 0);
+  }
+
+  const i18n = {
+    locale: () => current,
+
+    setLocale(next) {
+      current = MESSAGES[next] ? next : 'fr';
+    },
+
+    /** t('resultsFor', {n: 3, q: 'x'}): plural forms are picked with Intl.PluralRules when `n` is given. */
+    t(key, vars = {}) {
+      let message = lookup(key);
+      if (typeof message === 'object') message = message[formatter(Intl.PluralRules, current).select(vars.n ?? 0)] ?? message.other;
+      return message.replace(/\{(\w+)\}/g, (_, name) => (name === 'n' ? formatNumber(vars.n) : String(vars[name] ?? '')));
+    },
+
+    formatNumber,
+
+    /** "2019-11-02" -> "2 novembre 2019" / "November 2, 2019"; anything unparsable is shown as given. */
+    formatDate(iso) {
+      const match = /^(\d{4})-(\d{2})-(\d{2})/.exec(iso || '');
+      if (!match) return iso || '';
+      const date = new Date(Date.UTC(+match[1], +match[2] - 1, +match[3]));
+      return formatter(Intl.DateTimeFormat, current, { dateStyle: 'long', timeZone: 'UTC' }).format(date);
+    },
+
+    /** "fr" -> "français" / "French" */
+    languageName(code) {
+      if (!code) return lookup('unknownLang');
+      try {
+        return formatter(Intl.DisplayNames, current, { type: 'language' }).of(code) || code;
+      } catch {
+        return code;
+      }
+    },
+  };
+  i18n.setLocale(locale);
+  return i18n;
 }

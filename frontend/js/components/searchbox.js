@@ -1,13 +1,14 @@
-// The search box: search as you type (debounced), suggestions in an ARIA combobox listbox, and the
-// keyboard inside it (arrows through suggestions then down into the results, Enter, Esc clears).
+// The search box: search as you type (debounced), and the keyboard inside it (↓ down into the results,
+// Enter searches at once, Esc clears). With a `listbox`, it offers suggestions in an ARIA combobox
+// (the page); without one, results alone follow the typing (the widget).
 
-import { config } from '../config.js';
 import { STALE } from '../api.js';
 import { activeElement, debounce, fill, h } from '../dom.js';
-import { t } from '../i18n.js';
 
 // what /api/suggest returns (functions/search/engine.py's suggest): a word, a speaker, a title
 const KINDS = new Set(['term', 'speaker', 'title']);
+/** ms of quiet typing before a search, and before suggestions */
+const DELAYS = { search: 250, suggest: 120 };
 
 /** The /api/suggest body ({query, suggestions: [{text, kind}]}) as the items worth showing. */
 export function readSuggestions(body) {
@@ -15,14 +16,17 @@ export function readSuggestions(body) {
   return items.filter((item) => typeof item?.text === 'string' && item.text.trim()).slice(0, 8);
 }
 
-export function createSearchBox({ form, input, listbox, api, onQuery, onLeaveDown }) {
+/** `onEscape()` is asked first when Esc has no suggestions to close: it returns true when it used the key
+ * (the widget closes its results), otherwise Esc clears the query. */
+export function createSearchBox({ form, input, listbox = null, api, i18n, onQuery, onLeaveDown, onEscape = () => false }) {
   let items = [];
   let active = -1;
   let typing = false; // the box holds text the state does not have yet
 
-  const isOpen = () => !listbox.hidden;
+  const isOpen = () => listbox !== null && !listbox.hidden;
 
   function close() {
+    if (!listbox) return;
     api.cancel('suggest');
     listbox.hidden = true;
     active = -1;
@@ -47,7 +51,7 @@ export function createSearchBox({ form, input, listbox, api, onQuery, onLeaveDow
           'li',
           { id: `suggestion-${i}`, role: 'option', 'aria-selected': 'false', onmousedown: (e) => e.preventDefault(), onclick: () => choose(i) },
           h('span', { class: 'suggestion-text' }, item.text),
-          KINDS.has(item.kind) ? h('span', { class: 'suggestion-kind' }, t(`kind.${item.kind}`)) : null,
+          KINDS.has(item.kind) ? h('span', { class: 'suggestion-kind' }, i18n.t(`kind.${item.kind}`)) : null,
         ),
       ),
     );
@@ -63,9 +67,9 @@ export function createSearchBox({ form, input, listbox, api, onQuery, onLeaveDow
     } catch {
       close(); // suggestions are a nicety: a failure just hides them
     }
-  }, config.suggestDelay);
+  }, DELAYS.suggest);
 
-  const commitSoon = debounce(() => commit('typing'), config.searchDelay);
+  const commitSoon = debounce(() => commit('typing'), DELAYS.search);
 
   function commit(how) {
     commitSoon.cancel();
@@ -84,7 +88,7 @@ export function createSearchBox({ form, input, listbox, api, onQuery, onLeaveDow
     typing = true;
     commitSoon();
     const q = input.value.trim();
-    if (q.length >= 2) suggest(q);
+    if (listbox && q.length >= 2) suggest(q);
     else {
       suggest.cancel();
       close();
@@ -108,7 +112,7 @@ export function createSearchBox({ form, input, listbox, api, onQuery, onLeaveDow
     } else if (event.key === 'Escape') {
       event.preventDefault();
       if (isOpen()) close();
-      else if (input.value) {
+      else if (!onEscape() && input.value) {
         input.value = '';
         commit('submit');
       }

@@ -1,15 +1,15 @@
-// Links that change the page's state: a real href (a new tab or a copied link gives the same view),
-// handled in place on a plain click.
+// Links that change a view's state: a real href (a new tab or a copied link gives the same view),
+// handled in place on a plain click. The view says what the href is: the page links to itself, the
+// widget to the search page.
 
 import { h } from '../dom.js';
-import { serializeState } from '../url.js';
 
-/** An <a> to the state `next`; a plain click calls `go(next)` instead of loading the page again. */
-export function stateLink(go, next, props, ...children) {
+/** An <a> to the state `next`; a plain click calls `view.go(next)` instead of following `view.href(next)`. */
+export function stateLink(view, next, props, ...children) {
   const onclick = (event) => {
     if (event.button || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
     event.preventDefault();
-    go(next);
+    view.go(next);
   };
-  return h('a', { ...props, href: serializeState(next) || '?', onclick }, ...children);
+  return h('a', { ...props, href: view.href(next), onclick }, ...children);
 }
