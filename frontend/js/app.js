@@ -6,10 +6,12 @@ import { createFilterPanel } from './components/filterpanel.js';
 import { createPager } from './components/pager.js';
 import { createResults } from './components/results.js';
 import { createSearchBox } from './components/searchbox.js';
+import { createSuggestions } from './components/suggestions.js';
 import { createTalkView } from './components/talkview.js';
 import { config } from './config.js';
 import { $, arrowFocus } from './dom.js';
 import { createI18n } from './i18n.js';
+import { PAGE_TEXT } from './pagetext.js';
 import { createStore, followHistory } from './state.js';
 import { LOCALES, MAX_PAGE, activeFilters, parseState, sameSearch, searchParams, serializeState } from './url.js';
 
@@ -28,7 +30,7 @@ function storedLocale() {
 const api = createApi(config.apiBase);
 const store = createStore(parseState(location.search, storedLocale()));
 followHistory(store);
-const i18n = createI18n(store.get().hl);
+const i18n = createI18n(store.get().hl, PAGE_TEXT);
 const { t } = i18n;
 
 const resultsView = $('#results-view');
@@ -53,12 +55,11 @@ function backToResults(next) {
 /** What the components need from the page: how to change its state, the link to a state, its language. */
 const view = { go, href: (next) => serializeState(next) || '?', i18n };
 
+const suggestions = createSuggestions({ input, listbox: $('#suggestions'), api, i18n, onChoose: (text) => searchBox.submit(text) });
 const searchBox = createSearchBox({
   form: $('form[role=search]'),
   input,
-  listbox: $('#suggestions'),
-  api,
-  i18n,
+  suggestions,
   onQuery(q, how) {
     const state = store.get();
     if (q === state.q && !state.talk) return;

@@ -1,18 +1,12 @@
-// Interface text in French (the default: the content is French) and English, for the page and the widget.
+// Interface text in French (the default: the content is French) and English: the translator, and the
+// text of the parts the page and the widget share (search box, results, notes, facets). Each adds its
+// own text (pagetext.js, the widget's module) when it makes its translator.
 
 const MESSAGES = {
   fr: {
-    title: 'Recherche de talks',
-    tagline: 'Les résumés des conférences, en un clin d’œil.',
-    skip: 'Aller aux résultats',
-    footer: 'Recherche plein texte, tolérante aux fautes de frappe, sur les résumés publiés.',
     resultsHeading: 'Résultats',
     searchLabel: 'Rechercher un talk',
     placeholder: 'Rechercher : titre, intervenant, sujet…',
-    searchButton: 'Rechercher',
-    suggestions: 'Suggestions',
-    otherLocale: 'English',
-    otherLocaleTitle: 'Switch the interface to English',
     results: { one: '{n} résultat', other: '{n} résultats' },
     resultsFor: { one: '{n} résultat pour « {q} »', other: '{n} résultats pour « {q} »' },
     noResultsFor: 'Aucun résultat pour « {q} »',
@@ -20,54 +14,25 @@ const MESSAGES = {
     noResultsHelp: 'Vérifiez l’orthographe, essayez des mots plus généraux ou moins de mots.',
     didYouMean: 'Vouliez-vous dire',
     removeFilters: 'Retirer les filtres',
-    clearFilters: 'Tout effacer',
-    activeFilters: 'Filtres actifs',
-    removeFilter: 'Retirer le filtre {facet} : {value}',
-    filters: 'Filtres',
     showMore: 'Afficher plus',
     showLess: 'Afficher moins',
-    sortLabel: 'Trier par',
-    sort: { relevance: 'pertinence', date: 'date' },
     facet: { speaker: 'Intervenant·e', company: 'Entreprise', event: 'Événement', year: 'Année', lang: 'Langue' },
-    pagination: 'Pagination',
-    previous: 'Précédent',
-    next: 'Suivant',
-    pageN: 'Page {n}',
     partial: 'Résultats partiels : la recherche a pris trop de temps.',
     matchedAny: 'Aucun talk ne contient tous ces mots : voici ceux qui en contiennent une partie.',
     matchedSome: 'D’abord les talks qui contiennent tous ces mots, puis ceux qui n’en contiennent qu’une partie.',
-    loading: 'Recherche…',
     error: 'La recherche n’a pas abouti',
     errorOffline: 'Le service de recherche est injoignable.',
     retry: 'Réessayer',
     source: 'Source',
     openSource: 'Ouvrir la source de « {title} »',
-    back: 'Retour aux résultats',
-    related: 'Talks proches',
-    tags: 'Mots-clés',
-    talkMissing: 'Ce talk est introuvable.',
-    keyboardHint: 'Raccourcis : / pour chercher, ↑ ↓ pour parcourir, Entrée pour ouvrir, Échap pour effacer.',
-    keyboardHintTalk: 'Raccourcis : ↑ ↓ pour parcourir les talks proches, Entrée pour ouvrir, Échap pour revenir aux résultats, / pour chercher.',
-    keyboardHintTalkAlone: 'Raccourcis : Échap pour revenir aux résultats, / pour chercher.',
-    showResults: { one: 'Voir {n} résultat', other: 'Voir {n} résultats' },
-    seeResults: 'Voir les résultats',
     unknownLang: 'inconnue',
     colon: '\u00a0: ',
     questionMark: '\u00a0?',
-    kind: { title: 'titre', speaker: 'intervenant·e', term: 'mot' },
   },
   en: {
-    title: 'Talk search',
-    tagline: 'Conference talk summaries at a glance.',
-    skip: 'Skip to the results',
-    footer: 'Full-text, typo-tolerant search over the published summaries.',
     resultsHeading: 'Results',
     searchLabel: 'Search talks',
     placeholder: 'Search: title, speaker, topic…',
-    searchButton: 'Search',
-    suggestions: 'Suggestions',
-    otherLocale: 'Français',
-    otherLocaleTitle: 'Passer l’interface en français',
     results: { one: '{n} result', other: '{n} results' },
     resultsFor: { one: '{n} result for “{q}”', other: '{n} results for “{q}”' },
     noResultsFor: 'No results for “{q}”',
@@ -75,41 +40,20 @@ const MESSAGES = {
     noResultsHelp: 'Check the spelling, try more general or fewer words.',
     didYouMean: 'Did you mean',
     removeFilters: 'Remove the filters',
-    clearFilters: 'Clear all',
-    activeFilters: 'Active filters',
-    removeFilter: 'Remove the filter {facet}: {value}',
-    filters: 'Filters',
     showMore: 'Show more',
     showLess: 'Show less',
-    sortLabel: 'Sort by',
-    sort: { relevance: 'relevance', date: 'date' },
     facet: { speaker: 'Speaker', company: 'Company', event: 'Event', year: 'Year', lang: 'Language' },
-    pagination: 'Pagination',
-    previous: 'Previous',
-    next: 'Next',
-    pageN: 'Page {n}',
     partial: 'Partial results: the search took too long.',
     matchedAny: 'No talk has all of these words: here are those with some of them.',
     matchedSome: 'Talks with all of these words come first, then talks with only some of them.',
-    loading: 'Searching…',
     error: 'The search failed',
     errorOffline: 'The search service cannot be reached.',
     retry: 'Try again',
     source: 'Source',
     openSource: 'Open the source of “{title}”',
-    back: 'Back to the results',
-    related: 'Related talks',
-    tags: 'Tags',
-    talkMissing: 'This talk cannot be found.',
-    keyboardHint: 'Shortcuts: / to search, ↑ ↓ to move, Enter to open, Esc to clear.',
-    keyboardHintTalk: 'Shortcuts: ↑ ↓ to move through related talks, Enter to open, Esc to go back to the results, / to search.',
-    keyboardHintTalkAlone: 'Shortcuts: Esc to go back to the results, / to search.',
-    showResults: { one: 'Show {n} result', other: 'Show {n} results' },
-    seeResults: 'Show the results',
     unknownLang: 'unknown',
     colon: ': ',
     questionMark: '?',
-    kind: { title: 'title', speaker: 'speaker', term: 'word' },
   },
 };
 
@@ -121,13 +65,15 @@ function formatter(Kind, locale, options) {
   return formatters.get(key);
 }
 
-/** A translator in `locale` (fr or en), which `setLocale` changes. Each view has its own: the page
- * switches its language in place, and two widgets on one page may speak different ones. */
-export function createI18n(locale = 'fr') {
+/** A translator in `locale` (fr or en), which `setLocale` changes, knowing the shared text plus `more`
+ * ({fr: {...}, en: {...}}). Each view has its own: the page switches its language in place, and two
+ * widgets on one page may speak different ones. */
+export function createI18n(locale = 'fr', more = {}) {
+  const messages = { fr: { ...MESSAGES.fr, ...more.fr }, en: { ...MESSAGES.en, ...more.en } };
   let current = 'fr';
 
   function lookup(key) {
-    return key.split('.').reduce((node, part) => node?.[part], MESSAGES[current]) ?? key;
+    return key.split('.').reduce((node, part) => node?.[part], messages[current]) ?? key;
   }
 
   function formatNumber(n) {
@@ -138,7 +84,7 @@ export function createI18n(locale = 'fr') {
     locale: () => current,
 
     setLocale(next) {
-      current = MESSAGES[next] ? next : 'fr';
+      current = messages[next] ? next : 'fr';
     },
 
     /** t('resultsFor', {n: 3, q: 'x'}): plural forms are picked with Intl.PluralRules when `n` is given. */
