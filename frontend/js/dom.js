@@ -32,8 +32,8 @@ export function activeElement(node) {
   return node.getRootNode().activeElement;
 }
 
-/** ↓ ↑ from one of `targets` (the links of a list, data-nav) to the next or previous one; ↑ from the first
- * calls `top()`, ↓ from the last does nothing (the page scrolls, as usual). True when it moved focus. */
+/** ↓ ↑ from one of `targets` to the next or previous; ↑ from the first calls `top()`, ↓ from the last is
+ * left alone (the page scrolls). True when it moved the focus. */
 export function arrowFocus(event, targets, top) {
   const step = { ArrowDown: 1, ArrowUp: -1 }[event.key];
   const index = targets.indexOf(event.target);

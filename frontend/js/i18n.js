@@ -65,9 +65,8 @@ function formatter(Kind, locale, options) {
   return formatters.get(key);
 }
 
-/** A translator in `locale` (fr or en), which `setLocale` changes, knowing the shared text plus `more`
- * ({fr: {...}, en: {...}}). Each view has its own: the page switches its language in place, and two
- * widgets on one page may speak different ones. */
+/** A translator of the shared text plus `more` ({fr, en}) in `locale`, which `setLocale` changes. One per
+ * view: two widgets on a page may speak different languages. */
 export function createI18n(locale = 'fr', more = {}) {
   const messages = { fr: { ...MESSAGES.fr, ...more.fr }, en: { ...MESSAGES.en, ...more.en } };
   let current = 'fr';

@@ -1,5 +1,4 @@
-// One search result, as the page and the widget both show it: title, meta line, the snippet with the
-// matched words highlighted, and the link to its source.
+// One search result, as the page and the widget show it.
 
 import { h } from '../dom.js';
 import { splitSnippet } from '../snippet.js';
@@ -11,9 +10,8 @@ export function snippetNodes(snippet) {
   return splitSnippet(snippet).map((s) => (s.mark ? h('mark', {}, s.text) : s.text));
 }
 
-/** A result's <li>. `title` is its title link, which the view makes: the page opens its talk view, the
- * widget the talk's own page. `source: false` leaves out the separate link to the source (the widget's
- * title is that link already). */
+/** A result's <li>, under `title`, the link its view makes (the page's opens the talk view); `source: false`
+ * leaves out the link to its source (the widget's title is that link). */
 export function renderHit(hit, title, i18n, { source = true } = {}) {
   const href = source ? safeHref(hit.url, location.href) : '';
   return h(

@@ -1,11 +1,10 @@
-// What the page and the widget say above the results: "did you mean", no results (with the way out
-// of the filters), only some of the words matched, partial results; and a failed search.
+// What the page and the widget say above the results, and when a search fails.
 
 import { h } from '../dom.js';
 import { activeFilters, clearFilters } from '../url.js';
 import { stateLink } from './statelink.js';
 
-/** The notes about the search `state` answered by `data` (the /api/search body), as nodes. */
+/** "Did you mean", no results, some words only, partial results: about `data`, the answer to `state`. */
 export function searchNotes(state, data, view) {
   const { t } = view.i18n;
   const parts = [];
@@ -26,7 +25,7 @@ export function searchNotes(state, data, view) {
   return parts;
 }
 
-/** A failed search (an ApiError): what went wrong, and a button that tries again. */
+/** What went wrong (an ApiError), and a button that tries again. */
 export function searchError(error, i18n, retry) {
   const { t } = i18n;
   const detail = error.status === 0 ? t('errorOffline') : error.message;

@@ -1,13 +1,12 @@
-// The search box: search as you type (debounced), and the keys inside it: ↓ goes down into the results,
-// Enter searches at once, Esc clears. The page gives it suggestions (suggestions.js), which get the
-// keys first; the widget has none (its results follow the typing).
+// The search box: search as you type (debounced), ↓ down to the results, Enter searches at once, Esc
+// clears. The page gives it suggestions (suggestions.js), which see the keys first.
 
 import { debounce } from '../dom.js';
 
 const SEARCH_DELAY = 250; // ms of quiet typing before a search
 
-/** `onQuery(q, how)` with how 'typing' or 'submit'. When Esc has no suggestions to close, `onEscape()` is
- * asked first: it returns true when it used the key (the widget closes its results), else Esc clears. */
+/** `onQuery(q, how)`, how: 'typing' or 'submit'. Esc with no suggestions open asks `onEscape()` first
+ * (true: it used the key), then clears. */
 export function createSearchBox({ form, input, suggestions = null, onQuery, onLeaveDown, onEscape = () => false }) {
   let typing = false; // the box holds text the state does not have yet
 

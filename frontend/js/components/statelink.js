@@ -1,6 +1,5 @@
-// Links that change a view's state: a real href (a new tab or a copied link gives the same view),
-// handled in place on a plain click. The view says what the href is: the page links to itself, the
-// widget to the search page.
+// Links that change a view's state: a real href (a new tab or a copied link gives the same view: the
+// page links to itself, the widget to the search page), handled in place on a plain click.
 
 import { h } from '../dom.js';
 
