@@ -28,11 +28,7 @@ class TalkSearch extends HTMLElement {
   #i18n = createI18n('fr', TEXT);
   #view = { go: (next) => this.#go(next), href: (next) => SEARCH_PAGE + (serializeState(next) || '?'), i18n: this.#i18n };
   #state = emptyState();
-  #shown = null; // {state, data} on screen
-  #size = 5;
-  #api;
-  #box;
-  #facets;
+  #shown = null; // on screen: {state, data} or {state, error}
   #ui;
 
   connectedCallback() {
@@ -44,35 +40,35 @@ class TalkSearch extends HTMLElement {
   }
 
   #build() {
-    const size = Math.min(Math.max(Number.parseInt(this.getAttribute('size'), 10) || 5, 1), 50);
     const named = this.getAttribute('facets')?.split(/[\s,]+/).filter(Boolean);
     const facets = named ? FACETS.filter((facet) => !named.length || named.includes(facet)) : [];
+    const hidden = (props) => h('p', { class: 'visually-hidden', ...props });
     const ui = {
+      size: Math.min(Math.max(Number.parseInt(this.getAttribute('size'), 10) || 5, 1), 50),
+      api: createApi((this.getAttribute('api') || here('../api')).replace(/\/+$/, '')),
       label: h('label', { for: 'q', class: 'visually-hidden' }),
       input: h('input', { id: 'q', type: 'search', part: 'input', autocomplete: 'off', spellcheck: 'false', maxlength: MAX_QUERY, enterkeyhint: 'search', 'aria-describedby': 'hint' }),
-      hint: h('p', { id: 'hint', class: 'visually-hidden' }),
+      hint: hidden({ id: 'hint' }),
+      heading: h('h2', { id: 'heading', class: 'visually-hidden' }), // the hits' h3 follow a heading
       count: h('p', { class: 'count' }),
       facets: facets.length ? h('div', { class: 'facets' }) : null,
       notice: h('div', { class: 'notice' }),
       hits: h('ol', { class: 'hits' }),
       more: h('a', { class: 'more', 'data-nav': '', hidden: true }),
-      status: h('p', { class: 'visually-hidden', role: 'status', 'aria-live': 'polite', 'aria-atomic': 'true' }),
+      status: hidden({ role: 'status', 'aria-live': 'polite', 'aria-atomic': 'true' }),
     };
     const form = h('form', { role: 'search', part: 'form' }, ui.label, ui.input);
     // focusable: a click on its text keeps the focus in the widget
-    ui.panel = h('section', { class: 'panel', part: 'panel', tabindex: '-1', hidden: true, 'aria-busy': 'false' },
-      ui.count, h('div', { class: 'body' }, ui.facets, h('div', {}, ui.notice, ui.hits, ui.more)));
-    // hidden until styled
-    ui.root = h('div', { hidden: true }, form, ui.hint, ui.panel, ui.status);
+    ui.panel = h('section', { class: 'panel', part: 'panel', tabindex: '-1', hidden: true, 'aria-labelledby': 'heading' },
+      ui.heading, ui.count, h('div', { class: 'body' }, ui.facets, h('div', {}, ui.notice, ui.hits, ui.more)));
+    ui.root = h('div', { hidden: true }, form, ui.hint, ui.panel, ui.status); // hidden until styled
     const reveal = () => (ui.root.hidden = false);
     const shadow = this.attachShadow({ mode: 'open' });
     shadow.append(h('link', { rel: 'stylesheet', href: here('talksearch.css'), onload: reveal, onerror: reveal }), ui.root);
     this.#ui = ui;
-    this.#size = size;
-    this.#api = createApi((this.getAttribute('api') || here('../api')).replace(/\/+$/, ''));
     this.#translate();
 
-    this.#box = createSearchBox({
+    ui.box = createSearchBox({
       form,
       input: ui.input,
       onQuery: (q) => q !== this.#state.q && this.#go({ ...this.#state, q, page: 1 }),
@@ -88,7 +84,7 @@ class TalkSearch extends HTMLElement {
     });
     if (facets.length) {
       import('../js/components/facets.js').then(({ createFacets }) => {
-        this.#facets = createFacets({ root: ui.facets, view: this.#view, names: facets });
+        ui.facetList = createFacets({ root: ui.facets, view: this.#view, names: facets });
         if (this.#shown) this.#render();
       });
     }
@@ -117,7 +113,7 @@ class TalkSearch extends HTMLElement {
     ui.label.textContent = t('searchLabel');
     ui.input.placeholder = this.getAttribute('placeholder') ?? t('placeholder');
     ui.hint.textContent = t('hint');
-    ui.panel.setAttribute('aria-label', t('resultsHeading'));
+    ui.heading.textContent = t('resultsHeading');
     if (this.#shown) this.#render();
   }
 
@@ -135,54 +131,52 @@ class TalkSearch extends HTMLElement {
   }
 
   #go(next) {
+    const { api, box, panel, status } = this.#ui;
     this.#state = next;
-    this.#box.sync(next.q);
+    box.sync(next.q);
     if (next.q) return this.#search(next);
-    this.#api.cancel('search');
+    api.cancel('search');
     this.#shown = null;
     this.#close();
-    this.#ui.panel.setAttribute('aria-busy', 'false');
-    this.#ui.status.textContent = '';
+    panel.removeAttribute('aria-busy');
+    status.textContent = '';
   }
 
   async #search(state) {
-    const { panel, count, hits, more, notice, status } = this.#ui;
+    const { api, size, panel, status } = this.#ui;
     const { t } = this.#i18n;
     panel.setAttribute('aria-busy', 'true');
     try {
-      const data = await this.#api.search(searchParams(state, this.#size));
+      const data = await api.search(searchParams(state, size));
       if (data === STALE) return;
       this.#shown = { state, data };
-      this.#render();
       status.textContent = t('resultsFor', { n: data.total ?? 0, q: state.q });
     } catch (error) {
       if (!(error instanceof ApiError)) throw error;
-      this.#shown = null;
-      fill(count);
-      fill(hits);
-      more.hidden = true;
-      fill(notice, searchError(error, this.#i18n, () => this.#search(state)));
+      this.#shown = { state, error };
       status.textContent = t('error');
     }
-    panel.setAttribute('aria-busy', 'false');
+    this.#render();
+    panel.removeAttribute('aria-busy');
     if (this.shadowRoot.activeElement) this.#open();
   }
 
   #render() {
-    const { state, data } = this.#shown;
-    const { panel, count, notice, hits, more, input } = this.#ui;
+    const { state, data = {}, error } = this.#shown;
+    const { panel, count, notice, hits, more, input, facetList } = this.#ui;
     const { t } = this.#i18n;
     const focused = panel.contains(activeElement(panel));
     const list = data.hits ?? [];
-    fill(count, t('results', { n: data.total ?? 0 }));
-    fill(notice, searchNotes(state, data, this.#view));
+    const total = data.total ?? 0;
+    fill(count, error ? '' : t('results', { n: total }));
+    fill(notice, error ? searchError(error, this.#i18n, () => this.#search(state)) : searchNotes(state, data, this.#view));
     // a talk opens where it was published, else in the search page's talk view
     const title = (hit) => h('a', { href: safeHref(hit.url, location.href) || this.#view.href({ ...state, talk: hit.id }), 'data-nav': '' }, hit.title);
     fill(hits, list.map((hit) => renderHit(hit, title(hit), this.#i18n, { source: false })));
-    more.hidden = !(data.total > list.length);
+    more.hidden = !(total > list.length);
     more.href = this.#view.href(state);
-    more.textContent = t('seeAll', { n: data.total ?? 0 });
-    this.#facets?.render(state, data);
+    more.textContent = t('seeAll', { n: total });
+    if (!error) facetList?.render(state, data);
     // the focused link ("did you mean") is gone: the keyboard stays in the widget
     if (focused && !panel.contains(activeElement(panel))) input.focus();
   }
