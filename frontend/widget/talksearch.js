@@ -5,9 +5,10 @@ import { ApiError, STALE, createApi } from '../js/api.js';
 import { renderHit } from '../js/components/hit.js';
 import { searchError, searchNotes } from '../js/components/notice.js';
 import { createSearchBox } from '../js/components/searchbox.js';
+import { MAX_QUERY_CHARS, MAX_SIZE } from '../js/contracts.js';
 import { activeElement, arrowFocus, fill, h } from '../js/dom.js';
 import { createI18n } from '../js/i18n.js';
-import { FACETS, LOCALES, MAX_QUERY, emptyState, safeHref, searchParams, serializeState } from '../js/url.js';
+import { FACETS, LOCALES, emptyState, safeHref, searchParams, serializeState } from '../js/url.js';
 
 const here = (path) => new URL(path, import.meta.url).href;
 const SEARCH_PAGE = here('../'); // published with it: "see all results", talks without a link
@@ -44,10 +45,10 @@ class TalkSearch extends HTMLElement {
     const facets = named ? FACETS.filter((facet) => !named.length || named.includes(facet)) : [];
     const hidden = (props) => h('p', { class: 'visually-hidden', ...props });
     const ui = {
-      size: Math.min(Math.max(Number.parseInt(this.getAttribute('size'), 10) || 5, 1), 50),
+      size: Math.min(Math.max(Number.parseInt(this.getAttribute('size'), 10) || 5, 1), MAX_SIZE),
       api: createApi((this.getAttribute('api') || here('../api')).replace(/\/+$/, '')),
       label: h('label', { for: 'q', class: 'visually-hidden' }),
-      input: h('input', { id: 'q', type: 'search', part: 'input', autocomplete: 'off', spellcheck: 'false', maxlength: MAX_QUERY, enterkeyhint: 'search', 'aria-describedby': 'hint' }),
+      input: h('input', { id: 'q', type: 'search', part: 'input', autocomplete: 'off', spellcheck: 'false', maxlength: MAX_QUERY_CHARS, enterkeyhint: 'search', 'aria-describedby': 'hint' }),
       hint: hidden({ id: 'hint' }),
       heading: h('h2', { id: 'heading', class: 'visually-hidden' }), // the hits' h3 follow a heading
       count: h('p', { class: 'count' }),

@@ -1,7 +1,7 @@
 // Pagination: previous / numbered pages / next, as real links so every page has its own URL.
 
+import { DEFAULT_SIZE, MAX_PAGE } from '../contracts.js';
 import { fill, h } from '../dom.js';
-import { MAX_PAGE } from '../url.js';
 import { stateLink } from './statelink.js';
 
 /** The page numbers to show: first, last, and a window around the current one (0 marks a gap). */
@@ -18,7 +18,7 @@ export function createPager({ root, view }) {
   const { t, formatNumber } = view.i18n;
   return {
     render(state, data) {
-      const size = data.size || 10;
+      const size = data.size || DEFAULT_SIZE;
       const last = Math.min(Math.ceil((data.total || 0) / size), MAX_PAGE);
       root.hidden = last <= 1;
       if (last <= 1) return fill(root);

@@ -2,16 +2,17 @@
 // listbox, with the arrows, Enter and Esc inside it. The search box (searchbox.js) hands them its keys.
 
 import { STALE } from '../api.js';
+import { MAX_SUGGESTIONS, SUGGESTION_KINDS } from '../contracts.js';
 import { activeElement, debounce, fill, h } from '../dom.js';
 
-// what /api/suggest returns (functions/search/engine.py's suggest): a word, a speaker, a title
-const KINDS = new Set(['term', 'speaker', 'title']);
+// what /api/suggest returns: a word, a speaker, a title
+const KINDS = new Set(SUGGESTION_KINDS);
 const DELAY = 120; // ms of quiet typing before asking
 
 /** The /api/suggest body ({query, suggestions: [{text, kind}]}) as the items worth showing. */
 export function readSuggestions(body) {
   const items = Array.isArray(body?.suggestions) ? body.suggestions : [];
-  return items.filter((item) => typeof item?.text === 'string' && item.text.trim()).slice(0, 8);
+  return items.filter((item) => typeof item?.text === 'string' && item.text.trim()).slice(0, MAX_SUGGESTIONS);
 }
 
 /** Suggestions for `input` in `listbox`; choosing one calls `onChoose(text)`. */
