@@ -1,5 +1,5 @@
-// The page's own interface text (its header and footer, filters panel, sort, pager, talk view, keyboard
-// hints and suggestions), added to the shared text of i18n.js.
+// The page's own interface text (its header and footer, filters panel, sort, pager, talk view, source
+// links, keyboard hints and suggestions), added to the shared text of i18n.js.
 
 export const PAGE_TEXT = {
   fr: {
@@ -24,6 +24,8 @@ export const PAGE_TEXT = {
     back: 'Retour aux résultats',
     related: 'Talks proches',
     tags: 'Mots-clés',
+    source: 'Source',
+    openSource: 'Ouvrir la source de « {title} »',
     talkMissing: 'Ce talk est introuvable.',
     keyboardHint: 'Raccourcis : / pour chercher, ↑ ↓ pour parcourir, Entrée pour ouvrir, Échap pour effacer.',
     keyboardHintTalk: 'Raccourcis : ↑ ↓ pour parcourir les talks proches, Entrée pour ouvrir, Échap pour revenir aux résultats, / pour chercher.',
@@ -54,6 +56,8 @@ export const PAGE_TEXT = {
     back: 'Back to the results',
     related: 'Related talks',
     tags: 'Tags',
+    source: 'Source',
+    openSource: 'Open the source of “{title}”',
     talkMissing: 'This talk cannot be found.',
     keyboardHint: 'Shortcuts: / to search, ↑ ↓ to move, Enter to open, Esc to clear.',
     keyboardHintTalk: 'Shortcuts: ↑ ↓ to move through related talks, Enter to open, Esc to go back to the results, / to search.',

@@ -173,7 +173,7 @@ class TalkSearch extends HTMLElement {
     fill(notice, error ? searchError(error, this.#i18n, () => this.#search(state)) : searchNotes(state, data, this.#view));
     // a talk opens where it was published, else in the search page's talk view
     const title = (hit) => h('a', { href: safeHref(hit.url, location.href) || this.#view.href({ ...state, talk: hit.id }), 'data-nav': '' }, hit.title);
-    fill(hits, list.map((hit) => renderHit(hit, title(hit), this.#i18n, { source: false })));
+    fill(hits, list.map((hit) => renderHit(hit, title(hit), this.#i18n)));
     more.hidden = !(total > list.length);
     more.href = this.#view.href(state);
     more.textContent = t('seeAll', { n: total });

@@ -1,27 +1,34 @@
-// One search result, as the page and the widget show it.
+// A talk as a list shows it: one search result (the page's and the widget's), and the line under a
+// talk's title (speakers, company, event, date, language) that the talk view and its related talks show too.
 
 import { h } from '../dom.js';
 import { splitSnippet } from '../snippet.js';
-import { safeHref } from '../url.js';
-import { talkMeta } from './talkmeta.js';
+
+/** The parts of a talk's meta line, for a <p class="meta">, dated in `i18n`'s language. Each part is one
+ * element, so the stylesheet can keep it whole. */
+export function talkMeta(talk, i18n) {
+  const parts = [];
+  const speakers = Array.isArray(talk.speakers) ? talk.speakers.filter(Boolean) : [];
+  if (speakers.length) parts.push(h('span', { class: 'speakers' }, speakers.join(', ')));
+  if (talk.company) parts.push(h('span', {}, talk.company));
+  if (talk.event) parts.push(h('span', {}, talk.event));
+  if (talk.date) parts.push(h('time', { datetime: talk.date }, i18n.formatDate(talk.date)));
+  if (talk.lang) parts.push(h('span', { class: 'badge', lang: talk.lang }, talk.lang.toUpperCase()));
+  return parts;
+}
 
 /** The API snippet as text nodes and <mark> elements (never innerHTML). */
 export function snippetNodes(snippet) {
   return splitSnippet(snippet).map((s) => (s.mark ? h('mark', {}, s.text) : s.text));
 }
 
-/** A result's <li>, under `title`, the link its view makes (the page's opens the talk view); `source: false`
- * leaves out the link to its source (the widget's title is that link). */
-export function renderHit(hit, title, i18n, { source = true } = {}) {
-  const href = source ? safeHref(hit.url, location.href) : '';
-  return h(
-    'li',
-    { class: 'hit', 'data-testid': 'hit' },
+/** A result's <li>: `title` is the link its view makes (the page's opens the talk view, the widget's the
+ * talk where it was published), then the meta line, the snippet and what the view adds (`extra`). */
+export function renderHit(hit, title, i18n, ...extra) {
+  return h('li', { class: 'hit', 'data-testid': 'hit' },
     h('article', { lang: hit.lang || null },
       h('h3', { class: 'hit-title' }, title),
       h('p', { class: 'meta' }, talkMeta(hit, i18n)),
       hit.snippet ? h('p', { class: 'snippet' }, snippetNodes(hit.snippet)) : null,
-      href ? h('a', { class: 'source', href, rel: 'noopener noreferrer', 'aria-label': i18n.t('openSource', { title: hit.title }) }, i18n.t('source'), ' ↗') : null,
-    ),
-  );
+      extra));
 }

@@ -1,7 +1,7 @@
 // The page's results column: count and sort, active filters, the notes above the results, the hits.
 
 import { fill, h } from '../dom.js';
-import { activeFilters, clearFilters, toggleFilter } from '../url.js';
+import { activeFilters, clearFilters, safeHref, toggleFilter } from '../url.js';
 import { renderHit } from './hit.js';
 import { searchError, searchNotes } from './notice.js';
 import { stateLink } from './statelink.js';
@@ -31,6 +31,12 @@ export function createResults({ root, count, sort, chips, notice, list, view, re
   /** The title opens the talk view, in place. */
   const titleLink = (state, hit) => stateLink(view, { ...state, talk: hit.id }, { 'data-nav': '' }, hit.title);
 
+  /** Under the snippet, a link to where the talk was published (http(s) only). */
+  function sourceLink(hit) {
+    const href = safeHref(hit.url, location.href);
+    return href ? h('a', { class: 'source', href, rel: 'noopener noreferrer', 'aria-label': t('openSource', { title: hit.title }) }, t('source'), ' ↗') : null;
+  }
+
   return {
     /** The active filters, as soon as they change (before their results: nothing jumps when they come). */
     showFilters: renderChips,
@@ -41,7 +47,7 @@ export function createResults({ root, count, sort, chips, notice, list, view, re
       sort.value = state.sort; // the options are in the page from the start: no shift when they arrive
       renderChips(state);
       fill(notice, searchNotes(state, data, view));
-      fill(list, (data.hits ?? []).map((hit) => renderHit(hit, titleLink(state, hit), i18n)));
+      fill(list, (data.hits ?? []).map((hit) => renderHit(hit, titleLink(state, hit), i18n, sourceLink(hit))));
     },
     renderError(state, error) {
       currentState = state;

@@ -3,8 +3,8 @@
 
 import { fill, h } from '../dom.js';
 import { safeHref } from '../url.js';
+import { talkMeta } from './hit.js';
 import { stateLink } from './statelink.js';
-import { talkMeta } from './talkmeta.js';
 
 function paragraphs(text) {
   return String(text ?? '')
