@@ -9,13 +9,15 @@ import { createSearchBox } from './components/searchbox.js';
 import { createSuggestions } from './components/suggestions.js';
 import { createTalkView } from './components/talkview.js';
 import { config } from './config.js';
-import { $, arrowFocus } from './dom.js';
+import { MAX_PAGE } from './contracts.js';
+import { arrowFocus } from './dom.js';
 import { createI18n } from './i18n.js';
 import { PAGE_TEXT } from './pagetext.js';
-import { createStore, followHistory } from './state.js';
-import { LOCALES, MAX_PAGE, activeFilters, parseState, sameSearch, searchParams, serializeState } from './url.js';
+import { createStore, followHistory, parseState, sameSearch } from './state.js';
+import { LOCALES, activeFilters, searchParams, serializeState } from './url.js';
 
 const LOCALE_KEY = 'talksearch.hl';
+const $ = (selector) => document.querySelector(selector);
 
 /** The interface language chosen on an earlier visit, French otherwise. */
 function storedLocale() {

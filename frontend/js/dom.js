@@ -44,10 +44,6 @@ export function arrowFocus(event, targets, top) {
   return true;
 }
 
-export function $(selector, root = document) {
-  return root.querySelector(selector);
-}
-
 export function debounce(fn, ms) {
   let timer = 0;
   const run = (...args) => {

@@ -1,11 +1,11 @@
-// The page's state <-> its URL. Pure functions (no DOM), so they are unit-tested with `node --test`.
-// One state object describes everything the visitor sees; the URL is its shareable form.
+// A view's state: its URL (the search page's shareable form of it), its /api/search parameters, and the
+// changes filters make. One state object describes everything the visitor sees. Pure functions (no DOM),
+// unit-tested with `node --test`; reading a state back from the address bar is the page's (state.js).
 
-// The API's facets, sorts and bounds come from contracts.js, generated from the Python side: a URL
-// outside the bounds is clamped rather than sent to fail.
-import { FACET_NAMES as FACETS, MAX_FACET_VALUES, MAX_PAGE, MAX_QUERY_CHARS, SORTS } from './contracts.js';
+// The API's facets and bounds come from contracts.js, generated from the Python side.
+import { FACET_NAMES as FACETS, MAX_FACET_VALUES } from './contracts.js';
 
-export { FACETS, MAX_PAGE, MAX_QUERY_CHARS, SORTS };
+export { FACETS };
 export const LOCALES = ['fr', 'en'];
 
 export function emptyState(hl = 'fr') {
@@ -14,27 +14,14 @@ export function emptyState(hl = 'fr') {
   return { q: '', filters, sort: 'relevance', page: 1, talk: '', hl };
 }
 
-function cleanValues(values) {
+/** Facet values trimmed, without blanks or repeats, at most as many as the API takes. */
+export function cleanValues(values) {
   const seen = new Set();
   for (const value of values) {
     const v = value.trim();
     if (v && !seen.has(v) && seen.size < MAX_FACET_VALUES) seen.add(v);
   }
   return [...seen];
-}
-
-/** Read a state from `location.search`; anything malformed falls back to the default. */
-export function parseState(search, defaultLocale = 'fr') {
-  const params = new URLSearchParams(search);
-  const state = emptyState(defaultLocale);
-  state.q = (params.get('q') || '').slice(0, MAX_QUERY_CHARS);
-  for (const facet of FACETS) state.filters[facet] = cleanValues(params.getAll(facet));
-  if (SORTS.includes(params.get('sort'))) state.sort = params.get('sort');
-  const page = Number.parseInt(params.get('page') || '1', 10);
-  state.page = Number.isFinite(page) ? Math.min(Math.max(page, 1), MAX_PAGE) : 1;
-  state.talk = params.get('talk') || '';
-  if (LOCALES.includes(params.get('hl'))) state.hl = params.get('hl');
-  return state;
 }
 
 /** The query string of a state ('' for the default view), defaults left out so links stay short. */
@@ -56,11 +43,6 @@ export function searchParams(state, size) {
   for (const facet of FACETS) for (const value of state.filters[facet]) params.append(facet, value);
   if (state.sort !== 'relevance') params.set('sort', state.sort);
   return params;
-}
-
-/** True when two states ask the API the same search (the talk view and locale do not count). */
-export function sameSearch(a, b) {
-  return searchParams(a, 0).toString() === searchParams(b, 0).toString();
 }
 
 export function activeFilters(state) {
