@@ -1,19 +1,19 @@
 // A tiny DOM builder: h('a', {href, class: 'x', onclick: fn}, 'text', child). Children that are not
-// nodes become text nodes, so strings from the API can never turn into markup.
+// nodes become text nodes, so strings from the API can never turn into markup. And what every view's
+// components share: links to a state, focus inside a shadow root, arrow keys, debouncing.
 
 export function h(tag, props = {}, ...children) {
   const el = document.createElement(tag);
   for (const [name, value] of Object.entries(props)) {
     if (value === null || value === undefined || value === false) continue;
     if (name.startsWith('on') && typeof value === 'function') el.addEventListener(name.slice(2), value);
-    else if (name === 'dataset') Object.assign(el.dataset, value);
     else el.setAttribute(name, value === true ? '' : String(value));
   }
   append(el, children);
   return el;
 }
 
-export function append(el, children) {
+function append(el, children) {
   for (const child of children.flat(Infinity)) {
     if (child === null || child === undefined || child === false) continue;
     el.append(child instanceof Node ? child : String(child));
@@ -25,6 +25,17 @@ export function append(el, children) {
 export function fill(el, ...children) {
   el.replaceChildren();
   return append(el, children);
+}
+
+/** An <a> to the state `next`: a real href (a new tab or a copied link gives the same view: the page links
+ * to itself, the widget to the search page), and a plain click calls `view.go(next)` instead. */
+export function stateLink(view, next, props, ...children) {
+  const onclick = (event) => {
+    if (event.button || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
+    event.preventDefault();
+    view.go(next);
+  };
+  return h('a', { ...props, href: view.href(next), onclick }, ...children);
 }
 
 /** The focused element where `node` lives (its document, or its shadow root inside a web component). */

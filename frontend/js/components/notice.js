@@ -1,8 +1,7 @@
 // What the page and the widget say above the results, and when a search fails.
 
-import { h } from '../dom.js';
+import { h, stateLink } from '../dom.js';
 import { activeFilters, clearFilters } from '../url.js';
-import { stateLink } from './statelink.js';
 
 /** "Did you mean", no results, some words only, partial results: about `data`, the answer to `state`. */
 export function searchNotes(state, data, view) {

@@ -1,8 +1,7 @@
 // Pagination: previous / numbered pages / next, as real links so every page has its own URL.
 
 import { DEFAULT_SIZE, MAX_PAGE } from '../contracts.js';
-import { fill, h } from '../dom.js';
-import { stateLink } from './statelink.js';
+import { fill, h, stateLink } from '../dom.js';
 
 /** The page numbers to show: first, last, and a window around the current one (0 marks a gap). */
 export function pageWindow(page, last) {

@@ -1,10 +1,9 @@
 // The page's results column: count and sort, active filters, the notes above the results, the hits.
 
-import { fill, h } from '../dom.js';
+import { fill, h, stateLink } from '../dom.js';
 import { activeFilters, clearFilters, safeHref, toggleFilter } from '../url.js';
 import { renderHit } from './hit.js';
 import { searchError, searchNotes } from './notice.js';
-import { stateLink } from './statelink.js';
 
 export function createResults({ root, count, sort, chips, notice, list, view, retry }) {
   const { i18n } = view;

@@ -1,10 +1,9 @@
 // One talk: its full summary, where it comes from, and related talks. The title and the related
 // talks are what ↑ ↓ move through (data-nav), as the results are in the results view.
 
-import { fill, h } from '../dom.js';
+import { fill, h, stateLink } from '../dom.js';
 import { safeHref } from '../url.js';
 import { talkMeta } from './hit.js';
-import { stateLink } from './statelink.js';
 
 function paragraphs(text) {
   return String(text ?? '')
