@@ -9,6 +9,7 @@ and Chromium through the generators below, wrapped in its own module-scoped fixt
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -181,6 +182,14 @@ class WatchedPage:
         assert self.dialogs == [], "a dialog opened: something executed"
         assert self.errors == [], "uncaught errors in the page"
         assert self.console == [], f"the console is not empty: {self.console}"
+
+
+def save_screenshot(page, docs_png: Path, tmp_path: Path) -> None:
+    """A picture of ``page`` for the docs: written to ``docs_png`` only when asked (``TALKSEARCH_SCREENSHOT=1``,
+    which ``make screenshot`` sets), else under ``tmp_path``, so a test run leaves the tree as it was."""
+    target = docs_png if os.environ.get("TALKSEARCH_SCREENSHOT") == "1" else tmp_path / docs_png.name
+    page.screenshot(path=str(target))
+    assert target.stat().st_size > 10_000
 
 
 def running_stack(tmp_path_factory, allowed_origins: str = "") -> Iterator:

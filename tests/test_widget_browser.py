@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import html
 import http.server
-import os
 import re
 import threading
 from collections.abc import Iterator
@@ -30,6 +29,7 @@ from tests.page_support import (
     launched_browser,
     open_page,
     running_stack,
+    save_screenshot,
 )
 
 pytestmark = BROWSER_MARKS
@@ -490,16 +490,13 @@ def test_with_facets_it_loads_at_most_15_kB_gzipped_everything_counted(stack, bl
 
 
 def test_docs_widget_screenshot(stack, blog, browser, tmp_path):
-    """docs/blog.md's picture of the widget on a plain page. Written to docs/widget.png only when asked
-    (``TALKSEARCH_SCREENSHOT=1``, which ``make screenshot`` sets), so a test run leaves the tree as it was."""
-    target = SCREENSHOT if os.environ.get("TALKSEARCH_SCREENSHOT") == "1" else tmp_path / "widget.png"
+    """docs/blog.md's picture of the widget on a plain page (docs/widget.png, with ``make screenshot``)."""
     watched = open_page(browser, viewport={"width": 800, "height": 560}, color_scheme="light")
     page = watched.page
     try:
         visit(watched, blog)
         type_query(page, "kubernets")
-        page.screenshot(path=str(target))
-        assert target.stat().st_size > 10_000
+        save_screenshot(page, SCREENSHOT, tmp_path)
         watched.assert_clean()
     finally:
         page.context.close()
