@@ -81,6 +81,14 @@ dev: venv ## run the whole product locally: page, widget, API on 127.0.0.1:$PORT
 
 .PHONY: dev
 
+SINCE ?= 7d
+# STACK=<name> [REGION=...] reads that stack's CloudWatch logs instead; STATS_ARGS=--json (or --top N) passes options on
+STATS_ARGS ?=
+stats: venv ## what visitors look for over SINCE (7d): top, zero-hit and unopened queries; make dev's logs, or STACK=<name>'s
+	$(PY) -m stats --since "$(SINCE)" $(if $(STACK),--stack "$(STACK)" --config "$(SAMCONFIG_PATH)") $(if $(REGION),--region "$(REGION)") $(STATS_ARGS)
+
+.PHONY: stats
+
 eval: venv ## relevance: judged queries through the search path vs SQLite FTS5 (needs ../shared), rewrites docs/relevance.md
 	$(PY) -m relevance
 

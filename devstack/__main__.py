@@ -12,7 +12,7 @@ import threading
 from pathlib import Path
 from typing import TextIO
 
-from devstack.stack import ROOT, StackError, start_stack
+from devstack.stack import LOG_RETENTION_DAYS, LOGS_DIR, ROOT, SEARCH_FUNCTION, StackError, start_stack
 from talksearch.contracts import ENV_ALLOWED_ORIGINS, s3_location
 
 SAMPLE_CONTENT = ROOT / "content" / "sample"
@@ -43,6 +43,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         metavar="ORIGINS",
         help="comma-separated origins whose pages may call the API, e.g. the blog that embeds the widget: "
         "http://localhost:4000 (default: $ALLOWED_ORIGINS, else none)",
+    )
+    parser.add_argument(
+        "--logs-dir",
+        type=Path,
+        default=LOGS_DIR,
+        help="where each function's log records are kept, one JSON line each in <function>/<UTC day>.jsonl, "
+        f"{LOG_RETENTION_DAYS} days (default: .dev/logs; `make stats` reads them)",
     )
     return parser.parse_args(argv)
 
@@ -85,6 +92,7 @@ def main(argv: list[str] | None = None) -> int:
             log=lambda line: print(line, flush=True),
             ready_timeout=None,
             allowed_origins=args.allowed_origins,
+            logs_dir=args.logs_dir,
         )
     except StackError as exc:
         print(f"devstack: {exc}", file=sys.stderr)
@@ -103,6 +111,7 @@ def main(argv: list[str] | None = None) -> int:
             f"  S3 endpoint:    {stack.s3_endpoint}\n"
             f"  content bucket: {s3_location(stack.content_bucket)}  (synced from {args.content_dir})\n"
             f"  index bucket:   {s3_location(stack.index_bucket)}\n"
+            f"  search logs:    {args.logs_dir / SEARCH_FUNCTION}/   (what visitors look for: make stats)\n"
             f"Edit files in {args.content_dir} and search again. Ctrl-C stops.\n",
             flush=True,
         )

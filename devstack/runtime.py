@@ -11,6 +11,8 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 Handler = Callable[[dict[str, Any], Any], Any]
@@ -50,6 +52,10 @@ def load_handler(dotted: str, *, fresh: bool = False) -> Handler:
     return getattr(importlib.reload(module) if fresh else module, name)
 
 
+#: The function whose invocation this thread is running (the log group its records would go to in Lambda).
+_invoking = threading.local()
+
+
 class LambdaFunction:
     """A handler invoked one event at a time, like a single warm Lambda execution environment.
 
@@ -66,7 +72,11 @@ class LambdaFunction:
 
     def invoke(self, event: dict[str, Any]) -> Any:
         with self._lock:
-            return self.handler(event, LambdaContext(self.name, timeout_seconds=self.timeout_seconds))
+            _invoking.name = self.name
+            try:
+                return self.handler(event, LambdaContext(self.name, timeout_seconds=self.timeout_seconds))
+            finally:
+                _invoking.name = None
 
 
 def _describe_skip(entry: Any) -> str:
@@ -129,4 +139,49 @@ class FunctionLogs(logging.Handler):
         logging.getLogger().removeHandler(self)
         for handler in self._console_handlers:
             handler.removeFilter(self._console_filter)
+        super().close()
+
+
+def _powertools_formatter(logger_name: str) -> logging.Formatter | None:
+    """The formatter of the Powertools logger that logged under this name (or a parent of it)."""
+    while logger_name:
+        handler = getattr(logging.Logger.manager.loggerDict.get(logger_name), "powertools_handler", None)
+        if isinstance(handler, logging.Handler) and handler.formatter:
+            return handler.formatter
+        logger_name = logger_name.rpartition(".")[0]
+    return None
+
+
+class LogArchive(logging.Handler):
+    """Keeps what each function logs as its CloudWatch log group would, for ``make stats`` to read.
+
+    Every record logged during a function's invocation is written as the JSON line Powertools prints (the
+    CloudWatch message) to ``<folder>/<function name>/<UTC day>.jsonl``. Day files older than
+    ``retention_days`` are deleted when the archive opens, as the template's LogRetentionDays does.
+    """
+
+    def __init__(self, folder: Path, retention_days: int) -> None:
+        super().__init__(logging.INFO)
+        self.folder = Path(folder)
+        oldest = (datetime.now(UTC) - timedelta(days=retention_days)).strftime("%Y-%m-%d")
+        for day_file in self.folder.glob("*/*.jsonl"):
+            if day_file.stem < oldest:
+                day_file.unlink()
+        logging.getLogger().addHandler(self)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        function = getattr(_invoking, "name", None)
+        formatter = _powertools_formatter(record.name)
+        if function is None or formatter is None:
+            return
+        line = formatter.format(record)
+        day = datetime.fromtimestamp(record.created, UTC).strftime("%Y-%m-%d")
+        # handle() holds the handler's lock; a file opened per record has every line on disk at once, for
+        # `make stats` while the stack runs
+        (self.folder / function).mkdir(parents=True, exist_ok=True)
+        with open(self.folder / function / f"{day}.jsonl", "a", encoding="utf-8") as file:
+            file.write(line + "\n")
+
+    def close(self) -> None:
+        logging.getLogger().removeHandler(self)
         super().close()

@@ -22,7 +22,7 @@ from pathlib import Path
 from devstack.apigw import RouteTable, routes_from_template
 from devstack.aws import EmbeddedAws, Resources, environment, function_environment
 from devstack.poller import BatchOutcome, SqsEventSource
-from devstack.runtime import FunctionLogs, LambdaFunction, load_handler
+from devstack.runtime import FunctionLogs, LambdaFunction, LogArchive, load_handler
 from devstack.server import DevHTTPServer
 from devstack.watcher import ContentWatcher
 from talksearch.contracts import ENV_ALLOWED_ORIGINS
@@ -33,6 +33,12 @@ FRONTEND_DIR = ROOT / "frontend"
 TEMPLATE = ROOT / "template.yaml"
 SEARCH_HANDLER = "functions.search.app.lambda_handler"
 REBUILD_HANDLER = "functions.rebuild.app.lambda_handler"
+SEARCH_FUNCTION = "talksearch-search"
+REBUILD_FUNCTION = "talksearch-rebuild"
+#: Where ``python -m devstack`` keeps each function's log records, ``<function>/<UTC day>.jsonl``, for ``make stats``.
+LOGS_DIR = ROOT / ".dev" / "logs"
+#: Days those records are kept, as template.yaml's LogRetentionDays default.
+LOG_RETENTION_DAYS = 30
 #: Low, so an edit shows up within seconds; the template's default is longer.
 MANIFEST_REFRESH_SECONDS = 1
 #: The first build of the 21,713-talk corpus takes about two minutes on a busy 2-core machine.
@@ -160,10 +166,13 @@ def start_stack(
     log: Callable[[str], None] = print,
     ready_timeout: float | None = READY_TIMEOUT_SECONDS,
     allowed_origins: str = "",
+    logs_dir: Path | None = None,
 ) -> Stack:
     """Start everything, upload ``content_dir``, and return once ``/api/health`` answers 200.
 
     ``allowed_origins`` (comma-separated, the template's AllowedOrigins) may call the API from their pages.
+    ``logs_dir``: keep the functions' log records there, as their CloudWatch log groups would (None: only the
+    console shows them).
 
     Raises StackError (port in use, missing folder, no index published in time) after
     stopping whatever had started.
@@ -173,7 +182,7 @@ def start_stack(
         raise StackError(f"content folder {content_dir} does not exist")
     exits = ExitStack()
     try:
-        return _start(content_dir, port, log, ready_timeout, allowed_origins, exits)
+        return _start(content_dir, port, log, ready_timeout, allowed_origins, logs_dir, exits)
     except BaseException:
         exits.close()
         raise
@@ -185,6 +194,7 @@ def _start(
     log: Callable[[str], None],
     ready_timeout: float | None,
     allowed_origins: str,
+    logs_dir: Path | None,
     exits: ExitStack,
 ) -> Stack:
     server = _open_server(port, exits)  # first, so that a taken port fails at once, before anything else starts
@@ -200,6 +210,8 @@ def _start(
     rebuild = _load_functions(server, exits)
     logs = FunctionLogs(console_level)  # after the functions' loggers exist: it filters their console output
     exits.callback(logs.close)
+    if logs_dir is not None:
+        exits.callback(LogArchive(logs_dir, LOG_RETENTION_DAYS).close)
     _sync_and_watch(content_dir, resources, log, exits)
     poller = SqsEventSource(
         aws.client("sqs"), resources.queue_url, resources.queue_arn, rebuild, _RebuildRecorder(stack, log), logs
@@ -242,10 +254,10 @@ def _load_functions(server: DevHTTPServer, exits: ExitStack) -> LambdaFunction:
     function is imported afresh: it reads ALLOWED_ORIGINS at import, and a stack before this one in the
     process may have had others.
     """
-    server.api = LambdaFunction("talksearch-search", load_handler(SEARCH_HANDLER, fresh=True), timeout_seconds=10)
+    server.api = LambdaFunction(SEARCH_FUNCTION, load_handler(SEARCH_HANDLER, fresh=True), timeout_seconds=10)
     _forget_loaded_index()
     exits.callback(_forget_loaded_index)
-    return LambdaFunction("talksearch-rebuild", load_handler(REBUILD_HANDLER))
+    return LambdaFunction(REBUILD_FUNCTION, load_handler(REBUILD_HANDLER))
 
 
 def _sync_and_watch(content_dir: Path, resources: Resources, log: Callable[[str], None], exits: ExitStack) -> None:

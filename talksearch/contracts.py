@@ -184,6 +184,15 @@ MAX_FACET_VALUE_CHARS = 200
 #: What /api/suggest answers: at most this many suggestions, each of one of these kinds.
 MAX_SUGGESTIONS = 8
 SUGGESTION_KINDS = ("term", "speaker", "title")
+MAX_TALK_ID_CHARS = 500
+
+#: What the search function logs about visitors, one JSON record per search and per result opened, read back by
+#: ``make stats``: the record's ``visit`` field says which; then ``query``, normalised, and either ``total``,
+#: ``page``, ``sort``, ``filters`` with ``filtered`` (how many filter values) and ``took_ms``, or ``talk``.
+#: Nothing about who asked: no address, agent or cookie.
+VISIT_FIELD = "visit"
+VISIT_SEARCH = "search"
+VISIT_OPEN = "open"
 
 
 def error_body(message: str) -> dict[str, str]:

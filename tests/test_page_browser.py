@@ -152,6 +152,40 @@ def test_the_talk_view_shows_the_summary_and_related_talks(stack, watched):
     watched.assert_clean()
 
 
+def opened_reports(page) -> list[dict]:
+    """The page's /api/opened requests so far, each as its parameters and the API's status."""
+    return page.evaluate(
+        """() => performance.getEntriesByType('resource').filter((e) => e.name.includes('/api/opened'))
+            .map((e) => ({ ...Object.fromEntries(new URL(e.name).searchParams), status: e.responseStatus }))"""
+    )
+
+
+def test_opening_a_result_tells_the_api_which_talk_the_query_found(stack, watched):
+    visit(watched, stack)
+    page = watched.page
+    type_query(page, "douleur")
+    # WHEN the visitor opens the first result THEN the API hears of it once: the query and the talk, answered 204
+    with page.expect_response(lambda r: "/api/opened?" in r.url) as answer:
+        page.get_by_test_id("hit").first.locator("h3 a").click()
+    assert answer.value.status == 204
+    assert url_params(page)["talk"] == ["talks/01"]
+    page.wait_for_function("() => performance.getEntriesByType('resource').some((e) => e.name.includes('/api/opened'))")
+    assert opened_reports(page) == [{"q": "douleur", "talk": "talks/01", "status": 204}]
+    # a related talk opened from the talk view is not a result of the search: no report
+    page.locator(".related li a").filter(has_text="Kubernetes operators in Python").click()
+    page.get_by_test_id("talk-title").filter(has_text="Kubernetes operators in Python").wait_for()
+    page.get_by_test_id("back").click()
+    wait_for_results(page)
+    assert len(opened_reports(page)) == 1
+    # the source link of a result is an open too, and the report survives leaving the page
+    page.route("https://talks.example/**", lambda route: route.fulfill(body="the talk's own page"))
+    with page.expect_request(lambda r: "/api/opened?" in r.url) as report:
+        page.get_by_test_id("hit").first.locator("a.source").click()
+    assert urlsplit(report.value.url).query == "q=douleur&talk=talks%2F01"
+    page.wait_for_url("https://talks.example/**")
+    watched.assert_clean()
+
+
 def test_a_slow_answer_never_replaces_a_newer_one(stack, watched):
     visit(watched, stack)
     page = watched.page

@@ -17,7 +17,8 @@ from moto import mock_aws
 
 from functions.search import app as search_app
 from index_builder import build_and_publish
-from talksearch.contracts import MAX_QUERY_CHARS
+from talksearch.contracts import MAX_QUERY_CHARS, MAX_TALK_ID_CHARS, VISIT_FIELD
+from tests.conftest import FakeLambdaContext
 from tests.search_support import EVENTS, ID, TALKS, call, http_event, query_string, write_content
 
 BUCKET = "talksearch-index"
@@ -147,7 +148,14 @@ def test_openapi_document_lists_the_routes(api):
     status, _, body = api("/api/openapi.json")
     assert status == 200
     assert body["openapi"].startswith("3.")
-    assert set(body["paths"]) == {"/api/search", "/api/talks/{id}", "/api/suggest", "/api/health", "/api/openapi.json"}
+    assert set(body["paths"]) == {
+        "/api/search",
+        "/api/talks/{id}",
+        "/api/suggest",
+        "/api/opened",
+        "/api/health",
+        "/api/openapi.json",
+    }
 
 
 def test_health_is_503_before_any_index_is_published(monkeypatch, lambda_context, tmp_path):
@@ -351,11 +359,110 @@ def test_there_are_at_least_sixty_hostile_inputs():
 
 
 # --- operations ---------------------------------------------------------------------------------------------------
-def test_zero_hit_queries_are_logged_normalised_and_counted(api, caplog, capsys):
-    with caplog.at_level(logging.INFO):
-        status, _, body = api("/api/search", "q=" + quote("  Zzyzx   QWERTYUIOP "))
+@pytest.fixture
+def log_lines():
+    """The search function's log records as CloudWatch receives them: the JSON lines its Powertools logger writes."""
+    lines: list[str] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            lines.append(search_app.logger.registered_formatter.format(record))
+
+    keep = Keep(logging.INFO)
+    logging.getLogger().addHandler(keep)
+    yield lines
+    logging.getLogger().removeHandler(keep)
+
+
+def visits(lines: list[str]) -> list[dict]:
+    return [record for record in map(json.loads, lines) if VISIT_FIELD in record]
+
+
+def test_each_search_is_one_log_record_of_its_normalised_query_total_page_filters_and_time(api, log_lines):
+    status, _, body = api("/api/search", query_string(q="  Kubernetes   PODS ", page="1", lang=["fr", "en"]))
+    assert status == 200
+    api("/api/search", "q=kubernetes&page=2&sort=date")
+    first, second = visits(log_lines)
+    assert first[VISIT_FIELD] == "search" and first["message"] == "search"
+    assert first["query"] == "kubernetes pods"
+    assert (first["total"], first["page"], first["sort"]) == (body["total"], 1, "relevance")
+    assert (first["filters"], first["filtered"]) == ({"lang": ["fr", "en"]}, 2)
+    assert first["took_ms"] == body["took_ms"]
+    assert (second["query"], second["page"], second["sort"], second["filtered"]) == ("kubernetes", 2, "date", 0)
+
+
+def test_zero_hit_searches_are_logged_with_total_zero_and_counted(api, log_lines, capsys):
+    status, _, body = api("/api/search", "q=" + quote("  Zzyzx   QWERTYUIOP "))
     assert status == 200 and body["total"] == 0
-    logged = [r for r in caplog.records if getattr(r, "zero_hit_query", None)]
-    assert [r.zero_hit_query for r in logged] == ["zzyzx qwertyuiop"]
+    assert [(v["query"], v["total"]) for v in visits(log_lines)] == [("zzyzx qwertyuiop", 0)]
     emitted = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
     assert emitted[-1]["ZeroHitQueries"] in (1, [1])  # CloudWatch embedded metric format
+
+
+@pytest.fixture
+def logs_events_if_asked(monkeypatch):
+    """The function as deployed by someone who set POWERTOOLS_LOGGER_LOG_EVENT=true."""
+    monkeypatch.setenv("POWERTOOLS_LOGGER_LOG_EVENT", "true")
+    yield importlib.reload(search_app)
+    monkeypatch.delenv("POWERTOOLS_LOGGER_LOG_EVENT")
+    importlib.reload(search_app)
+
+
+def test_no_log_record_holds_the_visitors_address_agent_or_cookies(api, logs_events_if_asked, log_lines):
+    search_app.set_index_holder(None)
+    private = {
+        "cookie": "session=s3cr3t-cookie",
+        "user-agent": "Agent/7.7 (private)",
+        "x-forwarded-for": "198.51.100.23",
+    }
+    for path, query in [
+        ("/api/search", "q=django"),
+        ("/api/opened", f"q=django&talk={ID['Testing Django applications']}"),
+    ]:
+        event = http_event(path, query, headers=private)
+        event["cookies"] = [private["cookie"]]
+        event["requestContext"]["http"]["sourceIp"] = "198.51.100.23"
+        event["requestContext"]["http"]["userAgent"] = private["user-agent"]
+        status, _, _ = call(logs_events_if_asked.lambda_handler, event, FakeLambdaContext())
+        assert status in (200, 204)
+    assert [v[VISIT_FIELD] for v in visits(log_lines)] == ["search", "open"]
+    logged = "\n".join(log_lines)
+    for secret in ("s3cr3t-cookie", "Agent/7.7", "198.51.100.23", "203.0.113.7"):
+        assert secret not in logged
+
+
+# --- /api/opened ----------------------------------------------------------------------------------------------
+def test_an_opened_result_is_one_log_record_of_the_query_and_the_talk(api, log_lines):
+    talk = ID["Introduction à Kubernetes"]
+    status, headers, body = api("/api/opened", query_string(q=" Kubernetes  Intro", talk=talk))
+    assert (status, body) == (204, None)
+    assert headers["cache-control"] == "no-store" and "etag" not in headers
+    (record,) = visits(log_lines)
+    assert record == {**record, VISIT_FIELD: "open", "message": "open", "query": "kubernetes intro", "talk": talk}
+    assert api("/api/opened", query_string(talk=talk))[0] == 204  # a talk opened from the listing without a query
+    assert visits(log_lines)[-1]["query"] == ""
+
+
+@pytest.mark.parametrize(
+    "query, expected",
+    [
+        ("q=kubernetes", 400),  # no talk
+        ("q=kubernetes&talk=", 400),
+        ("q=kubernetes&talk=no/such-talk", 404),
+        ("q=" + "x" * (MAX_QUERY_CHARS + 1) + "&talk=misc/undated-talk", 400),
+        ("q=a&q=b&talk=misc/undated-talk", 400),
+        ("q=a&talk=misc/undated-talk&talk=djangocon-2018/testing-django", 400),
+        ("q=a&talk=misc/undated-talk&note=free+text", 400),
+        ("talk=" + "x" * (MAX_TALK_ID_CHARS + 1), 400),
+    ],
+)
+def test_opened_checks_every_field_and_logs_nothing_it_refused(api, log_lines, query, expected):
+    assert_error(*api("/api/opened", query), expected)
+    assert visits(log_lines) == []
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT", "DELETE"])
+def test_opened_answers_only_get(api, log_lines, method):
+    status, headers, body = api("/api/opened", "talk=misc/undated-talk", method=method)
+    assert_error(status, headers, body, 405)
+    assert visits(log_lines) == []

@@ -444,7 +444,14 @@ def api_routes(template: dict) -> list[tuple[str, str]]:
 
 def test_api_routes_reach_the_search_function_and_are_throttled(cfn):
     paths = props(cfn, "SearchApi")["Body"]["paths"]
-    assert {"/api/search", "/api/talks/{id+}", "/api/suggest", "/api/health", "/api/openapi.json"} <= set(paths)
+    assert {
+        "/api/search",
+        "/api/talks/{id+}",
+        "/api/suggest",
+        "/api/opened",
+        "/api/health",
+        "/api/openapi.json",
+    } <= set(paths)
     assert all(p.startswith("/api/") for p in paths)
     settings = props(cfn, "SearchApiApiGatewayDefaultStage")["DefaultRouteSettings"]
     assert settings == {
@@ -503,6 +510,21 @@ def test_api_behaviour_caches_gets_by_full_query_string_as_the_api_says(cfn):
     # MinTTL 0 and DefaultTTL 0: the API's Cache-Control decides, and no header means no caching
     assert (policy["MinTTL"], policy["DefaultTTL"]) == (0, 0)
     assert policy["MaxTTL"] > 0
+
+
+CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"  # CloudFront's managed cache policy
+
+
+def test_opened_results_reach_the_api_uncached_before_the_cached_api_behaviour(cfn):
+    config = props(cfn, "SiteDistribution")["DistributionConfig"]
+    patterns = [b["PathPattern"] for b in config["CacheBehaviors"]]
+    assert patterns.index("/api/opened") < patterns.index("/api/*")  # CloudFront takes the first pattern matching
+    opened = config["CacheBehaviors"][patterns.index("/api/opened")]
+    api = config["CacheBehaviors"][patterns.index("/api/*")]
+    assert opened["CachePolicyId"] == CACHING_DISABLED
+    for key in ("TargetOriginId", "OriginRequestPolicyId", "ResponseHeadersPolicyId", "ViewerProtocolPolicy"):
+        assert opened[key] == api[key], key
+    assert "/api/opened" in props(cfn, "SearchApi")["Body"]["paths"]
 
 
 def test_every_response_carries_the_security_headers(cfn):

@@ -12,6 +12,7 @@ import { config } from './config.js';
 import { MAX_PAGE } from './contracts.js';
 import { arrowFocus } from './dom.js';
 import { createI18n } from './i18n.js';
+import { reportOpensFrom } from './opened.js';
 import { PAGE_TEXT } from './pagetext.js';
 import { createStore, followHistory, parseState, sameSearch } from './state.js';
 import { LOCALES, activeFilters, searchParams, serializeState } from './url.js';
@@ -97,6 +98,7 @@ const talkView = createTalkView({ root: talkRoot, view, back: backToResults });
 
 let shown = null; // {state, data} of the search on screen
 let focusCountAfterRender = false; // a new page of results: bring its top into view
+reportOpensFrom($('#hits'), config.apiBase, () => shown?.state.q ?? '');
 
 async function runSearch(state) {
   results.setBusy(true);

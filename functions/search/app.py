@@ -1,7 +1,9 @@
-"""The search API on Lambda (HTTP API payload v2): /api/search, /api/talks/{id}, /api/suggest, /api/health.
+"""The search API on Lambda (HTTP API payload v2): /api/search, /api/talks/{id}, /api/suggest, /api/opened,
+/api/health.
 
 Routes are thin: they validate through ``params``, ask the ``SearchEngine`` of the current index
-version (``lifecycle``) and add caching headers. Every error leaves as ``{"message": ...}``
+version (``lifecycle``) and add caching headers. Each search and each result opened is one log record
+for ``make stats`` (``_log_visit``). Every error leaves as ``{"message": ...}``
 (``talksearch.contracts.error_body``) with a 4xx status, or 503 while no index is published;
 anything unexpected is logged and answered 500 without a traceback.
 """
@@ -22,9 +24,18 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from functions.search.lifecycle import IndexHolder, refresh_seconds_from_env
 from functions.search.openapi import OPENAPI_DOCUMENT
-from functions.search.params import InvalidParameter, SearchParams, SuggestParams
+from functions.search.params import InvalidParameter, OpenedParams, SearchParams, SuggestParams
 from functions.search.query import normalise_text
-from talksearch.contracts import ENV_ALLOWED_ORIGINS, error_body, index_location_from_env, is_warm_up_event
+from talksearch.contracts import (
+    ENV_ALLOWED_ORIGINS,
+    MAX_TALK_ID_CHARS,
+    VISIT_FIELD,
+    VISIT_OPEN,
+    VISIT_SEARCH,
+    error_body,
+    index_location_from_env,
+    is_warm_up_event,
+)
 
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "talksearch"))
 metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "talksearch"))
@@ -32,7 +43,7 @@ metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "talk
 #: Browsers and CloudFront may reuse an answer this long; the ETag (index version) revalidates it.
 CACHE_CONTROL = "public, max-age=60"
 MAX_QUERY_STRING_FIELDS = 64
-ROUTE_PATHS = ("/api/search", "/api/suggest", "/api/health", "/api/openapi.json")
+ROUTE_PATHS = ("/api/search", "/api/suggest", "/api/opened", "/api/health", "/api/openapi.json")
 TALK_PREFIX = "/api/talks/"
 
 
@@ -114,6 +125,12 @@ def _cached(body: dict, engine) -> Response:
     )
 
 
+def _log_visit(kind: str, q: str, **fields: object) -> None:
+    """One record of what a visitor searched or opened, for ``make stats``: the query as the site owner reads it
+    (normalised, lower case) and validated fields only; nothing of the request itself (address, agent, cookies)."""
+    logger.info(kind, extra={VISIT_FIELD: kind, "query": normalise_text(q).lower(), **fields})
+
+
 @app.get("/api/search")
 def search_talks() -> Response:
     params = SearchParams.from_query_string(_query_values())
@@ -123,15 +140,24 @@ def search_talks() -> Response:
     metrics.add_metric(name="SearchLatency", unit=MetricUnit.Milliseconds, value=(perf_counter() - started) * 1000)
     if body["total"] == 0 and params.q:
         metrics.add_metric(name="ZeroHitQueries", unit=MetricUnit.Count, value=1)
-        logger.info("zero-hit query", extra={"zero_hit_query": normalise_text(params.q).lower()})
+    _log_visit(
+        VISIT_SEARCH,
+        params.q,
+        total=body["total"],
+        page=params.page,
+        sort=params.sort,
+        filters={facet: list(values) for facet, values in params.filters.items()},
+        filtered=sum(map(len, params.filters.values())),
+        took_ms=body["took_ms"],
+    )
     return _cached(body, engine)
 
 
 @app.get("/api/talks/.+")
 def get_talk() -> Response:
     talk_id = app.current_event.path[len(TALK_PREFIX) :]
-    if len(talk_id) > 500:
-        raise InvalidParameter("talk id is longer than 500 characters")
+    if len(talk_id) > MAX_TALK_ID_CHARS:
+        raise InvalidParameter(f"talk id is longer than {MAX_TALK_ID_CHARS} characters")
     engine = current_engine()
     talk = engine.talk(talk_id)
     if talk is None and "%" in talk_id:  # a path that reached us still percent-encoded
@@ -146,6 +172,17 @@ def suggest_completions() -> Response:
     params = SuggestParams.from_query_string(_query_values())
     engine = current_engine()
     return _cached(engine.suggest(params.q), engine)
+
+
+@app.get("/api/opened")
+def result_opened() -> Response:
+    """A visitor opened a result of a search: one log record of the query and the talk, if the index has it."""
+    opened = OpenedParams.from_query_string(_query_values())
+    if not current_engine().has_talk(opened.talk):
+        raise NotFoundError(f"no talk has the id {opened.talk[:200]!r}")
+    _log_visit(VISIT_OPEN, opened.q, talk=opened.talk)
+    no_store = {"Cache-Control": "no-store"}
+    return Response(status_code=HTTPStatus.NO_CONTENT, content_type=None, body="", headers=no_store)
 
 
 @app.get("/api/health")
@@ -205,7 +242,8 @@ def unexpected(error: Exception) -> Response:
     return _error(HTTPStatus.INTERNAL_SERVER_ERROR, "internal error; it has been logged")
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+# log_event=False whatever POWERTOOLS_LOGGER_LOG_EVENT says: an event holds the visitor's address, agent and cookies.
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, log_event=False)
 @metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict, context) -> dict:
     # No request counter: Lambda's own Invocations metric is free, a custom one costs $0.30 a month.

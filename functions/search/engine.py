@@ -242,6 +242,11 @@ class SearchEngine:
             "index": self.index_info(),
         }
 
+    def has_talk(self, talk_id: str) -> bool:
+        """Whether this version serves the talk (what /api/opened checks before logging an open)."""
+        doc = self.snapshot.doc_for_id(talk_id)
+        return doc is not None and doc not in self.snapshot.deleted
+
     def _related(self, doc: int, stored: dict) -> list[int]:
         """More like this: the talk's most distinctive words (tf x idf) as an any-word query."""
         tags = " ".join(stored.get("tag_list") or [])

@@ -9,6 +9,7 @@ from talksearch.contracts import (
     MAX_QUERY_CHARS,
     MAX_SIZE,
     MAX_SUGGESTIONS,
+    MAX_TALK_ID_CHARS,
     SORTS,
     SUGGESTION_KINDS,
 )
@@ -122,6 +123,32 @@ OPENAPI_DOCUMENT: dict = {
                 "responses": {
                     "200": _json({"$ref": "#/components/schemas/Suggestions"}, "Completions"),
                     "400": _json(_ERROR, "A parameter is out of bounds"),
+                },
+            }
+        },
+        "/api/opened": {
+            "get": {
+                "summary": "Report a result of a search opened (one log record for `make stats`; never cached)",
+                "parameters": [
+                    {
+                        "name": "q",
+                        "in": "query",
+                        "description": "The query whose results were shown (empty: the talks listed without one).",
+                        "schema": {"type": "string", "maxLength": MAX_QUERY_CHARS},
+                    },
+                    {
+                        "name": "talk",
+                        "in": "query",
+                        "required": True,
+                        "description": "The id of the talk opened; it must be in the published index.",
+                        "schema": {"type": "string", "minLength": 1, "maxLength": MAX_TALK_ID_CHARS},
+                    },
+                ],
+                "responses": {
+                    "204": {"description": "Recorded"},
+                    "400": _json(_ERROR, "A parameter is missing, repeated, unknown or out of bounds"),
+                    "404": _json(_ERROR, "No talk has this id"),
+                    "503": _json(_ERROR, "No index published yet"),
                 },
             }
         },

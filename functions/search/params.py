@@ -17,6 +17,7 @@ from talksearch.contracts import (
     MAX_PAGE,
     MAX_QUERY_CHARS,
     MAX_SIZE,
+    MAX_TALK_ID_CHARS,
     SORTS,
 )
 
@@ -83,6 +84,24 @@ class SuggestParams:
     @classmethod
     def from_query_string(cls, multi: Mapping[str, list[str]]) -> SuggestParams:
         return cls.from_values(**{name: given if len(given) > 1 else given[0] for name, given in multi.items()})
+
+
+@dataclass(frozen=True)
+class OpenedParams:
+    """What /api/opened takes: the query whose results were shown (checked as ``q`` is) and the talk opened."""
+
+    q: str
+    talk: str
+
+    @classmethod
+    def from_query_string(cls, multi: Mapping[str, list[str]]) -> OpenedParams:
+        unknown = sorted(set(multi) - {"q", "talk"})
+        if unknown:
+            raise InvalidParameter(f"unknown parameter {unknown[0][:40]!r}; /api/opened takes only q and talk")
+        talk = _text("talk", multi.get("talk"), MAX_TALK_ID_CHARS)
+        if not talk:
+            raise InvalidParameter("talk is required: the id of the talk opened")
+        return cls(q=query_text(multi.get("q")), talk=talk)
 
 
 def query_text(value: object) -> str:

@@ -27,13 +27,13 @@ export function createResults({ root, count, sort, chips, notice, list, view, re
     );
   }
 
-  /** The title opens the talk view, in place. */
-  const titleLink = (state, hit) => stateLink(view, { ...state, talk: hit.id }, { 'data-nav': '' }, hit.title);
+  /** The title opens the talk view, in place. It and the source link carry the talk's id for opened.js (data-talk). */
+  const titleLink = (state, hit) => stateLink(view, { ...state, talk: hit.id }, { 'data-nav': '', 'data-talk': hit.id }, hit.title);
 
   /** Under the snippet, a link to where the talk was published (http(s) only). */
   function sourceLink(hit) {
     const href = safeHref(hit.url, location.href);
-    return href ? h('a', { class: 'source', href, rel: 'noopener noreferrer', 'aria-label': t('openSource', { title: hit.title }) }, t('source'), ' ↗') : null;
+    return href ? h('a', { class: 'source', href, rel: 'noopener noreferrer', 'data-talk': hit.id, 'aria-label': t('openSource', { title: hit.title }) }, t('source'), ' ↗') : null;
   }
 
   return {
