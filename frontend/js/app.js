@@ -1,6 +1,6 @@
 // The page: wires the store, the API client and the components together.
 
-import { ApiError, STALE, createApi } from './api.js';
+import { ApiError, STALE, createApi, reportOpensFrom } from './api.js';
 import { createFacets } from './components/facets.js';
 import { createFilterPanel } from './components/filterpanel.js';
 import { createPager } from './components/pager.js';
@@ -12,7 +12,6 @@ import { config } from './config.js';
 import { MAX_PAGE } from './contracts.js';
 import { arrowFocus } from './dom.js';
 import { createI18n } from './i18n.js';
-import { reportOpensFrom } from './opened.js';
 import { PAGE_TEXT } from './pagetext.js';
 import { createStore, followHistory, parseState, sameSearch } from './state.js';
 import { LOCALES, activeFilters, searchParams, serializeState } from './url.js';

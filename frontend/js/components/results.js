@@ -27,7 +27,7 @@ export function createResults({ root, count, sort, chips, notice, list, view, re
     );
   }
 
-  /** The title opens the talk view, in place. It and the source link carry the talk's id for opened.js (data-talk). */
+  /** The title opens the talk view, in place. It and the source link carry the talk's id for reportOpensFrom (data-talk). */
   const titleLink = (state, hit) => stateLink(view, { ...state, talk: hit.id }, { 'data-nav': '', 'data-talk': hit.id }, hit.title);
 
   /** Under the snippet, a link to where the talk was published (http(s) only). */
