@@ -1,6 +1,5 @@
 // A tiny DOM builder: h('a', {href, class: 'x', onclick: fn}, 'text', child). Children that are not
-// nodes become text nodes, so strings from the API can never turn into markup. And what every view's
-// components share: links to a state, focus inside a shadow root, arrow keys, debouncing.
+// nodes become text nodes, so strings from the API can never turn into markup. And the views' helpers.
 
 export function h(tag, props = {}, ...children) {
   const el = document.createElement(tag);
@@ -27,8 +26,7 @@ export function fill(el, ...children) {
   return append(el, children);
 }
 
-/** An <a> to the state `next`: a real href (a new tab or a copied link gives the same view: the page links
- * to itself, the widget to the search page), and a plain click calls `view.go(next)` instead. */
+/** An <a> to the state `next`: a real href (a new tab gets the same view), a plain click `view.go(next)`. */
 export function stateLink(view, next, props, ...children) {
   const onclick = (event) => {
     if (event.button || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;

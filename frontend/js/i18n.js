@@ -1,6 +1,5 @@
-// Interface text in French (the default: the content is French) and English: the translator, and the
-// text of the parts the page and the widget share (search box, results, notes, facets). Each adds its
-// own text (pagetext.js, the widget's module) when it makes its translator.
+// The translator, and the French (the default, as the content) and English text of the parts the page
+// and the widget share; each adds its own (pagetext.js, the widget's module) to its translator.
 
 const MESSAGES = {
   fr: {
@@ -61,8 +60,7 @@ function formatter(Kind, locale, options) {
   return formatters.get(key);
 }
 
-/** A translator of the shared text plus `more` ({fr, en}) in `locale`, which `setLocale` changes. One per
- * view: two widgets on a page may speak different languages. */
+/** A translator of the shared text plus `more` ({fr, en}), one per view: two widgets may speak two languages. */
 export function createI18n(locale = 'fr', more = {}) {
   const messages = { fr: { ...MESSAGES.fr, ...more.fr }, en: { ...MESSAGES.en, ...more.en } };
   let current = 'fr';

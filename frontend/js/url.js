@@ -1,8 +1,5 @@
-// A view's state: its URL (the search page's shareable form of it), its /api/search parameters, and the
-// changes filters make. One state object describes everything the visitor sees. Pure functions (no DOM),
-// unit-tested with `node --test`; reading a state back from the address bar is the page's (state.js).
-
-// The API's facets and bounds come from contracts.js, generated from the Python side.
+// A view's state (everything the visitor sees) as the search page's URL and as /api/search parameters,
+// and the changes filters make. Pure, unit-tested with `node --test`; state.js reads the address bar.
 import { FACET_NAMES as FACETS, MAX_FACET_VALUES } from './contracts.js';
 
 export { FACETS };
@@ -14,7 +11,7 @@ export function emptyState(hl = 'fr') {
   return { q: '', filters, sort: 'relevance', page: 1, talk: '', hl };
 }
 
-/** Facet values trimmed, without blanks or repeats, at most as many as the API takes. */
+/** Facet values trimmed, no blanks or repeats, as many as the API takes. */
 export function cleanValues(values) {
   const seen = new Set();
   for (const value of values) {
@@ -60,7 +57,7 @@ export function clearFilters(state) {
   return { ...state, filters: emptyState().filters, page: 1 };
 }
 
-/** An href for text that came from content: only http(s) links survive, anything else (javascript:, data:) is dropped. */
+/** An href from content: only http(s) links survive (never javascript:, data:). */
 export function safeHref(url, base) {
   if (typeof url !== 'string' || !url.trim()) return '';
   try {

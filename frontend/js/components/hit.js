@@ -1,11 +1,10 @@
-// A talk as a list shows it: one search result (the page's and the widget's), and the line under a
-// talk's title (speakers, company, event, date, language) that the talk view and its related talks show too.
+// A talk as a list shows it: a search result (the page's and the widget's), and the meta line under a
+// talk's title that the talk view shows too.
 
 import { h } from '../dom.js';
 import { splitSnippet } from '../snippet.js';
 
-/** The parts of a talk's meta line, for a <p class="meta">, dated in `i18n`'s language. Each part is one
- * element, so the stylesheet can keep it whole. */
+/** Speakers, company, event, date, language: one element each, so the stylesheet can keep each whole. */
 export function talkMeta(talk, i18n) {
   const parts = [];
   const speakers = Array.isArray(talk.speakers) ? talk.speakers.filter(Boolean) : [];
@@ -22,8 +21,7 @@ export function snippetNodes(snippet) {
   return splitSnippet(snippet).map((s) => (s.mark ? h('mark', {}, s.text) : s.text));
 }
 
-/** A result's <li>: `title` is the link its view makes (the page's opens the talk view, the widget's the
- * talk where it was published), then the meta line, the snippet and what the view adds (`extra`). */
+/** A result's <li> under `title`, its view's link (the page's talk view, the widget's published talk). */
 export function renderHit(hit, title, i18n, ...extra) {
   return h('li', { class: 'hit', 'data-testid': 'hit' },
     h('article', { lang: hit.lang || null },

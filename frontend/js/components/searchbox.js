@@ -5,8 +5,7 @@ import { debounce } from '../dom.js';
 
 const SEARCH_DELAY = 250; // ms of quiet typing before a search
 
-/** `onQuery(q, how)`, how: 'typing' or 'submit'. Esc with no suggestions open asks `onEscape()` first
- * (true: it used the key), then clears. */
+/** `onQuery(q, how)`, how: 'typing' or 'submit'. Esc asks `onEscape()` (true: it used the key), then clears. */
 export function createSearchBox({ form, input, suggestions = null, onQuery, onLeaveDown, onEscape = () => false }) {
   let typing = false; // the box holds text the state does not have yet
 
