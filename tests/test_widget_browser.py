@@ -257,6 +257,28 @@ def test_the_keyboard_moves_through_the_results_opens_one_and_esc_closes(stack, 
     watched.assert_clean()
 
 
+def test_opening_a_result_tells_the_api_which_talk_the_query_found(stack, blog, watched):
+    page = watched.page
+    visit(watched, blog, "size=1")
+    type_query(page, "douleur")
+    reports = []
+    page.on("request", lambda r: "/api/opened?" in r.url and reports.append(r.url))
+    # WHEN the visitor opens a result THEN the widget's API hears of it (the query and the talk), even as the
+    # page leaves for the talk's own
+    with page.expect_request(lambda r: "/api/opened?" in r.url) as report, page.expect_navigation():
+        widget(page, "[data-testid=hit] h3 a").click()
+    assert report.value.url.startswith(f"{blog.widget_origin}/api/opened?")
+    assert urlsplit(report.value.url).query == "q=douleur&talk=talks%2F01"
+    assert page.url.startswith(SOURCE)
+    # "see all results" is no result: no report
+    page.go_back()
+    type_query(page, "atelier")
+    with page.expect_navigation():
+        widget(page, "a.more").click()
+    assert len(reports) == 1
+    watched.assert_clean()
+
+
 def test_tab_out_or_a_click_elsewhere_closes_the_results(stack, blog, watched):
     page = watched.page
     visit(watched, blog)

@@ -1,7 +1,7 @@
-// <talk-search api lang size placeholder facets> (docs/blog.md): the search page's modules in a shadow
-// root, nothing inline, so a page's CSP need only allow this origin.
+// <talk-search api lang size placeholder facets> (docs/blog.md): the page's modules in a shadow root,
+// nothing inline, so a page's CSP need only allow this origin.
 
-import { ApiError, STALE, createApi } from '../js/api.js';
+import { ApiError, STALE, createApi, reportOpensFrom } from '../js/api.js';
 import { renderHit } from '../js/components/hit.js';
 import { searchError, searchNotes } from '../js/components/notice.js';
 import { createSearchBox } from '../js/components/searchbox.js';
@@ -46,7 +46,7 @@ class TalkSearch extends HTMLElement {
     const hidden = (props) => h('p', { class: 'visually-hidden', ...props });
     const ui = {
       size: Math.min(Math.max(Number.parseInt(this.getAttribute('size'), 10) || 5, 1), MAX_SIZE),
-      api: createApi((this.getAttribute('api') || here('../api')).replace(/\/+$/, '')),
+      apiBase: (this.getAttribute('api') || here('../api')).replace(/\/+$/, ''),
       label: h('label', { for: 'q', class: 'visually-hidden' }),
       input: h('input', { id: 'q', type: 'search', part: 'input', autocomplete: 'off', spellcheck: 'false', maxlength: MAX_QUERY_CHARS, enterkeyhint: 'search', 'aria-describedby': 'hint' }),
       hint: hidden({ id: 'hint' }),
@@ -66,6 +66,7 @@ class TalkSearch extends HTMLElement {
     const reveal = () => (ui.root.hidden = false);
     const shadow = this.attachShadow({ mode: 'open' });
     shadow.append(h('link', { rel: 'stylesheet', href: here('talksearch.css'), onload: reveal, onerror: reveal }), ui.root);
+    ui.api = createApi(ui.apiBase);
     this.#ui = ui;
     this.#translate();
 
@@ -89,6 +90,7 @@ class TalkSearch extends HTMLElement {
         if (this.#shown) this.#render();
       });
     }
+    reportOpensFrom(ui.hits, ui.apiBase, () => this.#shown?.state.q ?? '');
     ui.input.addEventListener('focus', () => this.#open());
     ui.input.addEventListener('click', () => this.#open());
     shadow.addEventListener('keydown', (event) => {
@@ -172,7 +174,7 @@ class TalkSearch extends HTMLElement {
     fill(count, error ? '' : t('results', { n: total }));
     fill(notice, error ? searchError(error, this.#i18n, () => this.#search(state)) : searchNotes(state, data, this.#view));
     // a talk opens where it was published, else in the search page's talk view
-    const title = (hit) => h('a', { href: safeHref(hit.url, location.href) || this.#view.href({ ...state, talk: hit.id }), 'data-nav': '' }, hit.title);
+    const title = (hit) => h('a', { href: safeHref(hit.url, location.href) || this.#view.href({ ...state, talk: hit.id }), 'data-nav': '', 'data-talk': hit.id }, hit.title);
     fill(hits, list.map((hit) => renderHit(hit, title(hit), this.#i18n)));
     more.hidden = !(total > list.length);
     more.href = this.#view.href(state);
