@@ -1,6 +1,6 @@
 """Latency of the search function's engine per query kind, and its cold start: the search engineer's loop.
 
-    python -m bench.search_profile INDEX_DIR [--mix bench/mixes/pyvideo-v2.json] [--passes 2] [--profile]
+    python -m bench.search_profile INDEX_DIR [--mix bench/mixes/pyvideo-v2.json] [--passes 2] [--profile] [--exact]
 
 INDEX_DIR is an unpacked index (what the function opens under /tmp). Every query of the mix
 runs once per pass, in a shuffled order, in one warm process: pass 1 meets every term for the
@@ -12,6 +12,7 @@ Figures are printed, never asserted (``make bench`` is the full comparison with 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import random
 import statistics
@@ -100,11 +101,13 @@ def _handler_search(engine):
     return search
 
 
-def run_mix(index_dir: Path, queries: list[dict], passes: int, profile: bool, handler: bool) -> None:
+def run_mix(index_dir: Path, queries: list[dict], passes: int, profile: bool, handler: bool, exact: bool) -> None:
     from functions.search.engine import SearchEngine
 
     engine = SearchEngine(index_dir)  # warms up as IndexHolder does before swapping a version in
     search = _handler_search(engine) if handler else engine.search
+    if exact:  # the words as typed only: what the glossary and synonyms cost is the difference
+        search = functools.partial(search, exact="1")
     profiler = None
     if profile:
         import cProfile
@@ -180,11 +183,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--cold-runs", type=int, default=5)
     parser.add_argument("--profile", action="store_true", help="cProfile the query passes")
     parser.add_argument("--handler", action="store_true", help="through lambda_handler (HTTP API v2 events)")
+    parser.add_argument("--exact", action="store_true", help="every query with exact=1 (no translations, synonyms)")
     args = parser.parse_args(argv)
     queries = json.loads(args.mix.read_text(encoding="utf-8"))["queries"]
     print(f"{len(queries)} queries from {args.mix.name} over {args.index_dir}; {machine_load()}")
     if args.passes:
-        run_mix(args.index_dir, queries, args.passes, args.profile, args.handler)
+        run_mix(args.index_dir, queries, args.passes, args.profile, args.handler, args.exact)
     if args.cold_runs:
         cold_start(args.index_dir, args.cold_runs)
     print(machine_load())

@@ -29,9 +29,18 @@ from index_builder.parsers.site import ENV_SITE_URL
 from index_builder.publish import delete_old_versions, publish
 from index_builder.report import BuildReport, Progress, SkippedSource
 from index_builder.state import BuildState, Candidate, SourceState, fingerprint, read_build_state
+from index_builder.synonyms import CompiledSynonyms, compile_synonyms, read_site_synonyms, write_synonyms
 from index_builder.writer import update_index, write_index
 from talksearch.artifact import PackedFile, download_artifact, unpack_index
-from talksearch.contracts import ARTIFACT_NAME, DEFAULT_KEEP_VERSIONS, ENV_KEEP_VERSIONS, SCHEMA_VERSION, Manifest
+from talksearch.contracts import (
+    ARTIFACT_NAME,
+    DEFAULT_KEEP_VERSIONS,
+    ENV_KEEP_VERSIONS,
+    SCHEMA_VERSION,
+    SITE_SYNONYMS_NAME,
+    SYNONYMS_NAME,
+    Manifest,
+)
 from talksearch.schema import Talk
 from talksearch.store import LocalStore, ObjectTooLargeError, S3Store, Store, StoredObject, StoreError, open_store
 
@@ -121,6 +130,7 @@ class _Build:
         #: the previous artifact on local disk and where its files are in it, for pack_index to reuse
         self.previous_files: dict[str, PackedFile] = {}
         self.previous_archive: Path | None = None
+        self.synonyms: CompiledSynonyms | None = None
 
     # --- the steps ----------------------------------------------------------------------------
     def run(self, *, full: bool) -> None:
@@ -129,12 +139,16 @@ class _Build:
         read_config = partial(self.content.read_bytes, max_bytes=MAX_FRONT_MATTER_BYTES)
         self.site = SiteConfig.from_files((o.key for o in listing), read_config, site_url=self.site_url)
         self.report.warnings += self.site.problems
+        synonyms_key = SITE_SYNONYMS_NAME if any(o.key == SITE_SYNONYMS_NAME for o in listing) else None
+        self.synonyms = compile_synonyms(read_site_synonyms(self.content, synonyms_key))
+        self.report.warnings += self.synonyms.problems
         previous, previous_etag = self.index.read_manifest()
         known_state = self._previous_state(previous)  # also read by --full: the shrink guard needs its sizes
         previous_state = None if full else known_state
         if previous_state is not None and previous is not None:
             current_etags = {obj.key: obj.etag for obj in listing}
-            if current_etags == previous.sources:
+            # a new shipped glossary changes the table without any content change
+            if current_etags == previous.sources and previous.synonyms_sha256 == self.synonyms.sha256:
                 self.report.mode = "incremental"
                 self.report.status = "unchanged"
                 self.report.message = "content unchanged since the published build"
@@ -203,7 +217,9 @@ class _Build:
         states: dict[str, SourceState] = {}
         for n, obj in enumerate(listing, 1):
             known = (previous_state or {}).get(obj.key)
-            if known is not None and known.etag == obj.etag:
+            if obj.key == SITE_SYNONYMS_NAME:  # a source of no talks (read by run): listed for its ETag
+                states[obj.key] = SourceState(etag=obj.etag, size=obj.size, parsed=True)
+            elif known is not None and known.etag == obj.etag:
                 states[obj.key] = known
             else:
                 self.progress(f"parsing {n}/{len(listing)} {obj.key}")
@@ -353,7 +369,12 @@ class _Build:
     def _publish(
         self, index_dir: Path, states: dict[str, SourceState], expected_etag: str | None, count: int
     ) -> Manifest:
-        reuse = (self.previous_archive, self.previous_files) if self.previous_archive and self.previous_files else None
+        if self.synonyms is not None:
+            write_synonyms(index_dir, self.synonyms)
+        # the previous artifact's members are reused by name and size, which only Whoosh's never
+        # rewritten files guarantee: the table is always packed anew
+        previous_files = {name: f for name, f in self.previous_files.items() if name != SYNONYMS_NAME}
+        reuse = (self.previous_archive, previous_files) if self.previous_archive and previous_files else None
         manifest = publish(
             self.index,
             index_dir,

@@ -14,8 +14,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from index_builder.state import BuildState, write_build_state
-from talksearch.artifact import PackedFile, download_artifact, pack_index, upload_artifact
-from talksearch.contracts import ARTIFACT_NAME, SCHEMA_VERSION, Manifest, new_index_version
+from talksearch.artifact import PackedFile, download_artifact, pack_index, sha256_file, upload_artifact
+from talksearch.contracts import ARTIFACT_NAME, SCHEMA_VERSION, SYNONYMS_NAME, Manifest, new_index_version
 from talksearch.store import ManifestConflictError, Store, StoreError, open_store
 
 
@@ -50,6 +50,7 @@ def publish(
         talk_count=talk_count,
         built_at=datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
         sources={key: source.etag for key, source in state.sources.items()},
+        synonyms_sha256=sha256_file(table) if (table := index_dir / SYNONYMS_NAME).is_file() else "",
     )
     write_build_state(index, version, BuildState(state.sources, packed.files, state.parse_settings))
     index.write_version_manifest(manifest)  # written last: marks the version complete

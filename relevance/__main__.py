@@ -25,8 +25,9 @@ from relevance.harness import (
 )
 from relevance.report import goal_checks, markdown_table, render_doc, table_rows, text_table
 
-SEARCH, FTS5, FTS5_SPEAKERS = "search", "fts5", "fts5+speakers"
-SYSTEMS = (SEARCH, FTS5, FTS5_SPEAKERS)
+SEARCH, EXACT, FTS5, FTS5_SPEAKERS = "search", "exact words", "fts5", "fts5+speakers"
+#: "exact words" is the search with exact=1 (no translations or synonyms): each run shows what they add.
+SYSTEMS = (SEARCH, EXACT, FTS5, FTS5_SPEAKERS)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -110,7 +111,12 @@ def main(argv: list[str] | None = None) -> int:
     def baseline(system: str):
         return lambda q: baselines[system][q.corpus].search(q.query, filters=q.filters)
 
-    systems = {SEARCH: engine, FTS5: baseline(FTS5), FTS5_SPEAKERS: baseline(FTS5_SPEAKERS)}
+    systems = {
+        SEARCH: engine,
+        EXACT: engine.exact_words(),
+        FTS5: baseline(FTS5),
+        FTS5_SPEAKERS: baseline(FTS5_SPEAKERS),
+    }
     results = run_queries(queries, systems)
     scores = {name: {r.query.qid: r.scores[name] for r in results} for name in SYSTEMS}
     rows = table_rows(queries, scores, SYSTEMS)

@@ -25,6 +25,8 @@ INDEXING_CODE = (
     "talksearch/index_files/*.py",
     "index_builder/*.py",
     "index_builder/parsers/*.py",
+    "talksearch/synonyms.py",
+    "talksearch/glossary/*.txt",
 )
 NOT_INDEXING_CODE = {
     f"index_builder/{name}.py" for name in ("build", "cache", "cli", "publish", "report", "state", "__main__")
@@ -55,6 +57,8 @@ def build_index(corpus_file: Path, directory: Path, log: Callable[[str], None] =
     """
     from index_builder import write_index
     from index_builder.parsers import parse_source
+    from index_builder.synonyms import compile_synonyms, write_synonyms
+    from talksearch.synonyms import ParsedSynonyms
 
     parsed = parse_source(corpus_file.name, corpus_file.read_bytes())
     for problem in parsed.problems[:5]:
@@ -62,6 +66,7 @@ def build_index(corpus_file: Path, directory: Path, log: Callable[[str], None] =
     if len(parsed.problems) > 5:
         log(f"  {corpus_file.name}: ... {len(parsed.problems) - 5} more records skipped")
     write_index(parsed.talks, directory)
+    write_synonyms(directory, compile_synonyms(ParsedSynonyms()))  # the shipped glossary, as a build writes it
     return len(parsed.talks)
 
 
@@ -97,18 +102,26 @@ class EngineSearch:
     _engines: dict = field(default_factory=dict)
 
     def __call__(self, query: JudgedQuery) -> list[str]:
-        corpus = query.corpus
-        if corpus not in self._engines:
-            from functions.search.engine import SearchEngine
-
-            self._engines[corpus] = SearchEngine(self.index_dirs[corpus], time_budget_ms=self.time_budget_ms)
         started, cpu_started = time.perf_counter(), time.process_time()
-        body = self._engines[corpus].search(q=query.query, **PAGE_PARAMS, **query.filters)
+        body = self._search(query, exact=False)
         self.cpu_ms.append((time.process_time() - cpu_started) * 1000)
         self.timings_ms.append((time.perf_counter() - started) * 1000)
         if body.get("partial"):
             self.partial.append(query.query)
         return [hit["id"] for hit in body["hits"]]
+
+    def exact_words(self) -> SearchFunction:
+        """The same engines asked with ``exact=1`` (the words as typed only): what expansion adds is the
+        difference between the two systems. Not timed."""
+        return lambda query: [hit["id"] for hit in self._search(query, exact=True)["hits"]]
+
+    def _search(self, query: JudgedQuery, exact: bool) -> dict:
+        corpus = query.corpus
+        if corpus not in self._engines:
+            from functions.search.engine import SearchEngine
+
+            self._engines[corpus] = SearchEngine(self.index_dirs[corpus], time_budget_ms=self.time_budget_ms)
+        return self._engines[corpus].search(q=query.query, exact=exact, **PAGE_PARAMS, **query.filters)
 
 
 def load_corpus(corpus_file: Path) -> list[dict]:

@@ -40,6 +40,11 @@ MANIFEST_NAME = "manifest.json"
 VERSIONS_DIR = "versions"
 ARTIFACT_NAME = "index.tar.gz"
 BUILD_STATE_NAME = "build-state.json.gz"
+#: The compiled synonym table (shipped glossary + the site's synonyms.txt), one more file of the index
+#: directory and so of the artifact; JSON read by ``talksearch.synonyms.SynonymTable.from_json``.
+SYNONYMS_NAME = "synonyms.json"
+#: The site's synonyms file at the content root (Solr format), read by the builder instead of parsed as talks.
+SITE_SYNONYMS_NAME = "synonyms.txt"
 
 #: Environment variables the functions and the local stack share.
 ENV_INDEX_BUCKET = "INDEX_BUCKET"
@@ -156,6 +161,9 @@ class Manifest:
     #: nothing to build. Which talks each source produced is in the version's build state, which
     #: keeps this file small for the readers that poll it.
     sources: dict[str, str] = field(default_factory=dict)
+    #: sha256 of the artifact's synonyms.json (glossary + synonyms.txt): a new shipped glossary changes
+    #: it without any source changing, and the build is then not "unchanged"
+    synonyms_sha256: str = ""
 
     def to_json(self) -> bytes:
         return json.dumps(asdict(self), ensure_ascii=False, sort_keys=True, indent=1).encode("utf-8")

@@ -15,6 +15,7 @@ proximity (the French-stemmed copies and names): the index is what every cold st
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from whoosh.analysis import CharsetFilter, LowercaseFilter, RegexTokenizer, StemFilter, StopFilter
@@ -56,6 +57,18 @@ def fold(text: str) -> str:
 _FRENCH_STOPS = {"les", "cette", "ils", "elles", "leurs", "dont", "quoi", "donc", "ni"}
 
 STOP_WORDS = frozenset(fold(w) for w in stoplists["fr"] | stoplists["en"] | _FRENCH_STOPS) | _ELIDED
+#: Stop words that are also tech terms, kept in queries (the index drops them from texts; titles are
+#: searched for them): ``AI`` (on the French list, from *j'ai*) and the C language (from *c'est*).
+TECH_STOP_WORDS = frozenset({"ai", "c"})
+#: Elided articles (``l'``, ``c'est``) and ``j'ai`` are not words of a query: ``c'est`` is not the C language.
+_ELISION = re.compile(r"\bj['’]ai\b|\b(?:[cdjlmnst]|qu|jusqu|lorsqu|puisqu|quoiqu)['’](?=\w)", re.IGNORECASE)
+
+
+def query_words(text: str, keep_stop: bool = False) -> list[str]:
+    """The words of a query or a synonym term: folded, without elided articles, and without stop words
+    except tech terms (``keep_stop``: with every one, for a query of stop words only)."""
+    words = [t.text for t in NAMES(_ELISION.sub(" ", text))]
+    return words if keep_stop else [w for w in words if w not in STOP_WORDS or w in TECH_STOP_WORDS]
 
 
 def _chain(stem_lang: str | None, stop: bool = True):

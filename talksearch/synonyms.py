@@ -32,7 +32,7 @@ from pathlib import Path
 
 from whoosh.lang import stemmer_for_language
 
-from talksearch.schema import NAMES, STOP_WORDS
+from talksearch.schema import STOP_WORDS, query_words
 
 __all__ = [
     "GLOSSARY_DIR",
@@ -130,9 +130,12 @@ def analyse(text: str) -> tuple[str, ...]:
     When every word is a stop word, they are all kept: ``AI`` (``ai`` is on the French list, from
     *j'ai*) or ``IT`` are terms, and a term must never analyse to nothing.
     """
-    words = tuple(token.text for token in NAMES(text))
-    content = tuple(w for w in words if w not in STOP_WORDS)
-    return content or words
+    return tuple(query_words(text)) or tuple(query_words(text, keep_stop=True))
+
+
+#: A stop word (in a term of stop words only: ``AI``, ``IT``) is keyed as typed, behind this mark: stop
+#: words do not inflect, and stemmed they collide with other words ("be" and the French stem of "bees").
+_STOP_KEY = "="
 
 
 def _key_word(stem: str) -> str:
@@ -144,8 +147,8 @@ def _key_word(stem: str) -> str:
 def phrase_keys(words: Sequence[str]) -> tuple[str, str]:
     """The (French, English) lookup keys of analysed words: each word stemmed, joined by spaces."""
     return (
-        " ".join(_key_word(_stem_fr(w)) for w in words),
-        " ".join(_key_word(_stem_en(w)) for w in words),
+        " ".join(_STOP_KEY + w if w in STOP_WORDS else _key_word(_stem_fr(w)) for w in words),
+        " ".join(_STOP_KEY + w if w in STOP_WORDS else _key_word(_stem_en(w)) for w in words),
     )
 
 
@@ -265,12 +268,15 @@ class SynonymTable:
     def targets(self, words: Sequence[str]) -> tuple[Phrase, ...]:
         """What the analysed words ``words``, taken as one term, expand to (nothing when not an entry)."""
         found: dict[int, None] = {}
-        for key, table in zip(phrase_keys(words), self._by_key, strict=True):
+        keys = phrase_keys(words)
+        for key, table in zip(keys, self._by_key, strict=True):
             found.update(dict.fromkeys(map(int, table.get(key, "").split())))
-        typed = " ".join(words)
         count = len(self._texts)  # a number past the end (a table from elsewhere) is no target
-        targets = [self._phrase(i) for i in found if i < count and self._words[i] != typed]
-        return tuple(targets[:MAX_TARGETS])
+        targets = [self._phrase(i) for i in found if i < count]
+        # an inflection of the words typed (same French or English stems) adds nothing the stemmed search
+        # does not find: "containers" does not also search "container"
+        fresh = [t for t in targets if not any(a == b for a, b in zip(phrase_keys(t.words), keys, strict=True))]
+        return tuple(fresh[:MAX_TARGETS])
 
     def expansions(self, words: Sequence[str]) -> list[Expansion]:
         """The entries among a query's analysed words, left to right, the longest run first."""

@@ -1,7 +1,7 @@
 """Parsing takes time in proportion to the input, whatever the input: pathological Markdown, caps, deep data.
 
-Timings here are ratios between sizes measured in the same process (best of three), or absolute bounds
-some 20 times above what the parser needs, so a slow or busy machine cannot make them fail.
+Timings here are ratios between sizes of the CPU time this process spent (best of five), so other
+processes on a busy machine do not count, or absolute bounds some 20 times above what the parser needs.
 """
 
 from __future__ import annotations
@@ -23,12 +23,13 @@ def recap_with(body: str) -> bytes:
     return f"---\ntitle: Retour\n---\n\n## Marie Dupont, Acme\n\n{body}\n".encode()
 
 
-def best_time(data: bytes, repeat: int = 3) -> float:
+def best_time(data: bytes, repeat: int = 5) -> float:
+    """The least CPU time of ``repeat`` parses: wall time counts the other processes a busy machine runs."""
     best = float("inf")
     for _ in range(repeat):
-        started = time.perf_counter()
+        started = time.process_time()
         parse_source("recap.md", data)
-        best = min(best, time.perf_counter() - started)
+        best = min(best, time.process_time() - started)
     return best
 
 
@@ -50,9 +51,9 @@ def test_the_80_kb_line_of_the_issue_parses_quickly_and_is_reported(unit):
     line = unit * (80_000 // len(unit))
     data = recap_with(f"Un résumé normal.\n\n{line}")
     # WHEN it is parsed
-    started = time.perf_counter()
+    started = time.process_time()
     result = parse_source("recap.md", data)
-    elapsed = time.perf_counter() - started
+    elapsed = time.process_time() - started
     # THEN the talk is kept, the line is cut at the cap with a warning naming it, and it took seconds at most
     (talk,) = result.talks
     assert talk.speakers == ["Marie Dupont"] and talk.summary.startswith("Un résumé normal.")

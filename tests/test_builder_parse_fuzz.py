@@ -70,12 +70,12 @@ def report_longest_parse():
 
 
 def parse_timed(key: str, data: bytes, site: SiteConfig | None = None) -> ParsedSource | None:
-    started = time.perf_counter()
+    started = time.process_time()  # CPU time: a busy machine's other processes do not count
     try:
         result = parse_source(key, data, site)
     except ContentError:
         result = None
-    elapsed = time.perf_counter() - started
+    elapsed = time.process_time() - started
     longest["inputs"] += 1
     if elapsed > longest["seconds"]:
         longest.update(seconds=elapsed, key=key, size=len(data))

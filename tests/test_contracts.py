@@ -30,9 +30,9 @@ def test_the_page_reads_its_bounds_from_the_generated_module():
 
 def test_api_bounds_facets_and_sorts_have_one_home():
     assert tuple(FACETS) == contracts.FACET_NAMES
-    assert ("q", "page", "size", "sort", *contracts.FACET_NAMES) == params.SEARCH_PARAMETERS
+    assert ("q", "page", "size", "sort", "exact", *contracts.FACET_NAMES) == params.SEARCH_PARAMETERS
     search = OPENAPI_DOCUMENT["paths"]["/api/search"]["get"]["parameters"]
-    assert [p["name"] for p in search][4:] == list(contracts.FACET_NAMES)
+    assert [p["name"] for p in search] == list(params.SEARCH_PARAMETERS)
     assert search[0]["schema"]["maxLength"] == contracts.MAX_QUERY_CHARS
     assert search[3]["schema"]["enum"] == list(contracts.SORTS)
 

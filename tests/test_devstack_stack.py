@@ -163,6 +163,18 @@ def test_added_file_becomes_searchable_then_changes_then_disappears(stack, conte
     assert talk_count(stack) == 2
 
 
+def test_a_synonyms_file_in_the_content_is_picked_up_by_the_watcher(stack, content):
+    # WHEN the site adds a synonyms.txt at the content root
+    path = content / "synonyms.txt"
+    path.write_text("capteurs, sondes\n", "utf-8")
+    # THEN its words find the talks that say the other ones, and no talk is added
+    eventually(lambda: titles(stack, "capteurs") == ["Kubernetes sans douleur"], "the synonym finds the talk")
+    assert talk_count(stack) == 2
+    # WHEN it is removed THEN the synonym is gone
+    path.unlink()
+    eventually(lambda: titles(stack, "capteurs") == [], "the removed synonym no longer applies")
+
+
 def test_broken_file_is_reported_and_the_stack_keeps_serving(stack, content, console):
     # GIVEN the published talk count
     before = talk_count(stack)

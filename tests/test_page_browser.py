@@ -108,6 +108,33 @@ def test_a_typo_still_finds_the_talk_and_offers_the_correction(stack, watched):
     watched.assert_clean()
 
 
+def test_a_query_in_the_other_language_says_what_it_also_searched_and_offers_the_exact_words(stack, watched):
+    visit(watched, stack)
+    page = watched.page
+    # WHEN the visitor types an English word that the French talks say in French
+    type_query(page, "containers")
+    # THEN the French talk is found, its French word highlighted, and the page says what it also searched
+    assert "Déployer Kubernetes sans douleur" in hit_titles(page)
+    line = page.get_by_test_id("also-searched").inner_text()
+    assert line.startswith("Aussi cherché") and "conteneur" in line and "Seulement les mots exacts" in line
+    assert "conteneurs" in page.locator("[data-testid=hit] mark").all_inner_texts()
+    # WHEN they ask for the exact words only THEN the URL keeps it and the translation's talk goes
+    page.get_by_test_id("exact-switch").click()
+    page.wait_for_function("() => new URLSearchParams(location.search).get('exact') === '1'")
+    wait_for_results(page)
+    assert "Déployer Kubernetes sans douleur" not in hit_titles(page)
+    assert page.get_by_test_id("also-searched").inner_text().startswith("Mots exacts seulement")
+    # a reload keeps the switch (it is in the URL); the way back searches the translations again
+    page.reload()
+    wait_for_results(page)
+    assert "Déployer Kubernetes sans douleur" not in hit_titles(page)
+    page.get_by_test_id("exact-switch").click()
+    page.wait_for_function("() => !new URLSearchParams(location.search).has('exact')")
+    wait_for_results(page)
+    assert "Déployer Kubernetes sans douleur" in hit_titles(page)
+    watched.assert_clean()
+
+
 def test_a_query_matching_only_some_words_says_so(stack, watched):
     visit(watched, stack)
     page = watched.page

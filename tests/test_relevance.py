@@ -251,7 +251,7 @@ def test_eval_end_to_end_on_a_synthetic_corpus(synthetic_shared, tmp_path, capsy
     assert [r["qid"] for r in results] == [q["qid"] for q in JUDGED + CROSSLINGUAL]
     by_qid = {r["qid"]: r["systems"] for r in results}
     for systems in by_qid.values():
-        assert set(systems) == {"search", "fts5", "fts5+speakers"}
+        assert set(systems) == {"search", "exact words", "fts5", "fts5+speakers"}
     # the search path indexes speakers and the plain baseline does not: the results show it
     assert by_qid["t-fr-spk-01"]["search"]["rank"] == 1
     assert by_qid["t-fr-spk-01"]["search"]["top"][0] == "pycon-fr/deploiement"
@@ -259,11 +259,11 @@ def test_eval_end_to_end_on_a_synthetic_corpus(synthetic_shared, tmp_path, capsy
     assert by_qid["t-full-topic-01"]["search"]["top"][0] == "pycon-us/bees"
     # and the page shows the table with its goals
     # the cross-lingual query's language filter held for every system: no French talk in its results
-    for system in ("search", "fts5", "fts5+speakers"):
+    for system in ("search", "exact words", "fts5", "fts5+speakers"):
         assert "pycon-fr/deploiement" not in by_qid["t-xl-fr2en-01"][system]["top"]
     assert by_qid["t-xl-fr2en-01"]["search"]["top"] == ["pycon-us/kalman"]
     page = (out / "relevance.md").read_text(encoding="utf-8")
-    assert "| fr | speaker | 1 | 1.000 | 0.000 | 1.000 |" in page
+    assert "| fr | speaker | 1 | 1.000 | 1.000 | 0.000 | 1.000 |" in page
     assert "overall MRR@10" in page
     assert "| full | crosslingual fr→en | 1 |" in page and "| fr | crosslingual en→fr | 1 |" in page
 

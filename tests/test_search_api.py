@@ -288,6 +288,8 @@ HOSTILE_QUERY_STRINGS = [
     "size=%F0%9F%90%8D",
     "sort=%00",
     "sort=relevance;drop",
+    "exact=maybe",
+    "exact=1&exact=0",
     "speaker=" + "&speaker=".join(str(n) for n in range(11)),
     "speaker=" + "s" * 201,
     "speaker=%00",
@@ -330,6 +332,16 @@ def test_search_and_suggest_check_q_the_same_way(api):
         status, headers, body = api(path, twice)
         assert_error(status, headers, body, 400)
         assert body["message"] == "q may be given only once"
+
+
+def test_exact_reaches_the_engine_and_is_checked(api):
+    status, _, body = api("/api/search", "q=kubernetes")
+    assert status == 200 and body["expanded"] == [{"from": "kubernetes", "to": ["k8s"]}]
+    status, _, body = api("/api/search", "q=kubernetes&exact=1")
+    assert status == 200 and body["expanded"] == []
+    status, headers, body = api("/api/search", "q=kubernetes&exact=maybe")
+    assert_error(status, headers, body, 400)
+    assert body["message"].startswith("exact must be 1 or 0")
 
 
 HOSTILE_PATHS = [
@@ -381,7 +393,7 @@ def visits(lines: list[str]) -> list[dict]:
 def test_each_search_is_one_log_record_of_its_normalised_query_total_page_filters_and_time(api, log_lines):
     status, _, body = api("/api/search", query_string(q="  Kubernetes   PODS ", page="1", lang=["fr", "en"]))
     assert status == 200
-    api("/api/search", "q=kubernetes&page=2&sort=date")
+    api("/api/search", "q=kubernetes&page=2&sort=date&exact=1")
     first, second = visits(log_lines)
     assert first[VISIT_FIELD] == "search" and first["message"] == "search"
     assert first["query"] == "kubernetes pods"
@@ -389,6 +401,7 @@ def test_each_search_is_one_log_record_of_its_normalised_query_total_page_filter
     assert (first["filters"], first["filtered"]) == ({"lang": ["fr", "en"]}, 2)
     assert first["took_ms"] == body["took_ms"]
     assert (second["query"], second["page"], second["sort"], second["filtered"]) == ("kubernetes", 2, "date", 0)
+    assert (first["exact"], second["exact"]) == (False, True)  # the visitor asked for the words as typed only
 
 
 def test_zero_hit_searches_are_logged_with_total_zero_and_counted(api, log_lines, capsys):

@@ -55,7 +55,8 @@ def test_empty_query_lists_every_talk_newest_first(engine):
 def test_response_has_the_documented_shape(engine):
     body = engine.search(q="kubernetes")
     assert set(body) == {
-        "query", "total", "page", "size", "took_ms", "hits", "facets", "did_you_mean", "matched", "partial", "index",
+        "query", "total", "page", "size", "took_ms", "hits", "facets", "did_you_mean", "expanded", "matched",
+        "partial", "index",
     }  # fmt: skip
     assert body["index"] == {"version": "test-1", "built_at": "2026-11-26T19:00:00Z"}
     hit = body["hits"][0]

@@ -65,7 +65,7 @@ const searchBox = createSearchBox({
   onQuery(q, how) {
     const state = store.get();
     if (q === state.q && !state.talk) return;
-    const next = { ...state, q, page: 1, talk: '' };
+    const next = { ...state, q, page: 1, talk: '', exact: false }; // "exact words only" was about the last query
     if (how === 'typing') {
       store.set(next, typingEntry ? 'replace' : 'push');
       typingEntry = true;

@@ -14,6 +14,7 @@ export function parseState(search, defaultLocale = 'fr') {
   state.q = (params.get('q') || '').slice(0, MAX_QUERY_CHARS);
   for (const facet of FACETS) state.filters[facet] = cleanValues(params.getAll(facet));
   if (SORTS.includes(params.get('sort'))) state.sort = params.get('sort');
+  state.exact = params.get('exact') === '1';
   const page = Number.parseInt(params.get('page') || '1', 10);
   state.page = Number.isFinite(page) ? Math.min(Math.max(page, 1), MAX_PAGE) : 1;
   state.talk = params.get('talk') || '';

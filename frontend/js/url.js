@@ -8,7 +8,8 @@ export const LOCALES = ['fr', 'en'];
 export function emptyState(hl = 'fr') {
   const filters = {};
   for (const facet of FACETS) filters[facet] = [];
-  return { q: '', filters, sort: 'relevance', page: 1, talk: '', hl };
+  // exact: the words as typed only (no translations or synonyms)
+  return { q: '', filters, sort: 'relevance', exact: false, page: 1, talk: '', hl };
 }
 
 /** Facet values trimmed, no blanks or repeats, as many as the API takes. */
@@ -27,6 +28,7 @@ export function serializeState(state, defaultLocale = 'fr') {
   if (state.q) params.set('q', state.q);
   for (const facet of FACETS) for (const value of state.filters[facet] || []) params.append(facet, value);
   if (state.sort !== 'relevance') params.set('sort', state.sort);
+  if (state.exact) params.set('exact', '1');
   if (state.page > 1) params.set('page', String(state.page));
   if (state.talk) params.set('talk', state.talk);
   if (state.hl !== defaultLocale) params.set('hl', state.hl);
@@ -39,6 +41,7 @@ export function searchParams(state, size) {
   const params = new URLSearchParams({ q: state.q, page: String(state.page), size: String(size) });
   for (const facet of FACETS) for (const value of state.filters[facet]) params.append(facet, value);
   if (state.sort !== 'relevance') params.set('sort', state.sort);
+  if (state.exact) params.set('exact', '1');
   return params;
 }
 

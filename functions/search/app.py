@@ -136,7 +136,9 @@ def search_talks() -> Response:
     params = SearchParams.from_query_string(_query_values())
     engine = current_engine()
     started = perf_counter()
-    body = engine.search(q=params.q, page=params.page, size=params.size, sort=params.sort, **params.filters)
+    body = engine.search(
+        q=params.q, page=params.page, size=params.size, sort=params.sort, exact=params.exact, **params.filters
+    )
     metrics.add_metric(name="SearchLatency", unit=MetricUnit.Milliseconds, value=(perf_counter() - started) * 1000)
     if body["total"] == 0 and params.q:
         metrics.add_metric(name="ZeroHitQueries", unit=MetricUnit.Count, value=1)
@@ -146,6 +148,7 @@ def search_talks() -> Response:
         total=body["total"],
         page=params.page,
         sort=params.sort,
+        exact=params.exact,
         filters={facet: list(values) for facet, values in params.filters.items()},
         filtered=sum(map(len, params.filters.values())),
         took_ms=body["took_ms"],

@@ -3,8 +3,9 @@
 ``SearchEngine(index_dir).search(**params)`` returns exactly the /api/search JSON body, so
 the benchmark (``bench/``) and the relevance evaluation measure what visitors get.
 
-Per request: parse leniently (``query``), turn each word into weighted field terms
-(``expansion``), match each clause over raw postings and intersect (``matching``; talks with only
+Per request: parse leniently (``query``), add what the index version's glossary and site synonyms
+say a run of typed words also means (``translations``; not with ``exact=1``), turn each word into
+weighted field terms (``expansion``), match each clause over raw postings and intersect (``matching``; talks with only
 some of the words follow when fewer than a page have them all), filter and count facets over
 the unscored match set (``facets``), rank what can reach the page (``scoring``), then read
 stored fields and build snippets for the returned page only (``highlight``). A time budget stops
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import gc
 import heapq
+import logging
 import os
 import re
 from collections import Counter
@@ -32,8 +34,10 @@ from functions.search.query import ParsedQuery, parse_query
 from functions.search.scoring import Scorer, Scores
 from functions.search.snapshot import IndexSnapshot
 from functions.search.suggest import Suggester
+from functions.search.translations import expand_query, load_table
 from functions.search.words import folded_words, stem_en, stem_fr
 from talksearch.schema import fold
+from talksearch.synonyms import SynonymTable
 
 __all__ = ["InvalidParameter", "SearchEngine"]
 
@@ -62,8 +66,13 @@ class SearchEngine:
         built_at: str = "",
         time_budget_ms: float | None = None,
         warm: bool = True,
+        synonyms: SynonymTable | None = None,
+        log: logging.Logger | None = None,
     ) -> None:
+        """``synonyms``: the table to expand queries with (default: the index's own ``synonyms.json``;
+        an index without one, or with one that is refused, is served without expansion, logged on ``log``)."""
         self.snapshot = IndexSnapshot(index_dir, version=version or Path(index_dir).name, built_at=built_at)
+        self.synonyms = synonyms if synonyms is not None else load_table(Path(index_dir), log)
         self.expander = Expander(self.snapshot)
         self.matcher = ClauseMatcher(self.snapshot, self.expander)
         self.scorer = Scorer(self.snapshot)
@@ -101,19 +110,22 @@ class SearchEngine:
         started = perf_counter()
         deadline = _Deadline(started + self.time_budget)
         request = SearchParams.from_values(**params)
-        query = parse_query(request.q)
+        typed = parse_query(request.q)
+        query, expanded = typed, []
+        if self.synonyms is not None and not request.exact:
+            query, expanded = expand_query(typed, self.synonyms)
 
         match, coordination = self._match(query, deadline)
         results, facets = self.facets.filter_and_count(self._matching(query, match), request.filters)
         offset = (request.page - 1) * request.size
         page_docs, scores = self._page(
-            results, match, coordination, request.sort, offset, offset + request.size, plain_words(query)
+            results, match, coordination, request.sort, offset, offset + request.size, plain_words(typed)
         )
         highlighter = self._highlighter(query)
         hits = [self._hit(doc, scores, highlighter) for doc in page_docs]
         # "finds little" is about the talks with every word, not those added after them
         found = len(coordination.complete) if coordination else len(results)
-        did_you_mean = self._did_you_mean(query, found) if query.groups and not deadline.passed() else None
+        did_you_mean = self._did_you_mean(typed, found) if typed.groups and not deadline.passed() else None
 
         return {
             "query": request.q,
@@ -124,6 +136,7 @@ class SearchEngine:
             "hits": hits,
             "facets": facets,
             "did_you_mean": did_you_mean,
+            "expanded": [e.to_json() for e in expanded],
             "matched": coordination.matched(results) if coordination and results else "all",
             "partial": deadline.missed,
             "index": self.index_info(),
@@ -142,7 +155,7 @@ class SearchEngine:
         match = match_all(groups)
         if len(groups) < 2 or len(match.docs) >= FILL_BELOW:
             return match, None
-        coordination = Coordination(groups, match.docs)
+        coordination = Coordination(groups, match.docs, tuple(_width(g) for g in query.groups[: len(groups)]))
         return (match_some(groups, FILL_BELOW, FILL_MOST) if match.docs else match_any(groups)), coordination
 
     def _matching(self, query: ParsedQuery, match: Match | None) -> Collection[int] | None:
@@ -198,7 +211,12 @@ class SearchEngine:
         exact: set[str] = set()
         stems_fr: set[str] = set()
         stems_en: set[str] = set()
-        for clause in query.clauses():
+        # an expanded run: its typed words and the words of what it also searched (no typo neighbours)
+        for part in (p for clause in query.clauses() for p in clause.typed + clause.targets):
+            exact.update(part.words)
+            stems_fr.update(stem_fr(w) for w in part.words)
+            stems_en.update(stem_en(w) for w in part.words)
+        for clause in (c for c in query.clauses() if c.kind != "expanded"):
             if clause.kind == "prefix":
                 exact.update(self.expander.prefix_expansions(clause.words[0]))
                 continue
@@ -291,6 +309,18 @@ def _budget_from_env() -> float:
 def plain_words(query: ParsedQuery) -> list[str]:
     """The query's words typed on their own (no phrase, prefix, field or OR), in order: proximity applies to them."""
     return [group[0].words[0] for group in query.groups if len(group) == 1 and group[0].kind == "word"]
+
+
+def _width(group: list) -> int:
+    """How many plain typed words a query group is: 1 for a word, n for an expanded run of n words, 0 otherwise."""
+    if len(group) != 1:
+        return 0
+    clause = group[0]
+    if clause.kind == "word":
+        return 1
+    if clause.kind == "expanded" and all(c.kind == "word" for c in clause.typed):
+        return len(clause.typed)
+    return 0
 
 
 def _talk_fields(stored: dict) -> dict:

@@ -13,8 +13,9 @@ from __future__ import annotations
 import string
 
 from functions.search.lru import LRU
-from functions.search.snapshot import IndexSnapshot
+from functions.search.snapshot import TITLE_STOP_WORDS, IndexSnapshot
 from functions.search.words import stem_en, stem_fr
+from talksearch.schema import STOP_WORDS
 
 #: BM25F field weights: how many times a field's length-normalised term frequency counts
 #: before a word's frequencies are saturated together (the ranking barely moves for title 2–5).
@@ -88,6 +89,11 @@ class Expander:
             # the exact-form bonus; a word that is its own stem gets nothing from it (and it would
             # re-read the longest posting list of all, every form of every field)
             terms.append(("words", word, EXACT_FORM_WEIGHT))
+        if word in STOP_WORDS:
+            # searched only when the query has nothing else (or it is a tech term: AI, C): the index
+            # dropped it from texts, titles still say it; and it is no typo of anything
+            terms.append((TITLE_STOP_WORDS, word, TITLE_WEIGHT))
+            return terms
         if fuzzy:
             for variant in self.typo_alternatives(word):
                 terms += [("words", variant, FUZZY_WEIGHT), ("title", stem_fr(variant), FUZZY_TITLE_WEIGHT)]
@@ -101,7 +107,7 @@ class Expander:
         ``probablistic``); and for an unknown word without neighbours, the most frequent words
         sharing its stem (``sonify`` -> ``sonification``).
         """
-        if len(word) < FUZZY_MIN_LENGTH or not word.isalnum():
+        if len(word) < FUZZY_MIN_LENGTH or not word.isalnum() or word in STOP_WORDS:
             return []
         df = self.snapshot.doc_frequency("words", word)
         if df >= FUZZY_RARE_DF:
@@ -128,7 +134,7 @@ class Expander:
 
     def correction(self, word: str) -> str | None:
         """A much more frequent one-edit neighbour to offer instead of ``word``, if there is one."""
-        if len(word) < FUZZY_MIN_LENGTH or not word.isalnum():
+        if len(word) < FUZZY_MIN_LENGTH or not word.isalnum() or word in STOP_WORDS:
             return None
         df = self.snapshot.doc_frequency("words", word)
         if df >= FUZZY_RARE_DF:  # a word in this many talks is a word, not a typo

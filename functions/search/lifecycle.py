@@ -125,7 +125,7 @@ class IndexHolder:
         self._remove_unused_copies()
         try:
             download_index(self.store, manifest, directory)
-            engine = SearchEngine(directory, version=manifest.index_version, built_at=manifest.built_at)
+            engine = SearchEngine(directory, version=manifest.index_version, built_at=manifest.built_at, log=self.log)
         except BaseException:
             shutil.rmtree(directory, ignore_errors=True)
             raise

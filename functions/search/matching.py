@@ -4,6 +4,12 @@ A clause matches a set of talks, computed with C-level set operations on cached 
 that exact, unscored set is what ``total`` and the facets count. With it come the term groups
 that will score those talks (``scoring``): one ``TermGroup`` per query word, the weighted field
 terms ``expansion`` finds for it.
+
+An ``expanded`` clause (a glossary or synonym entry, ``translations``) matches the talks having the
+words as typed or any of its targets, and scores each talk by its best evidence only: the typed term
+(several words: as a phrase), else a translation (TRANSLATION_WEIGHT), else the typed words scattered
+(SCATTERED_WEIGHT). Each piece of evidence is term groups that count only ``within`` its own talks:
+the cached posting lists are shared, never copied per query.
 """
 
 from __future__ import annotations
@@ -14,24 +20,41 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from functions.search.expansion import NAME_WEIGHTS, Expander, Term
+from functions.search.lru import LRU
 from functions.search.query import Clause
 from functions.search.snapshot import IndexSnapshot, TermData
 from functions.search.words import stem_fr
 
 #: A phrase found in order scores this many times its words.
 PHRASE_BONUS = 1.5
+#: Expanded clauses: a translation or synonym counts this much of the words as typed (so talks in the
+#: language typed lead and translated ones fill in: docs/relevance.md measured 0.5-0.8) ...
+TRANSLATION_WEIGHT = 0.6
+#: ... several typed words found apart, not as a term, this much (cross-language stem collisions:
+#: "systèmes distribués" in "Operating System: ... Distribution") ...
+SCATTERED_WEIGHT = 0.5
+#: ... and a term (typed or translated) in a title this many times more.
+TITLE_TERM_BONUS = 1.5
+#: Several typed words count as the term when no more than this many positions apart, in order.
+TYPED_TERM_SLOP = 3
+#: Matches of expanded clauses kept per index version (the same entries come back query after query).
+EXPANDED_CACHE_SIZE = 256
 
 Weighted = tuple[TermData, float]
 
 
 class TermGroup(NamedTuple):
-    """The weighted field terms that stand for one query word, scored together (BM25F)."""
+    """The weighted field terms that stand for one query word, scored together (BM25F).
+
+    ``within``: the talks it counts in (None: all of its terms' talks).
+    """
 
     idf: float
     terms: tuple[Weighted, ...]
+    within: frozenset[int] | None = None
 
     def scaled(self, factor: float) -> TermGroup:
-        return TermGroup(self.idf, tuple((data, weight * factor) for data, weight in self.terms))
+        return TermGroup(self.idf, tuple((data, weight * factor) for data, weight in self.terms), self.within)
 
 
 @dataclass
@@ -40,6 +63,8 @@ class Match:
 
     docs: set[int] | frozenset[int]
     groups: list[TermGroup] = field(default_factory=list)
+    #: the most its groups can add to one talk's score, over idf x (K1 + 1); None: the sum of their idfs
+    ceiling: float | None = None
 
 
 @dataclass(frozen=True)
@@ -47,11 +72,13 @@ class Coordination:
     """Ranking by share of the query: fewer than a page of talks had every word, so talks with some follow.
 
     ``words``: each query word's own match, in query order; ``complete``: the talks having every
-    word, which rank before all others whatever their scores.
+    word, which rank before all others whatever their scores; ``widths``: how many plain words each
+    one is (an expanded run of typed words is one requirement of several words; 0: not plain words).
     """
 
     words: list[Match]
     complete: Collection[int]
+    widths: tuple[int, ...] = ()
 
     def matched(self, results: Collection[int]) -> str:
         """The answer's ``matched``: "some" when talks with every word lead the results, "any" when none has."""
@@ -64,6 +91,7 @@ class ClauseMatcher:
     def __init__(self, snapshot: IndexSnapshot, expander: Expander) -> None:
         self.snapshot = snapshot
         self.expander = expander
+        self._expanded: LRU[tuple, Match] = LRU(EXPANDED_CACHE_SIZE)
 
     def idf(self, doc_frequency: int) -> float:
         total = self.snapshot.doc_count
@@ -93,13 +121,71 @@ class ClauseMatcher:
         if clause.kind == "name":
             weight = NAME_WEIGHTS[clause.field]
             return match_all([self.match_terms([(clause.field, w, weight)]) for w in clause.words])
+        if clause.kind == "expanded":
+            key = tuple(tuple((c.kind, *c.words, c.slop) for c in part) for part in (clause.typed, clause.targets))
+            return self._expanded.get_or_compute(key, lambda _: self.match_expanded(clause))
         return self.match_phrase(clause)
 
+    def match_expanded(self, clause: Clause) -> Match:
+        """Talks with the typed words or a target; each talk scored by its best evidence only (a talk
+        saying "Kubernetes" and "k8s", or a bilingual summary, is not worth two words)."""
+        # a run that is an entry is spelled right: its words need no typo neighbours
+        typed = match_all(
+            [
+                self.match_word(self.expander.word_terms(c.words[0], fuzzy=False))
+                if c.kind == "word"
+                else self.match(c)
+                for c in clause.typed
+            ]
+        )
+        evidence: list[tuple[frozenset[int], list[TermGroup], float]] = []
+        scattered = []
+        if len(clause.typed) > 1:  # several words: as the term they make, then anywhere in the talk
+            words = [c.words[0] for c in clause.typed]
+            evidence += self._term_evidence(Clause("phrase", words, clause.text, slop=TYPED_TERM_SLOP), 1.0)
+            scattered.append((frozenset(typed.docs), typed.groups, SCATTERED_WEIGHT))
+        else:
+            evidence.append((frozenset(typed.docs), typed.groups, 1.0))
+        # one-word targets are one word to BM25F (one idf over all their talks, frequencies summed:
+        # "beginner" and "newcomers" are one concept, and the rarest must not win for being rare)
+        words = [t.words[0] for t in clause.targets if t.kind == "word"]
+        singles = [term for word in words for term in self.expander.word_terms(word, fuzzy=False)]
+        if singles:
+            found = self.match_word(singles)
+            evidence.append((frozenset(found.docs), found.groups, TRANSLATION_WEIGHT))
+        for target in clause.targets:
+            if target.kind == "phrase":
+                evidence += self._term_evidence(target, TRANSLATION_WEIGHT)
+        assigned: frozenset[int] = frozenset()
+        groups: list[TermGroup] = []
+        ceiling = 0.0
+        for docs, term_groups, factor in evidence + scattered:
+            docs = docs - assigned
+            if docs and term_groups:
+                # the factor scales the idf (the whole contribution): BM25 saturation would swallow
+                # most of a factor on frequencies
+                groups += [TermGroup(g.idf * factor, g.terms, docs) for g in term_groups]
+                ceiling = max(ceiling, factor * sum(g.idf for g in term_groups))
+                assigned = assigned | docs
+        return Match(assigned, groups, ceiling)
+
+    def _term_evidence(self, clause: Clause, factor: float) -> list[tuple[frozenset[int], list[TermGroup], float]]:
+        """A phrase's talks: those with it in their title count TITLE_TERM_BONUS more."""
+        together, in_title, elsewhere = self._phrase_talks(clause)
+        groups = [group.scaled(PHRASE_BONUS) for group in together.groups]
+        return [(in_title, groups, factor * TITLE_TERM_BONUS), (elsewhere, groups, factor)]
+
     def match_phrase(self, clause: Clause) -> Match:
+        together, in_title, elsewhere = self._phrase_talks(clause)
+        return Match(in_title | elsewhere, [group.scaled(PHRASE_BONUS) for group in together.groups])
+
+    def _phrase_talks(self, clause: Clause) -> tuple[Match, frozenset[int], frozenset[int]]:
+        """(the talks having every word of the phrase, those with it in order in their title, those with
+        it in order elsewhere only): the title first, so its positions are read once for both uses."""
         words = clause.words
         together = self.every_word(words)
         if not together.docs:
-            return together
+            return together, frozenset(), frozenset()
         # word order is checked in the French-stemmed fields only: their stems are the lighter ones
         # ("learning" stays "learning"), so a phrase stays close to what was typed, and reading the
         # positions of the English-stemmed copies would double the cost of the slowest query kind
@@ -107,8 +193,13 @@ class ClauseMatcher:
         fields = [("title", french), ("summary", french), ("speakers", words), ("event", words), ("company", words)]
         has_term = self.snapshot.has_term
         fields = [(f, w, clause.slop) for f, w in fields if all(has_term(f, term) for term in w)]
-        in_order = self.snapshot.phrase_docs(fields, together.docs, cache=True)
-        return Match(in_order, [group.scaled(PHRASE_BONUS) for group in together.groups])
+        title = [spec for spec in fields if spec[0] == "title"]
+        others = [spec for spec in fields if spec[0] != "title"]
+        # both sets follow from the words alone: cached by fields and words
+        in_title = frozenset(self.snapshot.phrase_docs(title, together.docs, cache=True)) if title else frozenset()
+        rest = frozenset(together.docs) - in_title
+        elsewhere = frozenset(self.snapshot.phrase_docs(others, rest, cache=True)) if others and rest else frozenset()
+        return together, in_title, elsewhere
 
     def match_group(self, group: list[Clause]) -> Match:
         """An OR group: talks matching any clause."""

@@ -85,6 +85,13 @@ OPENAPI_DOCUMENT: dict = {
                     {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE}},
                     {"name": "size", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_SIZE}},
                     {"name": "sort", "in": "query", "schema": {"type": "string", "enum": list(SORTS)}},
+                    {
+                        "name": "exact",
+                        "in": "query",
+                        "description": "1 (or true): the words as typed only, without the translations and"
+                        " synonyms a run of words also searches (see expanded); 0 or absent: with them.",
+                        "schema": {"type": "string", "enum": ["0", "1", "false", "true"]},
+                    },
                     *(_facet_parameter(name, *_FACET_VALUES[name]) for name in FACET_NAMES),
                 ],
                 "responses": {
@@ -191,6 +198,19 @@ OPENAPI_DOCUMENT: dict = {
                         "properties": {name: _FACET_COUNTS for name in FACET_NAMES},
                     },
                     "did_you_mean": {"type": ["string", "null"]},
+                    "expanded": {
+                        "type": "array",
+                        "description": "What runs of typed words also searched (glossary and site synonyms);"
+                        " empty with exact=1",
+                        "items": {
+                            "type": "object",
+                            "required": ["from", "to"],
+                            "properties": {
+                                "from": {"type": "string", "description": "the words as typed"},
+                                "to": {"type": "array", "items": {"type": "string"}},
+                            },
+                        },
+                    },
                     "matched": {
                         "type": "string",
                         "enum": ["all", "some", "any"],

@@ -21,7 +21,9 @@ from talksearch.contracts import (
     SORTS,
 )
 
-SEARCH_PARAMETERS = ("q", "page", "size", "sort", *FACET_NAMES)
+SEARCH_PARAMETERS = ("q", "page", "size", "sort", "exact", *FACET_NAMES)
+#: ``exact``: search the words as typed only (no translations or synonyms).
+EXACT_VALUES = {"": False, "0": False, "false": False, "1": True, "true": True}
 
 
 class InvalidParameter(ValueError):
@@ -34,6 +36,7 @@ class SearchParams:
     page: int = 1
     size: int = DEFAULT_SIZE
     sort: str = "relevance"
+    exact: bool = False
     #: facet name -> selected values (OR within a facet, AND across facets)
     filters: dict[str, tuple] = field(default_factory=dict)
 
@@ -51,12 +54,18 @@ class SearchParams:
         sort = _single("sort", values.get("sort")) or "relevance"
         if sort not in SORTS:
             raise InvalidParameter(f"sort must be one of {', '.join(SORTS)}, not {sort[:40]!r}")
+        exact = values.get("exact")
+        if not isinstance(exact, bool):  # a bool from SearchParams itself (the API route), else the query's text
+            text = (_single("exact", exact) or "").strip().lower()
+            if text not in EXACT_VALUES:
+                raise InvalidParameter(f"exact must be 1 or 0 (true or false), not {text[:20]!r}")
+            exact = EXACT_VALUES[text]
         filters = {}
         for facet in FACET_NAMES:
             selected = _facet_values(facet, values.get(facet))
             if selected:
                 filters[facet] = selected
-        return cls(q=q, page=page, size=size, sort=sort, filters=filters)
+        return cls(q=q, page=page, size=size, sort=sort, exact=exact, filters=filters)
 
     @classmethod
     def from_query_string(cls, multi: Mapping[str, list[str]]) -> SearchParams:

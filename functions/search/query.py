@@ -5,16 +5,21 @@ Understood: plain words (all must match), ``"phrases"``, ``-word`` / ``-"phrase"
 ``company:`` and ``year:`` (``year:2019``, ``year:2015-2019``). Anything malformed
 (an unbalanced quote or parenthesis, a lone operator, a stray colon, an unknown field,
 a leading or bare wildcard) is read as plain words, so parsing never fails.
+
+Stop words are dropped, except tech terms (``AI``, ``C``: ``TECH_STOP_WORDS``), and except when every
+word typed is one (``the``, ``les``, ``to be or not to be``): those words are then searched as words,
+so a query is never swallowed into a browse of every talk.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import unicodedata
 from dataclasses import dataclass, field
 from itertools import pairwise
 
-from talksearch.schema import FOLDED, NAMES
+from talksearch.schema import FOLDED, NAMES, query_words
 
 #: Words beyond this many are ignored: each costs posting-list reads.
 MAX_CLAUSES = 12
@@ -42,6 +47,8 @@ class Clause:
     kind ``prefix``: any word starting with ``words[0]``.
     kind ``phrase``: ``words`` in this order (``slop`` > 1 where stop words were removed).
     kind ``name``: ``words`` in the name field ``field`` (speakers, event, company).
+    kind ``expanded``: a glossary or synonym entry (``functions.search.translations``): the clauses
+    ``typed`` (words, or one phrase) or any of the ``targets`` (a word or a phrase each).
     """
 
     kind: str
@@ -49,6 +56,9 @@ class Clause:
     text: str
     field: str = ""
     slop: int = 1
+    # ``field`` is a name above: dataclasses.field by its module
+    typed: list[Clause] = dataclasses.field(default_factory=list)
+    targets: list[Clause] = dataclasses.field(default_factory=list)
 
 
 @dataclass
@@ -71,10 +81,6 @@ def normalise_text(text: str) -> str:
     return " ".join(cleaned.split())
 
 
-def _folded(text: str) -> list[str]:
-    return [t.text for t in FOLDED(text)]
-
-
 def _phrase(text: str) -> tuple[list[str], int]:
     """Folded non-stop words of a phrase and the slop that allows for the stop words removed between them."""
     tokens = [(t.text, t.pos) for t in FOLDED(text, positions=True)]  # Whoosh reuses one Token object
@@ -95,11 +101,11 @@ def _years(value: str) -> set[int] | None:
     return set(range(first, last + 1))
 
 
-def _word_clauses(raw: str) -> list[Clause]:
+def _word_clauses(raw: str, keep_stop: bool = False) -> list[Clause]:
     """Clauses of one space-free chunk: ``kube*`` is a prefix, ``l'API`` / ``node.js`` are several words."""
     stripped = raw.strip("*?")
     is_prefix = raw.endswith("*") and not raw.startswith("*") and "*" not in raw.rstrip("*") and "?" not in raw
-    words = _folded(stripped)
+    words = query_words(stripped, keep_stop)
     if is_prefix and words and len(words[-1]) >= MIN_PREFIX_LENGTH and re.search(r"\w\*+$", raw):
         *rest, last = words
         return [Clause("word", [w], w) for w in rest] + [Clause("prefix", [last], raw)]
@@ -107,7 +113,13 @@ def _word_clauses(raw: str) -> list[Clause]:
 
 
 def parse_query(text: str) -> ParsedQuery:
-    text = normalise_text(text)
+    query = _parse(normalise_text(text), keep_stop=False)
+    if not query.groups:  # nothing but stop words (or nothing at all): search them as words
+        query.groups = _parse(query.text, keep_stop=True).groups
+    return query
+
+
+def _parse(text: str, keep_stop: bool) -> ParsedQuery:
     query = ParsedQuery(text=text)
     # parentheses group nothing here: read them as spaces
     scan = text.replace("(", " ").replace(")", " ")
@@ -125,7 +137,7 @@ def parse_query(text: str) -> ParsedQuery:
         if word in ("OR", "||"):
             or_next = bool(query.groups)
             continue
-        clauses = _clauses_of(match, query)
+        clauses = _clauses_of(match, query, keep_stop)
         if not clauses:
             continue
         if negated:
@@ -141,7 +153,7 @@ def parse_query(text: str) -> ParsedQuery:
     return query
 
 
-def _clauses_of(match: re.Match, query: ParsedQuery) -> list[Clause]:
+def _clauses_of(match: re.Match, query: ParsedQuery, keep_stop: bool) -> list[Clause]:
     name = (match.group("field") or "").lower()
     phrase = match.group("phrase")
     closed = match.group("close") is not None
@@ -151,14 +163,14 @@ def _clauses_of(match: re.Match, query: ParsedQuery) -> list[Clause]:
         if years is not None and not match.group("neg"):
             query.years |= years
             return []
-        return _word_clauses(value)
+        return _word_clauses(value, keep_stop)
     if name in NAME_FIELDS:
         words = [t.text for t in NAMES(value)]
         return [Clause("name", words, value, field=NAME_FIELDS[name])] if words else []
     clauses: list[Clause] = []
     if match.group("field"):  # unknown field: its name is just another word
-        clauses.extend(_word_clauses(match.group("field")))
-    if phrase is not None and closed:
+        clauses.extend(_word_clauses(match.group("field"), keep_stop))
+    if phrase is not None and closed and not keep_stop:
         words, slop = _phrase(phrase)
         if len(words) > 1:
             clauses.append(Clause("phrase", words, phrase, slop=slop))
@@ -166,5 +178,5 @@ def _clauses_of(match: re.Match, query: ParsedQuery) -> list[Clause]:
             clauses.append(Clause("word", words, phrase))
         return clauses
     for chunk in value.split():
-        clauses.extend(_word_clauses(chunk))
+        clauses.extend(_word_clauses(chunk, keep_stop))
     return clauses

@@ -95,10 +95,12 @@ class Scorer:
         total = self.snapshot.doc_count or 1
         rarity = [math.log(1.0 + total / max(1, len(m.docs))) for m in per_word]
         whole = sum(rarity) or 1.0
-        # bounds hold for plain words only: a talk outside a word's match set has none of its terms
-        if len(words) == len(per_word) <= PRUNE_MAX_WORDS:
+        # bounds hold for plain words only (an expanded run of them too): a talk outside a word's match
+        # set has none of its terms
+        widths = coordination.widths or (1,) * len(per_word)
+        if all(widths) and sum(widths) == len(words) and len(per_word) <= PRUNE_MAX_WORDS:
             reward = PROXIMITY_BONUS if _proximity_applies(words) else 0.0
-            return self._best_combinations(docs, groups, per_word, rarity, whole, need, reward)
+            return self._best_combinations(docs, groups, per_word, rarity, whole, need, reward, widths)
         scores = self.score(docs, groups)
         share = dict.fromkeys(scores, 0.0)
         for m, weight in zip(per_word, rarity, strict=True):  # word by word: no per-talk generator
@@ -117,20 +119,26 @@ class Scorer:
         whole: float,
         need: int,
         reward: float,
+        widths: Sequence[int],
     ) -> Scores:
         """Talks taken by which words they have (set operations), from the combination with the highest
         possible score down: a combination's talks cannot score more than its share times the sum of its
-        words' idf x (K1 + 1), times 1 + ``reward`` when it has two words or more (proximity can raise
-        those). Once ``need`` talks score above the next bound, the rest (typically the thousands having
-        only the most common word) is left unscored: the same first ``need`` talks, without scoring all.
+        words' idf x (K1 + 1), times 1 + ``reward`` when it has two typed words or more (proximity can
+        raise those). Once ``need`` talks score above the next bound, the rest (typically the thousands
+        having only the most common word) is left unscored: the same first ``need`` talks, without
+        scoring all.
         """
-        ceilings = [sum(group.idf for group in m.groups) * (K1 + 1.0) for m in per_word]
+        ceilings = [
+            (m.ceiling if m.ceiling is not None else sum(group.idf for group in m.groups)) * (K1 + 1.0)
+            for m in per_word
+        ]
 
         def share_of(bits: int) -> float:
             return sum(weight for i, weight in enumerate(rarity) if bits >> i & 1) / whole
 
         def bound(bits: int) -> float:
-            raised = 1.0 + reward if bits & (bits - 1) else 1.0  # more than one bit: proximity may apply
+            typed = sum(width for i, width in enumerate(widths) if bits >> i & 1)
+            raised = 1.0 + reward if typed > 1 else 1.0  # two typed words or more: proximity may apply
             return raised * share_of(bits) * sum(c for i, c in enumerate(ceilings) if bits >> i & 1)
 
         scores: Scores = {}
@@ -161,19 +169,24 @@ class Scorer:
         """
         scores = dict.fromkeys(docs, 0.0)
         for group in groups:
-            cached = self._word_contributions(group, len(docs))
+            # a group restricted to some talks (an expanded clause's evidence) scores only those
+            counted = docs if group.within is None else docs.intersection(group.within)
+            if not counted:
+                continue
+            cached = self._word_contributions(group, len(counted))
             if cached is None:
                 factor = group.idf * (K1 + 1.0)
-                for d, frequency in weighted_frequencies(docs, group).items():
+                for d, frequency in weighted_frequencies(counted, group).items():
                     scores[d] += factor * frequency / (K1 + frequency)
                 continue
             get = cached.get
-            for d in docs:
+            for d in counted:
                 scores[d] += get(d, 0.0)
         return scores
 
     def _word_contributions(self, group: TermGroup, wanted: int) -> dict[int, float] | None:
         """One word's BM25F contribution to each of its talks, when worth computing for all of them."""
+        # the talks a group counts in are not in the key: its contribution to each talk is the same
         key = (group.idf, *((id(data), weight) for data, weight in group.terms))
         found = self._contributions.get(key)
         if found is not None:

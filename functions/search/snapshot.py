@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import heapq
 import math
+import re
+from bisect import bisect_right
 from collections.abc import Collection, Iterable
 from functools import cached_property
 from operator import itemgetter
@@ -21,7 +23,7 @@ from typing import NamedTuple
 
 from functions.search.lru import LRU
 from talksearch.index_files.reading import LENGTH_OF_BYTE, IndexFiles
-from talksearch.schema import FACETS, VALUE_SEPARATOR
+from talksearch.schema import FACETS, STOP_WORDS, VALUE_SEPARATOR
 
 #: BM25 free parameters (the usual ones).
 K1 = 1.2
@@ -33,6 +35,11 @@ PHRASE_CACHE_SIZE = 128
 #: read at most VOCABULARY_SLICE_MAX terms far.
 VOCABULARY_SLICE_MIN = 3
 VOCABULARY_SLICE_MAX = 1500
+#: The pseudo-field of the stop words of titles (``stop_word_titles``): the index drops stop words,
+#: but a query of stop words only (``the``, ``les``, ``AI``) searches them as words.
+TITLE_STOP_WORDS = "title:stop"
+#: Elided articles: ``l'`` in ``l'API`` is not the word ``l`` (as the index's analysis drops them).
+_ELIDED = frozenset({"c", "d", "j", "l", "m", "n", "s", "t", "qu", "jusqu", "lorsqu", "puisqu", "quoiqu"})
 
 
 class TermData(NamedTuple):
@@ -63,6 +70,7 @@ class IndexSnapshot:
         self._phrases: LRU[tuple, tuple[int, ...]] = LRU(PHRASE_CACHE_SIZE)
         self._slices: LRU[tuple[str, str], dict[str, None] | None] = LRU(TERM_CACHE_SIZE)
         self._norms: LRU[str, tuple[bytes, tuple[float, ...]]] = LRU(64)
+        self._stop_words: LRU[str, dict[int, float]] = LRU(64)
 
     def close(self) -> None:
         self.files.close()
@@ -165,8 +173,39 @@ class IndexSnapshot:
 
         return self._norms.get_or_compute(fieldname, read)
 
+    @cached_property
+    def _titles(self) -> tuple[str, list[int]]:
+        """Every folded title (the ``sort_title`` column) joined by newlines, and where each talk's starts."""
+        starts, parts, at = [], [], 0
+        deleted = self.deleted
+        for doc, title in enumerate(self._column("sort_title")):
+            text = "" if title is None or doc in deleted else title.replace("\n", " ")
+            starts.append(at)
+            parts.append(text)
+            at += len(text) + 1
+        return "\n".join(parts), starts
+
+    def stop_word_titles(self, word: str) -> dict[int, float]:
+        """{talk: frequency of the stop word in its title}: one regex search of every title (a few ms),
+        cached per version. An elided article (``l'``, ``c'est``) and ``j'ai`` are not the words."""
+
+        def read(word: str) -> dict[int, float]:
+            text, starts = self._titles
+            before = r"(?<!\w)(?<!j')(?<!j’)" if word == "ai" else r"(?<!\w)"
+            after = r"(?!\w)(?!['’]\w)" if word in _ELIDED else r"(?!\w)"
+            counts: dict[int, float] = {}
+            for match in re.finditer(before + re.escape(word) + after, text):
+                doc = bisect_right(starts, match.start()) - 1
+                counts[doc] = counts.get(doc, 0.0) + 1.0
+            return counts
+
+        return self._stop_words.get_or_compute(word, read)
+
     def term(self, fieldname: str, term: str) -> TermData | None:
         """Postings and BM25 length norms of one term in one field (None when absent), cached per version."""
+        if fieldname == TITLE_STOP_WORDS:
+            frequencies = self.stop_word_titles(term) if term in STOP_WORDS else None
+            return TermData(frequencies, *self.length_norms("title")) if frequencies else None
 
         def read(key: tuple[str, str]) -> TermData | None:
             ids, frequencies = self.files.postings(*key)

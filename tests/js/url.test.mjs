@@ -20,6 +20,7 @@ test('a full state survives the round trip through its URL', () => {
     q: 'déploiement "kubernetes" -docker',
     filters: { speaker: ['Zoé Dupont', 'A&B = C'], company: [], event: ['PyCon FR 2019'], year: ['2019', '2024'], lang: ['fr'] },
     sort: 'date',
+    exact: true,
     page: 3,
     talk: 'pycon-fr-2019/talk#1?x=y',
     hl: 'en',
@@ -85,4 +86,13 @@ test('only http(s) links from content become hrefs', () => {
   for (const hostile of ['javascript:alert(1)', ' JavaScript:alert(1)', 'data:text/html,<script>', 'vbscript:x', '', null, 42]) {
     assert.equal(safeHref(hostile, base), '', String(hostile));
   }
+});
+
+test('exact words only is in the URL and in the API request, and only when asked', () => {
+  const state = { ...emptyState(), q: 'conteneurs', exact: true };
+  assert.equal(serializeState(state), '?q=conteneurs&exact=1');
+  assert.equal(searchParams(state, 10).get('exact'), '1');
+  assert.equal(searchParams({ ...state, exact: false }, 10).has('exact'), false);
+  assert.equal(parseState('?q=x&exact=yes').exact, false);
+  assert.equal(sameSearch(state, { ...state, exact: false }), false);
 });

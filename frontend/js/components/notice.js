@@ -3,14 +3,16 @@
 import { h, stateLink } from '../dom.js';
 import { activeFilters, clearFilters } from '../url.js';
 
-/** "Did you mean", no results, some words only, partial results: about `data`, the answer to `state`. */
-export function searchNotes(state, data, view) {
+/** "Did you mean", then `also` (the view's line of what was also searched), no results, some words only,
+ * partial results: about `data`, the answer to `state`. */
+export function searchNotes(state, data, view, also = null) {
   const { t } = view.i18n;
   const parts = [];
   if (data.did_you_mean && data.did_you_mean !== state.q) {
     parts.push(h('p', { class: 'did-you-mean' }, `${t('didYouMean')}${t('colon')}`,
       stateLink(view, { ...state, q: data.did_you_mean, page: 1 }, { 'data-testid': 'did-you-mean' }, data.did_you_mean), t('questionMark')));
   }
+  parts.push(also);
   if (!data.total) {
     const filtered = activeFilters(state).length > 0;
     parts.push(h('div', { class: 'empty', 'data-testid': 'no-results' },
