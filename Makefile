@@ -28,8 +28,8 @@ nodejs: ## install Debian's Node.js for the page's pure-logic tests (root, once)
 test: venv chromium nodejs sam-venv bench-deps axe-core ## run every test (installs what it needs first)
 	TALKSEARCH_REQUIRE_SAM=1 $(PY) -m pytest
 
-screenshot: venv chromium ## rewrite docs/screenshot.png (the README's picture of the page)
-	TALKSEARCH_SCREENSHOT=1 $(PY) -m pytest tests/test_page_browser.py -k readme_screenshot -q
+screenshot: venv chromium ## rewrite docs/screenshot.png (the page) and docs/widget.png (the widget on a plain page)
+	TALKSEARCH_SCREENSHOT=1 $(PY) -m pytest tests/test_page_browser.py tests/test_widget_browser.py -k screenshot -q
 
 # --- the page's audits: axe-core and Lighthouse from npm, into .cache/ (never committed) ------------------
 AXE_CORE_VERSION := 4.14.1
@@ -76,7 +76,7 @@ bench-quick: bench-deps ## the same benchmark on 1k synthetic talks in under two
 
 .PHONY: bench-deps bench bench-quick
 
-dev: venv ## run the whole product locally: page + API on 127.0.0.1:$PORT (8000), indexing $CONTENT_DIR live
+dev: venv ## run the whole product locally: page, widget, API on 127.0.0.1:$PORT (8000), indexing $CONTENT_DIR live; ALLOWED_ORIGINS=... for other sites' pages
 	$(PY) -m devstack --content-dir "$(CONTENT_DIR)" --port "$(PORT)"
 
 .PHONY: dev

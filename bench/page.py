@@ -2,6 +2,7 @@
 
     python -m bench.page [--content content/sample] [--runs 15]
     python -m bench.page --lighthouse [--content FOLDER|FILE] [--query python] [--lighthouse-runs 3] [--url URL]
+    python -m bench.page --widget
 
 Prints, for a visitor with an empty cache:
 - bytes transferred (as counted by Chromium's network layer, headers included) for the page load, its
@@ -13,14 +14,18 @@ With ``--lighthouse`` (``make lighthouse``), it runs Lighthouse instead (from np
 Makefile into .cache/lighthouse) on the page with a query, for desktop and mobile, and prints the median
 scores and metrics over its runs, with Lighthouse's own CPU benchmark of the machine (the scores move
 with it). ``--url`` audits a page already running (``make dev``) instead of starting a stack.
-Figures only: nothing here asserts a threshold.
+With ``--widget``, it lists every file the <talk-search> widget loads (widget_files) with its size
+gzipped as the local stack serves it: no stack or browser needed.
+Figures only: nothing here asserts a threshold (tests/test_widget_browser.py holds the widget's budget).
 """
 
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import os
+import re
 import statistics
 import subprocess
 import tempfile
@@ -30,6 +35,7 @@ from urllib.parse import urlencode
 from playwright.sync_api import sync_playwright
 
 from devstack import start_stack
+from devstack.server import GZIP_LEVEL
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"  # Debian's; Playwright never downloads a browser here
@@ -44,6 +50,11 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 LIGHTHOUSE = ROOT / ".cache" / "lighthouse" / "node_modules" / ".bin" / "lighthouse"
+FRONTEND = ROOT / "frontend"
+WIDGET = FRONTEND / "widget" / "talksearch.js"
+# a relative .js or .css path in quotes: an import, a dynamic import(), the widget's stylesheet
+QUOTED_FILE = re.compile(r"""['"]((?:\.{1,2}/)*[\w-][\w./-]*\.(?:js|css))['"]""")
+DYNAMIC_IMPORT = re.compile(r"""\bimport\(\s*['"]([^'"]+)['"]\s*\)""")
 CATEGORIES = ["performance", "accessibility", "best-practices", "seo"]
 METRICS = {  # audit id -> (label, unit)
     "cumulative-layout-shift": ("CLS", ""),
@@ -192,6 +203,44 @@ def lighthouse(url: str, runs: int) -> None:
         print("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)))
 
 
+def widget_files(entry: Path = WIDGET) -> dict[Path, bool]:
+    """Every file the widget can load, in the order first met, each with whether it is loaded on demand only
+    (reached through a dynamic ``import()``, like the facets): from its module, each relative .js or .css path
+    quoted in a module, followed. A path that names no file is an error: it would fail in the browser too."""
+    files: dict[Path, bool] = {}
+    queue = [(entry.resolve(), False)]
+    while queue:
+        path, on_demand = queue.pop(0)
+        if not path.is_file():
+            raise FileNotFoundError(f"the widget loads {path}, which does not exist")
+        if path in files and (on_demand or not files[path]):
+            continue
+        files[path] = on_demand
+        if path.suffix == ".js":
+            text = path.read_text("utf-8")
+            dynamic = set(DYNAMIC_IMPORT.findall(text))
+            for name in QUOTED_FILE.findall(text):
+                queue.append(((path.parent / name).resolve(), on_demand or name in dynamic))
+    return files
+
+
+def gzipped_size(path: Path) -> int:
+    """Bytes of ``path`` as the local stack sends it to a browser that accepts gzip (CloudFront compresses too)."""
+    return len(gzip.compress(path.read_bytes(), compresslevel=GZIP_LEVEL))
+
+
+def report_widget() -> None:
+    files = widget_files()
+    print("The <talk-search> widget: every file it loads, gzipped as the local stack serves it\n")
+    for path, on_demand in files.items():
+        note = "  (on demand: with the facets attribute)" if on_demand else ""
+        print(f"  {gzipped_size(path):>7,} B  {path.relative_to(FRONTEND)}{note}")
+    always = sum(gzipped_size(path) for path, on_demand in files.items() if not on_demand)
+    everything = sum(gzipped_size(path) for path in files)
+    print(f"\n  {always:,} B ({always / 1024:.1f} kB) without facets,", end=" ")
+    print(f"{everything:,} B ({everything / 1024:.1f} kB) with them")
+
+
 def content_folder(path: Path, workdir: Path) -> Path:
     """A content folder for the stack: ``path`` itself, or a folder holding the one file ``path``."""
     if path.is_dir():
@@ -210,7 +259,11 @@ def main() -> None:
     parser.add_argument("--query", default="python", help="the search Lighthouse audits (default: python)")
     parser.add_argument("--lighthouse-runs", type=int, default=3)
     parser.add_argument("--url", help="audit this running page (e.g. make dev's) instead of starting a stack")
+    parser.add_argument("--widget", action="store_true", help="the widget's files and their gzipped sizes")
     args = parser.parse_args()
+    if args.widget:
+        report_widget()
+        return
     if args.lighthouse and args.url:
         lighthouse(args.url, args.lighthouse_runs)
         return

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TextIO
 
 from devstack.stack import LOG_RETENTION_DAYS, LOGS_DIR, ROOT, SEARCH_FUNCTION, StackError, start_stack
-from talksearch.contracts import s3_location
+from talksearch.contracts import ENV_ALLOWED_ORIGINS, s3_location
 
 SAMPLE_CONTENT = ROOT / "content" / "sample"
 
@@ -36,6 +36,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=int,
         default=int(os.environ.get("PORT") or 8000),
         help="port on 127.0.0.1 for the page and the API; 0 picks a free one (default: $PORT, else 8000)",
+    )
+    parser.add_argument(
+        "--allowed-origins",
+        default=os.environ.get(ENV_ALLOWED_ORIGINS, ""),
+        metavar="ORIGINS",
+        help="comma-separated origins whose pages may call the API, e.g. the blog that embeds the widget: "
+        "http://localhost:4000 (default: $ALLOWED_ORIGINS, else none)",
     )
     parser.add_argument(
         "--logs-dir",
@@ -84,6 +91,7 @@ def main(argv: list[str] | None = None) -> int:
             args.port,
             log=lambda line: print(line, flush=True),
             ready_timeout=None,
+            allowed_origins=args.allowed_origins,
             logs_dir=args.logs_dir,
         )
     except StackError as exc:
@@ -92,11 +100,14 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:  # Ctrl-C before the stack was ready: start_stack has stopped what it started
         print("stopped", flush=True)
         return 130
+    cors = args.allowed_origins or "none (ALLOWED_ORIGINS=... lets other sites' pages call the API)"
     with stack:
         print(
             f"\ntalksearch is running\n"
             f"  page:           {stack.url}\n"
             f"  API:            {stack.api_url}   (try {stack.api_url}/search?q=python)\n"
+            f"  widget:         {stack.url}widget/talksearch.js\n"
+            f"  other origins:  {cors}\n"
             f"  S3 endpoint:    {stack.s3_endpoint}\n"
             f"  content bucket: {s3_location(stack.content_bucket)}  (synced from {args.content_dir})\n"
             f"  index bucket:   {s3_location(stack.index_bucket)}\n"

@@ -41,10 +41,15 @@ class LambdaContext:
         return max(0, int((self.timeout_seconds - (time.monotonic() - self.started)) * 1000))
 
 
-def load_handler(dotted: str) -> Handler:
-    """``functions.search.app.lambda_handler`` → the function, imported as Lambda's runtime does."""
-    module, _, name = dotted.rpartition(".")
-    return getattr(importlib.import_module(module), name)
+def load_handler(dotted: str, *, fresh: bool = False) -> Handler:
+    """``functions.search.app.lambda_handler`` → the function, imported as Lambda's runtime does.
+
+    ``fresh`` runs its module again when this process has imported it before, as a cold start would:
+    for a handler that reads its environment at import.
+    """
+    module_name, _, name = dotted.rpartition(".")
+    module = importlib.import_module(module_name)
+    return getattr(importlib.reload(module) if fresh else module, name)
 
 
 #: The function whose invocation this thread is running (the log group its records would go to in Lambda).

@@ -37,9 +37,15 @@ CONTENT_TYPES = {
 }
 
 
+#: The widget and the page's modules it imports: another site's page loads them as module scripts, which
+#: browsers fetch in CORS mode, so they carry the header CloudFront's WidgetHeadersPolicy adds in AWS.
+#: They are public files, readable by anyone: any origin may load them (the API checks ALLOWED_ORIGINS).
+CORS_PATHS = ("/widget/", "/js/")
+
 #: Compressed when the client accepts gzip, as CloudFront does in AWS (the page's byte budget counts on it).
 COMPRESSIBLE = ("text/", "application/json", "image/svg+xml", "application/manifest+json")
 MIN_COMPRESS_BYTES = 512
+GZIP_LEVEL = 6
 
 
 class PortInUseError(OSError):
@@ -116,7 +122,10 @@ class DevRequestHandler(http.server.SimpleHTTPRequestHandler):
         if not path.is_file():
             self._write(error_response(404, "Not Found"))
             return
-        self._write(HttpResponse(200, [("Content-Type", self.guess_type(path))], path.read_bytes()))
+        headers = [("Content-Type", self.guess_type(path))]
+        if self.path.startswith(CORS_PATHS):
+            headers.append(("Access-Control-Allow-Origin", "*"))
+        self._write(HttpResponse(200, headers, path.read_bytes()))
 
     do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = _dispatch
 
@@ -150,7 +159,7 @@ class DevRequestHandler(http.server.SimpleHTTPRequestHandler):
     def _write(self, response: HttpResponse) -> None:
         body, headers = response.body, response.headers
         if self._should_compress(response):
-            body = gzip.compress(body, compresslevel=6)
+            body = gzip.compress(body, compresslevel=GZIP_LEVEL)
             headers = [*headers, ("Content-Encoding", "gzip"), ("Vary", "Accept-Encoding")]
         self.send_response(response.status)
         for name, value in headers:

@@ -25,6 +25,7 @@ from devstack.poller import BatchOutcome, SqsEventSource
 from devstack.runtime import FunctionLogs, LambdaFunction, LogArchive, load_handler
 from devstack.server import DevHTTPServer
 from devstack.watcher import ContentWatcher
+from talksearch.contracts import ENV_ALLOWED_ORIGINS
 from talksearch.store import open_store
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -164,10 +165,12 @@ def start_stack(
     *,
     log: Callable[[str], None] = print,
     ready_timeout: float | None = READY_TIMEOUT_SECONDS,
+    allowed_origins: str = "",
     logs_dir: Path | None = None,
 ) -> Stack:
     """Start everything, upload ``content_dir``, and return once ``/api/health`` answers 200.
 
+    ``allowed_origins`` (comma-separated, the template's AllowedOrigins) may call the API from their pages.
     ``logs_dir``: keep the functions' log records there, as their CloudWatch log groups would (None: only the
     console shows them).
 
@@ -179,7 +182,7 @@ def start_stack(
         raise StackError(f"content folder {content_dir} does not exist")
     exits = ExitStack()
     try:
-        return _start(content_dir, port, log, ready_timeout, logs_dir, exits)
+        return _start(content_dir, port, log, ready_timeout, allowed_origins, logs_dir, exits)
     except BaseException:
         exits.close()
         raise
@@ -190,6 +193,7 @@ def _start(
     port: int,
     log: Callable[[str], None],
     ready_timeout: float | None,
+    allowed_origins: str,
     logs_dir: Path | None,
     exits: ExitStack,
 ) -> Stack:
@@ -201,7 +205,7 @@ def _start(
     # The functions log at INFO (the rebuild's report is read from there); the console shows their
     # warnings and errors only, unless the user asked for a level.
     console_level = logging.NOTSET if "POWERTOOLS_LOG_LEVEL" in os.environ else logging.WARNING
-    aws, resources = _embedded_aws(exits)
+    aws, resources = _embedded_aws(allowed_origins, exits)
     stack = Stack(resources, server, exits)
     rebuild = _load_functions(server, exits)
     logs = FunctionLogs(console_level)  # after the functions' loggers exist: it filters their console output
@@ -231,12 +235,14 @@ def _open_server(port: int, exits: ExitStack) -> DevHTTPServer:
     return server
 
 
-def _embedded_aws(exits: ExitStack) -> tuple[EmbeddedAws, Resources]:
-    """moto's server with the template's buckets and queues, and the functions' environment pointing at it."""
+def _embedded_aws(allowed_origins: str, exits: ExitStack) -> tuple[EmbeddedAws, Resources]:
+    """moto's server with the template's buckets and queues, and the functions' environment: pointing at it, with
+    the origins whose pages may call the API."""
     aws = EmbeddedAws()
     exits.callback(aws.stop)
     env = function_environment(aws.endpoint, MANIFEST_REFRESH_SECONDS)
     env["POWERTOOLS_LOG_LEVEL"] = "INFO"
+    env[ENV_ALLOWED_ORIGINS] = allowed_origins
     exits.enter_context(environment(env, keep=("POWERTOOLS_LOG_LEVEL",)))
     return aws, aws.create_resources()
 
@@ -244,9 +250,11 @@ def _embedded_aws(exits: ExitStack) -> tuple[EmbeddedAws, Resources]:
 def _load_functions(server: DevHTTPServer, exits: ExitStack) -> LambdaFunction:
     """The search function behind the server's /api, and the rebuild function (returned, for the poller).
 
-    Imported only now: handlers may read their environment at import, as on a Lambda cold start.
+    Imported only now: handlers may read their environment at import, as on a Lambda cold start. The search
+    function is imported afresh: it reads ALLOWED_ORIGINS at import, and a stack before this one in the
+    process may have had others.
     """
-    server.api = LambdaFunction(SEARCH_FUNCTION, load_handler(SEARCH_HANDLER), timeout_seconds=10)
+    server.api = LambdaFunction(SEARCH_FUNCTION, load_handler(SEARCH_HANDLER, fresh=True), timeout_seconds=10)
     _forget_loaded_index()
     exits.callback(_forget_loaded_index)
     return LambdaFunction(REBUILD_FUNCTION, load_handler(REBUILD_HANDLER))

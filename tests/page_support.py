@@ -9,6 +9,7 @@ and Chromium through the generators below, wrapped in its own module-scoped fixt
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -180,17 +181,26 @@ class WatchedPage:
     def assert_clean(self) -> None:
         assert self.dialogs == [], "a dialog opened: something executed"
         assert self.errors == [], "uncaught errors in the page"
-        assert self.console == [], "the console is not empty"
+        assert self.console == [], f"the console is not empty: {self.console}"
 
 
-def running_stack(tmp_path_factory) -> Iterator:
-    """The local stack over content_records(), for a module-scoped ``stack`` fixture."""
+def save_screenshot(page, docs_png: Path, tmp_path: Path) -> None:
+    """A picture of ``page`` for the docs: written to ``docs_png`` only when asked (``TALKSEARCH_SCREENSHOT=1``,
+    which ``make screenshot`` sets), else under ``tmp_path``, so a test run leaves the tree as it was."""
+    target = docs_png if os.environ.get("TALKSEARCH_SCREENSHOT") == "1" else tmp_path / docs_png.name
+    page.screenshot(path=str(target))
+    assert target.stat().st_size > 10_000
+
+
+def running_stack(tmp_path_factory, allowed_origins: str = "") -> Iterator:
+    """The local stack over content_records(), for a module-scoped ``stack`` fixture; ``allowed_origins`` may
+    call its API from their pages."""
     # moto keeps buckets per process: forget any a previous test module left behind, as the stack's own
     # stop() does, so that creating the stack's buckets cannot collide with them
     moto_api_backend.reset()
     content = tmp_path_factory.mktemp("page-content")
     (content / "talks.json").write_text(json.dumps({"talks": content_records()}, ensure_ascii=False), "utf-8")
-    running = start_stack(content, log=lambda line: None)
+    running = start_stack(content, log=lambda line: None, allowed_origins=allowed_origins)
     yield running
     running.stop()
 

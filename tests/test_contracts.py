@@ -22,9 +22,10 @@ def test_the_page_module_is_what_the_contracts_generate():
 
 
 def test_the_page_reads_its_bounds_from_the_generated_module():
-    url_js = (page_contracts.PAGE_MODULE.parent / "url.js").read_text(encoding="utf-8")
-    assert "from './contracts.js'" in url_js
-    assert "= 200" not in url_js and "'speaker'" not in url_js  # no copy of a bound or a facet name
+    for name in ("url.js", "state.js"):  # the URL's state and the page's reading of it
+        source = (page_contracts.PAGE_MODULE.parent / name).read_text(encoding="utf-8")
+        assert "from './contracts.js'" in source, name
+        assert "= 200" not in source and "'speaker'" not in source, name  # no copy of a bound or a facet name
 
 
 def test_api_bounds_facets_and_sorts_have_one_home():

@@ -252,10 +252,12 @@ def test_command_line_reports_a_port_in_use_in_one_line(stack, content):
     assert result.stderr.strip() == f"devstack: port {port} is already in use on 127.0.0.1"
 
 
-def test_command_line_prints_urls_when_healthy_and_stops_on_ctrl_c(content, tmp_path):
-    logs = tmp_path / "logs"
+@contextlib.contextmanager
+def command_line_stack(content: Path, logs: Path, **env: str) -> Iterator[tuple[subprocess.Popen, list[str]]]:
+    """`python -m devstack` on ``content``, its logs kept in ``logs`` (``env`` added to its environment), once it
+    has printed its URLs: the process and what it printed. Killed on the way out if it is still running."""
     command = [sys.executable, "-m", "devstack", "--content-dir", str(content), "--port", "0", "--logs-dir", str(logs)]
-    environment = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    environment = {**os.environ, "PYTHONUNBUFFERED": "1", **env}
     with subprocess.Popen(command, cwd=ROOT, env=environment, stdout=subprocess.PIPE, text=True) as process:
         lines: queue.Queue[str] = queue.Queue()
         reader = threading.Thread(target=lambda: [lines.put(line) for line in process.stdout], daemon=True)  # type: ignore[union-attr]
@@ -268,17 +270,62 @@ def test_command_line_prints_urls_when_healthy_and_stops_on_ctrl_c(content, tmp_
                 assert process.poll() is None, f"devstack exited early: {output}"
                 with contextlib.suppress(queue.Empty):
                     output.append(lines.get(timeout=1))
-            urls = {line.split(":", 1)[0].strip(): line.split()[-1] for line in output if line.startswith("  ")}
-            assert get(urls["page"] + "api/health")[0] == 200
-            assert urls["S3 endpoint"].startswith("http://127.0.0.1:")
-            assert f"  search logs:    {logs / 'talksearch-search'}/" in "".join(output)
-            assert any(line.startswith("rebuild: ") and " talks in " in line for line in output), output
-            assert not any(line.startswith('{"_aws"') for line in output), "metric documents reached the console"
-            # WHEN Ctrl-C  THEN everything stops and the process exits cleanly
-            process.send_signal(signal.SIGINT)
-            assert process.wait(timeout=60) == 0
+            yield process, output
         finally:
             if process.poll() is None:
                 process.kill()
                 process.wait()
             reader.join(timeout=10)
+
+
+def printed_urls(output: list[str]) -> dict[str, str]:
+    return {line.split(":", 1)[0].strip(): line.split()[-1] for line in output if line.startswith("  ")}
+
+
+def test_command_line_prints_urls_when_healthy_and_stops_on_ctrl_c(content, tmp_path):
+    logs = tmp_path / "logs"
+    with command_line_stack(content, logs) as (process, output):
+        urls = printed_urls(output)
+        assert get(urls["page"] + "api/health")[0] == 200
+        assert urls["S3 endpoint"].startswith("http://127.0.0.1:")
+        assert urls["widget"] == urls["page"] + "widget/talksearch.js"
+        assert f"  search logs:    {logs / 'talksearch-search'}/" in "".join(output)
+        assert any(line.startswith("rebuild: ") and " talks in " in line for line in output), output
+        assert not any(line.startswith('{"_aws"') for line in output), "metric documents reached the console"
+        # WHEN Ctrl-C  THEN everything stops and the process exits cleanly
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=60) == 0
+
+
+def get_from(url: str, origin: str) -> tuple[int, Message]:
+    """Status and headers of a GET sent as a page of ``origin`` sends it."""
+    request = urllib.request.Request(url, headers={"Origin": origin})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return response.status, response.headers
+
+
+def test_allowed_origins_from_the_environment_may_call_the_api(content, tmp_path):
+    # GIVEN `make dev` run with ALLOWED_ORIGINS in its environment (make passes it on to python -m devstack)
+    blog, other = "http://localhost:4000", "https://elsewhere.example"
+    with command_line_stack(content, tmp_path / "logs", ALLOWED_ORIGINS=f"{blog}, http://127.0.0.1:1313") as (
+        _,
+        output,
+    ):
+        api = printed_urls(output)["page"] + "api/search?q=conteneurs"
+        assert any(line.split() == ["other", "origins:", f"{blog},", "http://127.0.0.1:1313"] for line in output)
+        # THEN the API answers a page of that origin with CORS, and a page of any other origin without
+        status, headers = get_from(api, blog)
+        assert (status, headers.get("Access-Control-Allow-Origin")) == (200, blog)
+        status, headers = get_from(api, other)
+        assert (status, headers.get("Access-Control-Allow-Origin")) == (200, None)
+
+
+def test_the_widget_and_the_modules_it_imports_load_from_any_origin(stack):
+    # module scripts of another origin load in CORS mode: the widget's files say any page may use them
+    for path in ("widget/talksearch.js", "widget/talksearch.css", "js/api.js", "js/components/hit.js"):
+        status, headers = get_from(stack.url + path, "https://blog.example.org")
+        assert (status, headers.get("Access-Control-Allow-Origin")) == (200, "*"), path
+    # the page itself, and the API without ALLOWED_ORIGINS, do not
+    for path in ("", "index.html", "css/site.css", "api/search?q=x"):
+        status, headers = get_from(stack.url + path, "https://blog.example.org")
+        assert (status, headers.get("Access-Control-Allow-Origin")) == (200, None), path

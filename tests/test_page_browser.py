@@ -9,7 +9,6 @@ would be one). Layout, focus and accessibility are tested in tests/test_page_lay
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,6 +29,7 @@ from tests.page_support import (
     launched_browser,
     open_page,
     running_stack,
+    save_screenshot,
     shown_count,
     type_query,
     url_params,
@@ -610,16 +610,13 @@ def test_an_unreachable_api_is_reported_and_retried(stack, watched):
 
 
 def test_readme_screenshot(stack, browser, tmp_path):
-    """The README's picture of the page. It is written to docs/screenshot.png only when asked
-    (``TALKSEARCH_SCREENSHOT=1``, which ``make screenshot`` sets), so a test run leaves the tree as it was."""
-    target = SCREENSHOT if os.environ.get("TALKSEARCH_SCREENSHOT") == "1" else tmp_path / "screenshot.png"
+    """The README's picture of the page (docs/screenshot.png, with ``make screenshot``)."""
     watched = open_page(browser, viewport=DESKTOP, color_scheme="light")
     page = watched.page
     try:
         visit(watched, stack)
         type_query(page, "kubernetes")
-        page.screenshot(path=str(target))
-        assert target.stat().st_size > 10_000
+        save_screenshot(page, SCREENSHOT, tmp_path)
         watched.assert_clean()
     finally:
         page.context.close()

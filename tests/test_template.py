@@ -1,6 +1,7 @@
 """template.yaml, checked offline: SAM's validation, cfn-lint on the expanded template, and the properties the
 deployment relies on (least privilege, private encrypted buckets, DLQ and its alarm, a single builder, arm64,
-CloudFront OAC, logs kept for LogRetentionDays, the opt-in ways to keep the search function warm)."""
+CloudFront OAC and the widget's CORS, logs kept for LogRetentionDays, the opt-in ways to keep the search function
+warm)."""
 
 from __future__ import annotations
 
@@ -8,12 +9,14 @@ import json
 import re
 import subprocess
 import sys
+from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sam_support import ROOT, TEMPLATE, offline_aws_env, sam_cli, transformed_template
 
+from bench.page import FRONTEND, widget_files
 from talksearch.contracts import (
     ENV_ALLOWED_ORIGINS,
     ENV_INDEX_BUCKET,
@@ -534,6 +537,29 @@ def test_every_response_carries_the_security_headers(cfn):
         assert security["StrictTransportSecurity"]["AccessControlMaxAgeSec"] >= 31536000
         assert security["ContentTypeOptions"] == {"Override": True}
         assert security["ReferrerPolicy"]["ReferrerPolicy"] == "strict-origin-when-cross-origin"
+
+
+def test_every_file_the_widget_loads_is_served_with_cors_for_any_origin(cfn):
+    # other sites' pages load the widget's module graph as module scripts, fetched in CORS mode
+    config = props(cfn, "SiteDistribution")["DistributionConfig"]
+    behaviours = {b["PathPattern"]: b for b in config["CacheBehaviors"]}
+
+    def cors_of(behaviour: dict) -> dict | None:
+        return props(cfn, behaviour["ResponseHeadersPolicyId"]["Ref"])["ResponseHeadersPolicyConfig"].get("CorsConfig")
+
+    for path in widget_files():
+        key = "/" + path.relative_to(FRONTEND).as_posix()
+        (pattern,) = [p for p in behaviours if fnmatchcase(key, p)]
+        behaviour = behaviours[pattern]
+        assert behaviour["TargetOriginId"] == config["DefaultCacheBehavior"]["TargetOriginId"], key
+        assert behaviour["AllowedMethods"] == ["GET", "HEAD"] and behaviour["Compress"] is True, key
+        cors = cors_of(behaviour)
+        assert cors["AccessControlAllowOrigins"]["Items"] == ["*"], key
+        assert cors["AccessControlAllowCredentials"] is False and cors["OriginOverride"] is True, key
+    # the API's answers and the page get no CORS header from CloudFront: the API's ALLOWED_ORIGINS decides
+    assert cors_of(behaviours["/api/*"]) is None
+    assert cors_of(config["DefaultCacheBehavior"]) is None
+    assert props(cfn, "SearchFunction")["Environment"]["Variables"][ENV_ALLOWED_ORIGINS] == {"Ref": "AllowedOrigins"}
 
 
 # --- parameters and outputs ----------------------------------------------------------------------------------

@@ -3,7 +3,6 @@
 // <talk-search> widget: it builds nodes only, and each caller says what its switch does.
 
 import { h } from './dom.js';
-import { t } from './i18n.js';
 
 /** The distinct texts an answer's `expanded` lists, in order (each run's targets, run after run). */
 export function alsoSearchedTerms(expanded) {
@@ -19,9 +18,10 @@ export function alsoSearchedTerms(expanded) {
 /**
  * The line under the result count, or null when there is nothing to say.
  * `exact`: the search was asked with exact=1 (the answer then lists nothing: offer to undo it).
- * `toggle(label, exactNext)`: the caller's switch element (a link to its state, a button).
+ * `i18n`: the view's translator. `toggle(label, exactNext)`: the caller's switch element (a link to its state, a button).
  */
-export function alsoSearchedLine(data, exact, toggle) {
+export function alsoSearchedLine(data, exact, i18n, toggle) {
+  const { t } = i18n;
   const props = { class: 'also-searched', 'data-testid': 'also-searched' };
   if (exact) return h('p', props, t('exactWordsShown'), ' · ', toggle(t('searchTranslations'), false));
   const terms = alsoSearchedTerms(data?.expanded);

@@ -1,6 +1,7 @@
 // The API client. Each kind of request (search, suggest, talk) is a channel where only the latest
 // request counts: starting one aborts the previous, and an answer that is no longer the latest is
-// dropped (a counter, because an abort can lose the race with a response already read).
+// dropped (a counter: an abort can lose the race with a response already read). And the results
+// opened, for `make stats`.
 
 export class ApiError extends Error {
   constructor(message, status) {
@@ -53,4 +54,21 @@ export function createApi(base) {
       }
     },
   };
+}
+
+/** The talk `talkId` was opened from the results of `q`: fire and forget (keepalive outlives the page). */
+export function reportOpened(apiBase, q, talkId) {
+  const params = new URLSearchParams({ q: q ?? '', talk: talkId });
+  fetch(`${apiBase}/opened?${params}`, { keepalive: true, credentials: 'omit', cache: 'no-store', mode: 'no-cors' })
+    .catch(() => {}); // offline, blocked or refused: nothing for the visitor to see
+}
+
+/** Report each `a[data-talk]` of `list` opened (click, Enter, middle click); `shownQuery()`: its query. */
+export function reportOpensFrom(list, apiBase, shownQuery) {
+  const opened = (event) => {
+    const link = event.target.closest('a[data-talk]');
+    if (link && (event.type === 'click' || event.button === 1)) reportOpened(apiBase, shownQuery(), link.dataset.talk);
+  };
+  list.addEventListener('click', opened);
+  list.addEventListener('auxclick', opened);
 }

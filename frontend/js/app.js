@@ -1,20 +1,23 @@
 // The page: wires the store, the API client and the components together.
 
-import { ApiError, STALE, createApi } from './api.js';
+import { ApiError, STALE, createApi, reportOpensFrom } from './api.js';
 import { createFacets } from './components/facets.js';
 import { createFilterPanel } from './components/filterpanel.js';
 import { createPager } from './components/pager.js';
 import { createResults } from './components/results.js';
 import { createSearchBox } from './components/searchbox.js';
+import { createSuggestions } from './components/suggestions.js';
 import { createTalkView } from './components/talkview.js';
 import { config } from './config.js';
-import { $ } from './dom.js';
-import { locale, setLocale, t } from './i18n.js';
-import { reportOpensFrom } from './opened.js';
-import { createStore, followHistory } from './state.js';
-import { LOCALES, MAX_PAGE, activeFilters, parseState, sameSearch, searchParams } from './url.js';
+import { MAX_PAGE } from './contracts.js';
+import { arrowFocus } from './dom.js';
+import { createI18n } from './i18n.js';
+import { PAGE_TEXT } from './pagetext.js';
+import { createStore, followHistory, parseState, sameSearch } from './state.js';
+import { LOCALES, activeFilters, searchParams, serializeState } from './url.js';
 
 const LOCALE_KEY = 'talksearch.hl';
+const $ = (selector) => document.querySelector(selector);
 
 /** The interface language chosen on an earlier visit, French otherwise. */
 function storedLocale() {
@@ -29,6 +32,8 @@ function storedLocale() {
 const api = createApi(config.apiBase);
 const store = createStore(parseState(location.search, storedLocale()));
 followHistory(store);
+const i18n = createI18n(store.get().hl, PAGE_TEXT);
+const { t } = i18n;
 
 const resultsView = $('#results-view');
 const talkRoot = $('#talk-view');
@@ -49,11 +54,14 @@ function backToResults(next) {
   else go(next);
 }
 
+/** What the components need from the page: how to change its state, the link to a state, its language. */
+const view = { go, href: (next) => serializeState(next) || '?', i18n };
+
+const suggestions = createSuggestions({ input, listbox: $('#suggestions'), api, i18n, onChoose: (text) => searchBox.submit(text) });
 const searchBox = createSearchBox({
   form: $('form[role=search]'),
   input,
-  listbox: $('#suggestions'),
-  api,
+  suggestions,
   onQuery(q, how) {
     const state = store.get();
     if (q === state.q && !state.talk) return;
@@ -73,18 +81,19 @@ const results = createResults({
   chips: $('#chips'),
   notice: $('#notice'),
   list: $('#hits'),
-  go,
+  view,
   retry: () => runSearch(store.get()),
 });
-const facets = createFacets({ root: $('#facets'), go });
+const facets = createFacets({ root: $('#facets'), view });
 const filterPanel = createFilterPanel({
   details: $('#filters'),
   activeCount: $('#filter-count'),
   done: $('#filters-done'),
   wide: window.matchMedia('(min-width: 48rem)'), // where the filters have room beside the results
+  i18n,
 });
-const pager = createPager({ root: $('#pager'), go });
-const talkView = createTalkView({ root: talkRoot, go, back: backToResults });
+const pager = createPager({ root: $('#pager'), view });
+const talkView = createTalkView({ root: talkRoot, view, back: backToResults });
 
 let shown = null; // {state, data} of the search on screen
 let focusCountAfterRender = false; // a new page of results: bring its top into view
@@ -158,7 +167,8 @@ function translatePage() {
 
 function update(state, previous) {
   if (!previous || state.hl !== previous.hl) {
-    setLocale(state.hl);
+    i18n.setLocale(state.hl);
+    document.documentElement.lang = i18n.locale();
     translatePage();
     if (shown) renderSearch();
   }
@@ -199,18 +209,11 @@ function navTargets() {
 
 document.addEventListener('keydown', (event) => {
   if (event.defaultPrevented || event.ctrlKey || event.metaKey || event.altKey) return;
-  const target = event.target;
-  const editing = target.matches('input:not([type=checkbox]), select, textarea, [contenteditable]');
+  if (arrowFocus(event, navTargets(), () => searchBox.focus())) return;
+  const editing = event.target.matches('input:not([type=checkbox]), select, textarea, [contenteditable]');
   if (event.key === '/' && !editing) {
     event.preventDefault();
     searchBox.focus();
-  } else if ((event.key === 'ArrowDown' || event.key === 'ArrowUp') && target.matches('[data-nav]')) {
-    const targets = navTargets();
-    const index = targets.indexOf(target) + (event.key === 'ArrowDown' ? 1 : -1);
-    if (index >= targets.length) return; // past the last one the arrow scrolls the page, as usual
-    event.preventDefault();
-    if (index < 0) searchBox.focus();
-    else targets[index].focus();
   } else if (event.key === 'Escape' && !editing) {
     if (store.get().talk) backToResults({ ...store.get(), talk: '' });
     else searchBox.focus();
@@ -218,7 +221,7 @@ document.addEventListener('keydown', (event) => {
 });
 
 $('#locale').addEventListener('click', () => {
-  const hl = locale() === 'fr' ? 'en' : 'fr';
+  const hl = i18n.locale() === 'fr' ? 'en' : 'fr';
   try {
     localStorage.setItem(LOCALE_KEY, hl);
   } catch {

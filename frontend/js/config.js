@@ -2,11 +2,11 @@
 // there); a deployment can point elsewhere with <html data-api-base="https://api.example.org/api">
 // (then allow that origin in the Content-Security-Policy's connect-src too).
 
+import { DEFAULT_SIZE, MAX_SIZE } from './contracts.js';
+
 const root = document.documentElement.dataset;
 
 export const config = Object.freeze({
   apiBase: (root.apiBase || '/api').replace(/\/+$/, ''),
-  pageSize: Math.min(Math.max(Number.parseInt(root.pageSize, 10) || 10, 1), 50),
-  searchDelay: 250, // ms of quiet typing before a search
-  suggestDelay: 120,
+  pageSize: Math.min(Math.max(Number.parseInt(root.pageSize, 10) || DEFAULT_SIZE, 1), MAX_SIZE),
 });

@@ -1,19 +1,18 @@
 // A tiny DOM builder: h('a', {href, class: 'x', onclick: fn}, 'text', child). Children that are not
-// nodes become text nodes, so strings from the API can never turn into markup.
+// nodes become text nodes, so strings from the API can never turn into markup. And the views' helpers.
 
 export function h(tag, props = {}, ...children) {
   const el = document.createElement(tag);
   for (const [name, value] of Object.entries(props)) {
     if (value === null || value === undefined || value === false) continue;
     if (name.startsWith('on') && typeof value === 'function') el.addEventListener(name.slice(2), value);
-    else if (name === 'dataset') Object.assign(el.dataset, value);
     else el.setAttribute(name, value === true ? '' : String(value));
   }
   append(el, children);
   return el;
 }
 
-export function append(el, children) {
+function append(el, children) {
   for (const child of children.flat(Infinity)) {
     if (child === null || child === undefined || child === false) continue;
     el.append(child instanceof Node ? child : String(child));
@@ -27,13 +26,31 @@ export function fill(el, ...children) {
   return append(el, children);
 }
 
+/** An <a> to the state `next`: a real href (a new tab gets the same view), a plain click `view.go(next)`. */
+export function stateLink(view, next, props, ...children) {
+  const onclick = (event) => {
+    if (event.button || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
+    event.preventDefault();
+    view.go(next);
+  };
+  return h('a', { ...props, href: view.href(next), onclick }, ...children);
+}
+
 /** The focused element where `node` lives (its document, or its shadow root inside a web component). */
 export function activeElement(node) {
   return node.getRootNode().activeElement;
 }
 
-export function $(selector, root = document) {
-  return root.querySelector(selector);
+/** ↓ ↑ from one of `targets` to the next or previous; ↑ from the first calls `top()`, ↓ from the last is
+ * left alone (the page scrolls). True when it moved the focus. */
+export function arrowFocus(event, targets, top) {
+  const step = { ArrowDown: 1, ArrowUp: -1 }[event.key];
+  const index = targets.indexOf(event.target);
+  if (!step || index < 0 || index + step >= targets.length) return false;
+  event.preventDefault();
+  if (index + step < 0) top();
+  else targets[index + step].focus();
+  return true;
 }
 
 export function debounce(fn, ms) {

@@ -1,6 +1,5 @@
-// The API's snippet is escaped HTML in which <mark> is the only markup. It is never handed to
-// innerHTML: it is split here into text segments that the page turns into text nodes and <mark>
-// elements, so anything else that looks like markup stays visible text. Pure, unit-tested with node.
+// The API's snippet is escaped HTML whose only markup is <mark>. Never handed to innerHTML: split into
+// text segments for text nodes and <mark> elements, anything else stays text. Pure, tested with node.
 
 // The API marks a cut with "…"; right after a full stop (or ? !) the sentence is whole: "done.…" -> "done."
 const CUT_AFTER_SENTENCE = /([.!?])\s*…$/;

@@ -1,11 +1,8 @@
-// The page's state <-> its URL. Pure functions (no DOM), so they are unit-tested with `node --test`.
-// One state object describes everything the visitor sees; the URL is its shareable form.
+// A view's state (everything the visitor sees) as the search page's URL and as /api/search parameters,
+// and the changes filters make. Pure, unit-tested with `node --test`; state.js reads the address bar.
+import { FACET_NAMES as FACETS, MAX_FACET_VALUES } from './contracts.js';
 
-// The API's facets, sorts and bounds come from contracts.js, generated from the Python side: a URL
-// outside the bounds is clamped rather than sent to fail.
-import { FACET_NAMES as FACETS, MAX_FACET_VALUES, MAX_PAGE, MAX_QUERY_CHARS, SORTS } from './contracts.js';
-
-export { FACETS, MAX_PAGE, MAX_QUERY_CHARS, SORTS };
+export { FACETS };
 export const LOCALES = ['fr', 'en'];
 
 export function emptyState(hl = 'fr') {
@@ -15,28 +12,14 @@ export function emptyState(hl = 'fr') {
   return { q: '', filters, sort: 'relevance', exact: false, page: 1, talk: '', hl };
 }
 
-function cleanValues(values) {
+/** Facet values trimmed, no blanks or repeats, as many as the API takes. */
+export function cleanValues(values) {
   const seen = new Set();
   for (const value of values) {
     const v = value.trim();
     if (v && !seen.has(v) && seen.size < MAX_FACET_VALUES) seen.add(v);
   }
   return [...seen];
-}
-
-/** Read a state from `location.search`; anything malformed falls back to the default. */
-export function parseState(search, defaultLocale = 'fr') {
-  const params = new URLSearchParams(search);
-  const state = emptyState(defaultLocale);
-  state.q = (params.get('q') || '').slice(0, MAX_QUERY_CHARS);
-  for (const facet of FACETS) state.filters[facet] = cleanValues(params.getAll(facet));
-  if (SORTS.includes(params.get('sort'))) state.sort = params.get('sort');
-  state.exact = params.get('exact') === '1';
-  const page = Number.parseInt(params.get('page') || '1', 10);
-  state.page = Number.isFinite(page) ? Math.min(Math.max(page, 1), MAX_PAGE) : 1;
-  state.talk = params.get('talk') || '';
-  if (LOCALES.includes(params.get('hl'))) state.hl = params.get('hl');
-  return state;
 }
 
 /** The query string of a state ('' for the default view), defaults left out so links stay short. */
@@ -62,11 +45,6 @@ export function searchParams(state, size) {
   return params;
 }
 
-/** True when two states ask the API the same search (the talk view and locale do not count). */
-export function sameSearch(a, b) {
-  return searchParams(a, 0).toString() === searchParams(b, 0).toString();
-}
-
 export function activeFilters(state) {
   return FACETS.flatMap((facet) => state.filters[facet].map((value) => ({ facet, value })));
 }
@@ -82,7 +60,7 @@ export function clearFilters(state) {
   return { ...state, filters: emptyState().filters, page: 1 };
 }
 
-/** An href for text that came from content: only http(s) links survive, anything else (javascript:, data:) is dropped. */
+/** An href from content: only http(s) links survive (never javascript:, data:). */
 export function safeHref(url, base) {
   if (typeof url !== 'string' || !url.trim()) return '';
   try {

@@ -1,10 +1,12 @@
-// Pure URL-state logic of the page (frontend/js/url.js), run by tests/test_page_logic.py.
+// Pure URL-state logic (frontend/js/url.js, and the page's reading of it in state.js), run by
+// tests/test_page_logic.py.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
+import { MAX_PAGE, MAX_QUERY_CHARS } from '../../frontend/js/contracts.js';
+import { parseState, sameSearch } from '../../frontend/js/state.js';
 import {
-  MAX_PAGE, MAX_QUERY_CHARS, activeFilters, clearFilters, emptyState, parseState, safeHref, sameSearch, searchParams,
-  serializeState, toggleFilter,
+  activeFilters, clearFilters, emptyState, safeHref, searchParams, serializeState, toggleFilter,
 } from '../../frontend/js/url.js';
 
 test('the default view has an empty URL', () => {

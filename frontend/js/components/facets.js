@@ -1,8 +1,7 @@
 // Facets as checkable lists with counts: OR within a facet, AND across facets (the API does the
-// logic; the page sends each checked value). Focus survives the re-render after each search.
+// logic; the view sends each checked value). Focus survives the re-render after each search.
 
 import { activeElement, fill, h } from '../dom.js';
-import { formatNumber, languageName, t } from '../i18n.js';
 import { FACETS, toggleFilter } from '../url.js';
 
 const SHOWN = 6; // values shown before "show more"
@@ -11,14 +10,16 @@ function ordered(facet, values) {
   return facet === 'year' ? [...values].sort((a, b) => String(b.value).localeCompare(String(a.value))) : values;
 }
 
-export function createFacets({ root, go }) {
+/** The facets `names` (all of them by default) in `root`; checking a value calls `view.go`. */
+export function createFacets({ root, view, names = FACETS }) {
+  const { t, formatNumber, languageName } = view.i18n;
   const expanded = new Set();
 
   const facets = {
     render(state, data) {
       const focused = activeElement(root);
       const focusedKey = root.contains(focused) ? focused.dataset.key : null;
-      const groups = FACETS.map((facet) => {
+      const groups = names.map((facet) => {
         const counts = (data.facets?.[facet] ?? []).filter((item) => item && item.value !== '' && item.value !== null);
         const selected = state.filters[facet];
         // a checked value the API no longer counts (e.g. from a shared link) must still be uncheckable
@@ -35,7 +36,7 @@ export function createFacets({ root, go }) {
             return h('li', {},
               h('label', {},
                 h('input', { type: 'checkbox', checked: selected.includes(value), 'data-key': key,
-                  onchange: () => go(toggleFilter(state, facet, value)) }),
+                  onchange: () => view.go(toggleFilter(state, facet, value)) }),
                 h('span', { class: 'facet-value' }, facet === 'lang' ? languageName(value) : value),
                 h('span', { class: 'facet-count' }, formatNumber(item.count))));
           })),

@@ -2,9 +2,7 @@
 // the results, always open. On phones it opens as a sheet over the lower half of the screen, with
 // the results it changes kept in view above it and a button that says how many there are now.
 
-import { t } from '../i18n.js';
-
-export function createFilterPanel({ details, activeCount, done, wide }) {
+export function createFilterPanel({ details, activeCount, done, wide, i18n }) {
   const summary = details.querySelector('summary');
   const isSheet = () => details.open && !wide.matches;
 
@@ -36,7 +34,7 @@ export function createFilterPanel({ details, activeCount, done, wide }) {
     },
     /** The result count of the search on screen, on the sheet's button. */
     render(data) {
-      done.textContent = t('showResults', { n: data.total ?? 0 });
+      done.textContent = i18n.t('showResults', { n: data.total ?? 0 });
     },
   };
 }

@@ -1,9 +1,7 @@
 // Pagination: previous / numbered pages / next, as real links so every page has its own URL.
 
-import { fill, h } from '../dom.js';
-import { formatNumber, t } from '../i18n.js';
-import { MAX_PAGE } from '../url.js';
-import { stateLink } from './statelink.js';
+import { DEFAULT_SIZE, MAX_PAGE } from '../contracts.js';
+import { fill, h, stateLink } from '../dom.js';
 
 /** The page numbers to show: first, last, and a window around the current one (0 marks a gap). */
 export function pageWindow(page, last) {
@@ -15,21 +13,22 @@ export function pageWindow(page, last) {
   return pages;
 }
 
-export function createPager({ root, go }) {
+export function createPager({ root, view }) {
+  const { t, formatNumber } = view.i18n;
   return {
     render(state, data) {
-      const size = data.size || 10;
+      const size = data.size || DEFAULT_SIZE;
       const last = Math.min(Math.ceil((data.total || 0) / size), MAX_PAGE);
       root.hidden = last <= 1;
       if (last <= 1) return fill(root);
       const page = Math.min(state.page, last);
       const to = (n) => ({ ...state, page: n });
       fill(root, h('ul', {},
-        h('li', {}, page > 1 ? stateLink(go, to(page - 1), { rel: 'prev' }, `← ${t('previous')}`) : h('span', { class: 'disabled' }, `← ${t('previous')}`)),
+        h('li', {}, page > 1 ? stateLink(view, to(page - 1), { rel: 'prev' }, `← ${t('previous')}`) : h('span', { class: 'disabled' }, `← ${t('previous')}`)),
         pageWindow(page, last).map((n) =>
           h('li', { class: 'page-number' }, n === 0 ? h('span', { class: 'gap' }, '…')
-            : stateLink(go, to(n), { 'aria-label': t('pageN', { n }), 'aria-current': n === page ? 'page' : null }, formatNumber(n)))),
-        h('li', {}, page < last ? stateLink(go, to(page + 1), { rel: 'next' }, `${t('next')} →`) : h('span', { class: 'disabled' }, `${t('next')} →`))));
+            : stateLink(view, to(n), { 'aria-label': t('pageN', { n }), 'aria-current': n === page ? 'page' : null }, formatNumber(n)))),
+        h('li', {}, page < last ? stateLink(view, to(page + 1), { rel: 'next' }, `${t('next')} →`) : h('span', { class: 'disabled' }, `${t('next')} →`))));
     },
   };
 }

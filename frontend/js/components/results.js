@@ -1,40 +1,18 @@
-// The results column: count and sort, active filters, "did you mean", the no-results help, the hits.
+// The page's results column: count and sort, active filters, the notes above the results, the hits.
 
 import { alsoSearchedLine } from '../alsosearched.js';
-import { fill, h } from '../dom.js';
-import { languageName, t } from '../i18n.js';
-import { splitSnippet } from '../snippet.js';
+import { fill, h, stateLink } from '../dom.js';
 import { activeFilters, clearFilters, safeHref, toggleFilter } from '../url.js';
-import { stateLink } from './statelink.js';
-import { talkMeta } from './talkmeta.js';
+import { renderHit } from './hit.js';
+import { searchError, searchNotes } from './notice.js';
 
-/** The API snippet as text nodes and <mark> elements (never innerHTML). */
-export function snippetNodes(snippet) {
-  return splitSnippet(snippet).map((s) => (s.mark ? h('mark', {}, s.text) : s.text));
-}
-
-function facetLabel(facet, value) {
-  return facet === 'lang' ? languageName(value) : value;
-}
-
-/** One result; its links carry the talk's id (data-talk) for opened.js. */
-function renderHit(hit, state, go) {
-  const source = safeHref(hit.url, location.href);
-  return h(
-    'li',
-    { class: 'hit', 'data-testid': 'hit' },
-    h('article', { lang: hit.lang || null },
-      h('h3', { class: 'hit-title' }, stateLink(go, { ...state, talk: hit.id }, { 'data-nav': '', 'data-talk': hit.id }, hit.title)),
-      h('p', { class: 'meta' }, talkMeta(hit)),
-      hit.snippet ? h('p', { class: 'snippet' }, snippetNodes(hit.snippet)) : null,
-      source ? h('a', { class: 'source', href: source, rel: 'noopener noreferrer', 'data-talk': hit.id, 'aria-label': t('openSource', { title: hit.title }) }, t('source'), ' ↗') : null,
-    ),
-  );
-}
-
-export function createResults({ root, count, sort, chips, notice, list, go, retry }) {
-  sort.addEventListener('change', () => go({ ...currentState, sort: sort.value, page: 1 }));
+export function createResults({ root, count, sort, chips, notice, list, view, retry }) {
+  const { i18n } = view;
+  const { t } = i18n;
+  sort.addEventListener('change', () => view.go({ ...currentState, sort: sort.value, page: 1 }));
   let currentState = null;
+
+  const facetLabel = (facet, value) => (facet === 'lang' ? i18n.languageName(value) : value);
 
   function renderChips(state) {
     const active = activeFilters(state);
@@ -43,34 +21,20 @@ export function createResults({ root, count, sort, chips, notice, list, go, retr
       chips,
       h('span', { class: 'chips-label' }, t('activeFilters')),
       active.map(({ facet, value }) =>
-        stateLink(go, toggleFilter(state, facet, value), { class: 'chip', 'aria-label': t('removeFilter', { facet: t(`facet.${facet}`), value: facetLabel(facet, value) }) },
+        stateLink(view, toggleFilter(state, facet, value), { class: 'chip', 'aria-label': t('removeFilter', { facet: t(`facet.${facet}`), value: facetLabel(facet, value) }) },
           h('span', { class: 'chip-facet' }, `${t(`facet.${facet}`)}${t('colon')}`), facetLabel(facet, value), h('span', { class: 'chip-x', 'aria-hidden': 'true' }, ' ×')),
       ),
-      active.length > 1 ? stateLink(go, clearFilters(state), { class: 'chip chip-clear' }, t('clearFilters')) : null,
+      active.length > 1 ? stateLink(view, clearFilters(state), { class: 'chip chip-clear' }, t('clearFilters')) : null,
     );
   }
 
-  function renderNotice(state, data) {
-    const parts = [];
-    if (data.did_you_mean && data.did_you_mean !== state.q) {
-      parts.push(h('p', { class: 'did-you-mean' }, `${t('didYouMean')}${t('colon')}`,
-        stateLink(go, { ...state, q: data.did_you_mean, page: 1 }, { 'data-testid': 'did-you-mean' }, data.did_you_mean), t('questionMark')));
-    }
-    if (state.q) {
-      parts.push(alsoSearchedLine(data, state.exact, (label, exact) =>
-        stateLink(go, { ...state, exact, page: 1 }, { 'data-testid': 'exact-switch' }, label)));
-    }
-    if (!data.total) {
-      const filtered = activeFilters(state).length > 0;
-      parts.push(h('div', { class: 'empty', 'data-testid': 'no-results' },
-        h('p', { class: 'empty-title' }, state.q ? t('noResultsFor', { q: state.q }) : t('noResults')),
-        h('p', {}, t('noResultsHelp')),
-        filtered ? stateLink(go, clearFilters(state), { class: 'button' }, t('removeFilters')) : null));
-    }
-    if (data.total && data.matched === 'any') parts.push(h('p', { class: 'partial' }, t('matchedAny')));
-    if (data.total && data.matched === 'some') parts.push(h('p', { class: 'partial' }, t('matchedSome')));
-    if (data.partial) parts.push(h('p', { class: 'partial' }, t('partial')));
-    fill(notice, parts);
+  /** The title opens the talk view, in place. It and the source link carry the talk's id for reportOpensFrom (data-talk). */
+  const titleLink = (state, hit) => stateLink(view, { ...state, talk: hit.id }, { 'data-nav': '', 'data-talk': hit.id }, hit.title);
+
+  /** Under the snippet, a link to where the talk was published (http(s) only). */
+  function sourceLink(hit) {
+    const href = safeHref(hit.url, location.href);
+    return href ? h('a', { class: 'source', href, rel: 'noopener noreferrer', 'data-talk': hit.id, 'aria-label': t('openSource', { title: hit.title }) }, t('source'), ' ↗') : null;
   }
 
   return {
@@ -82,8 +46,11 @@ export function createResults({ root, count, sort, chips, notice, list, go, retr
       fill(count, t('results', { n: data.total ?? 0 }));
       sort.value = state.sort; // the options are in the page from the start: no shift when they arrive
       renderChips(state);
-      renderNotice(state, data);
-      fill(list, (data.hits ?? []).map((hit) => renderHit(hit, state, go)));
+      // what the query also searched (translations, synonyms) and the switch to the exact words, under "did you mean"
+      const also = state.q ? alsoSearchedLine(data, state.exact, i18n, (label, exact) =>
+        stateLink(view, { ...state, exact, page: 1 }, { 'data-testid': 'exact-switch' }, label)) : null;
+      fill(notice, searchNotes(state, data, view, also));
+      fill(list, (data.hits ?? []).map((hit) => renderHit(hit, titleLink(state, hit), i18n, sourceLink(hit))));
     },
     renderError(state, error) {
       currentState = state;
@@ -91,10 +58,7 @@ export function createResults({ root, count, sort, chips, notice, list, go, retr
       fill(count, '');
       fill(list);
       renderChips(state);
-      const detail = error.status === 0 ? t('errorOffline') : error.message;
-      fill(notice, h('div', { class: 'error', role: 'alert' },
-        h('p', {}, h('strong', {}, t('error')), detail ? `${t('colon')}${detail}` : ''),
-        h('button', { type: 'button', class: 'button', onclick: retry }, t('retry'))));
+      fill(notice, searchError(error, i18n, retry));
     },
     setBusy(busy) {
       root.setAttribute('aria-busy', String(busy));
