@@ -468,6 +468,10 @@ def markdown(results: dict, plot_name: str, command: str) -> str:
         "  function's `lambda_handler` (manifest, download, sha256, unpack, open, answer); a peer streams the",
         "  object through sha256 into tar, opens its index and answers. Peak memory is the process' VmHWM.",
         "  Loopback is faster than real S3, so the fetch part is a lower bound.",
+        "- Same answers (`bench/compare.py`): `python -m bench.compare record INDEX --out A.json.gz --mix FILE",
+        "  [--relevance FILE --corpus NAME]` keeps every answer of one version of the search core (search, suggest,",
+        "  the first hit's talk page); `check A.json.gz INDEX` runs another version over the same queries and lists",
+        "  every difference up to ties (equal scores, facet values tied at the 20th count: docs/api.md).",
         "- Latency is wall time around one call answering the full response, in the benchmark process.",
         "",
     ]

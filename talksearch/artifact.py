@@ -2,8 +2,15 @@
 
 One ``index.tar.gz`` per version (``talksearch.contracts`` says where it goes), each index file its
 own gzip member, so an incremental build copies the compressed members of unchanged files from the
-previous artifact. What is downloaded is checked against the manifest's sha256 before it is
-unpacked, and unpacking accepts plain files with plain names only: the artifact comes from S3.
+previous artifact. Unpacking accepts plain files with plain names only: the artifact comes from S3.
+
+The search function streams an artifact (``download_index``): one pass from the socket through
+sha256 and the gunzip into the files, nothing written twice, and the index is opened only once the
+whole stream has the manifest's sha256 (what was unpacked is deleted otherwise). A stream that does
+not match cannot take more than it promises: reading stops past the manifest's byte count, each
+member's size is checked against the caps on an index (``MAX_INDEX_BYTES``, ``MAX_INDEX_FILES``)
+before it is written, and inflating is bounded per read. The builder keeps the file
+(``download_artifact``): an incremental build copies its members.
 """
 
 from __future__ import annotations
@@ -11,13 +18,13 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import shutil
 import tarfile
-import tempfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from talksearch.contracts import ARTIFACT_NAME, VERSIONS_DIR, Manifest, join_key
+from talksearch.contracts import ARTIFACT_NAME, MAX_INDEX_BYTES, MAX_INDEX_FILES, VERSIONS_DIR, Manifest, join_key
 from talksearch.store import Store, StoreError
 
 __all__ = [
@@ -78,11 +85,100 @@ def download_artifact(store: Store, manifest: Manifest, destination: Path) -> Pa
 
 
 def download_index(store: Store, manifest: Manifest, index_dir: Path) -> Path:
-    """Download, verify and unpack the manifest's index into ``index_dir`` (which must not exist yet)."""
-    with tempfile.TemporaryDirectory(prefix="talksearch-artifact-") as tmp:
-        archive = download_artifact(store, manifest, Path(tmp) / ARTIFACT_NAME)
-        unpack_index(archive, index_dir)
+    """Stream the manifest's index into ``index_dir`` (which must not exist yet), checked by its sha256.
+
+    Download, sha256 and unpack in one pass. On any failure, a checksum that differs included, the
+    directory is removed before the error is raised: an index is opened only when all of it is the
+    manifest's.
+    """
+    index_dir.mkdir(parents=True)
+    try:
+        with store.open_stream(store.relative_key(manifest.artifact_key)) as body:
+            stream = _VerifiedGunzip(body, manifest.artifact_bytes)
+            files = total = 0
+            with tarfile.open(fileobj=stream, mode="r|", bufsize=_CHUNK) as tar:
+                for member in tar:
+                    _refuse_unsafe(member, manifest.artifact_key)
+                    files, total = files + 1, total + member.size
+                    if files > MAX_INDEX_FILES:
+                        raise UnsafeArchiveError(f"{manifest.artifact_key}: more than {MAX_INDEX_FILES:,} files")
+                    if total > MAX_INDEX_BYTES:
+                        raise UnsafeArchiveError(f"{manifest.artifact_key}: unpacks to over {MAX_INDEX_BYTES:,} bytes")
+                    tar.extract(member, index_dir, filter="data")
+            while stream.read(_CHUNK):  # the end-of-archive blocks count in the checksum too
+                pass
+        actual = stream.hexdigest()
+        if actual != manifest.artifact_sha256:
+            raise ChecksumMismatchError(
+                f"artifact {manifest.artifact_key} has sha256 {actual}, manifest says {manifest.artifact_sha256}"
+            )
+    except BaseException:
+        shutil.rmtree(index_dir, ignore_errors=True)
+        raise
     return index_dir
+
+
+def _refuse_unsafe(member: tarfile.TarInfo, archive: str) -> None:
+    """A member that is not a plain file with a plain name would let a forged artifact write outside its directory."""
+    name = member.name
+    plain = member.isreg() and not member.issparse()
+    if not plain or "/" in name or "\\" in name or name in ("", ".", "..") or name.startswith("."):
+        raise UnsafeArchiveError(f"{archive}: refusing archive member {name!r} (type {member.type!r})")
+
+
+class _VerifiedGunzip:
+    """The inflated bytes of a (multi-member) gzip stream, hashing and counting the raw bytes as they arrive.
+
+    More raw bytes than ``declared``, or a stream ending inside a member, is an error; each ``read``
+    inflates at most ``size`` bytes, so a small forged stream cannot expand in memory.
+    """
+
+    def __init__(self, body, declared: int) -> None:
+        self._body = body
+        self._declared = declared
+        self._received = 0
+        self._digest = hashlib.sha256()
+        self._inflate = zlib.decompressobj(31)
+        self._ended = False
+
+    def hexdigest(self) -> str:
+        return self._digest.hexdigest()
+
+    def read(self, size: int = _CHUNK) -> bytes:
+        size = _CHUNK if size is None or size < 0 else size
+        while True:
+            if self._inflate.eof:  # the next gzip member (its first bytes may have come with this one's end)
+                data = self._inflate.unused_data or self._raw()
+                if not data:
+                    return b""
+                self._inflate = zlib.decompressobj(31)
+            elif self._inflate.unconsumed_tail:
+                data = self._inflate.unconsumed_tail
+            else:
+                data = self._raw()
+                if not data:
+                    return b""
+            try:
+                out = self._inflate.decompress(data, size)
+            except zlib.error as error:
+                raise UnsafeArchiveError(f"the artifact is not a gzip stream ({error})") from error
+            if out:
+                return out
+
+    def _raw(self) -> bytes:
+        if self._ended:
+            return b""
+        chunk = self._body.read(_CHUNK)
+        if not chunk:
+            self._ended = True
+            if not self._inflate.eof:
+                raise ChecksumMismatchError(f"the artifact ends inside a gzip member after {self._received:,} bytes")
+            return b""
+        self._received += len(chunk)
+        if self._received > self._declared:
+            raise ChecksumMismatchError(f"the artifact is longer than the {self._declared:,} bytes its manifest says")
+        self._digest.update(chunk)
+        return chunk
 
 
 @dataclass(frozen=True)

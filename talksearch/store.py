@@ -107,6 +107,10 @@ class Store:
     def download_file(self, key: str, path: Path) -> None:
         raise NotImplementedError
 
+    def open_stream(self, key: str) -> contextlib.AbstractContextManager:
+        """The object's bytes as a stream with ``read(size)``, closed on leaving the ``with`` block."""
+        raise NotImplementedError
+
     def delete(self, keys: Iterable[str]) -> None:
         raise NotImplementedError
 
@@ -238,6 +242,9 @@ class S3Store(Store):
     def download_file(self, key: str, path: Path) -> None:
         self.client.download_file(self.bucket, self.full_key(key), str(path))
 
+    def open_stream(self, key: str) -> contextlib.AbstractContextManager:
+        return contextlib.closing(self.client.get_object(Bucket=self.bucket, Key=self.full_key(key))["Body"])
+
     def delete(self, keys: Iterable[str]) -> None:
         batch: list[dict[str, str]] = []
         for key in keys:
@@ -352,6 +359,9 @@ class LocalStore(Store):
 
     def download_file(self, key: str, path: Path) -> None:
         shutil.copyfile(self._path(key), path)
+
+    def open_stream(self, key: str) -> contextlib.AbstractContextManager:
+        return open(self._path(key), "rb")
 
     def delete(self, keys: Iterable[str]) -> None:
         for key in keys:

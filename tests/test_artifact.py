@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gzip
 import io
+import random
 import tarfile
 from pathlib import Path
 
@@ -15,10 +17,12 @@ from talksearch.artifact import (
     download_artifact,
     download_index,
     pack_index,
+    sha256_file,
     unpack_index,
     upload_artifact,
 )
-from talksearch.contracts import Manifest
+from talksearch.contracts import MAX_INDEX_FILES, Manifest
+from talksearch.store import StoreError
 
 
 def make_index_dir(root: Path) -> Path:
@@ -117,3 +121,96 @@ def test_pack_does_not_trust_a_wrong_member_table(tmp_path):
     pack_index(index, tmp_path / "second.tar.gz", previous=(tmp_path / "first.tar.gz", wrong))
     unpack_index(tmp_path / "second.tar.gz", tmp_path / "out")
     assert (tmp_path / "out" / "MAIN_abc.seg").read_bytes() == b"segment" * 100
+
+
+# --- the search function's streamed download: what reaches the disk, and what a forged artifact may cost ---
+
+
+def publish(store, archive: Path, **overrides) -> Manifest:
+    """``archive`` uploaded as version v1, with a manifest that tells the truth unless overridden."""
+    key, sha, size = upload_artifact(store, archive, "v1")
+    fields = {"artifact_sha256": sha, "artifact_bytes": size} | overrides
+    return Manifest(1, "v1", key, fields["artifact_sha256"], fields["artifact_bytes"], 2, "now")
+
+
+def test_a_streamed_index_with_another_checksum_leaves_nothing_behind(store, tmp_path):
+    archive = tmp_path / "index.tar.gz"
+    pack_index(make_index_dir(tmp_path), archive)
+    with pytest.raises(ChecksumMismatchError, match="manifest says ffff"):
+        download_index(store, publish(store, archive, artifact_sha256="f" * 64), tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("cut", [0, 40, -30])
+def test_a_truncated_artifact_is_refused(store, tmp_path, cut):
+    whole = tmp_path / "whole.tar.gz"
+    pack_index(make_index_dir(tmp_path), whole)
+    truncated = tmp_path / "index.tar.gz"
+    truncated.write_bytes(whole.read_bytes()[:cut])
+    manifest = publish(store, truncated, artifact_sha256=sha256_file(whole))
+    with pytest.raises(StoreError):
+        download_index(store, manifest, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_artifact_longer_than_its_manifest_says_is_not_read_to_its_end(store, tmp_path):
+    archive = tmp_path / "index.tar.gz"
+    pack_index(make_index_dir(tmp_path), archive)
+    manifest = publish(store, archive)
+    manifest = Manifest(1, "v1", manifest.artifact_key, manifest.artifact_sha256, 100, 2, "now")
+    with pytest.raises(ChecksumMismatchError, match="longer than the 100 bytes"):
+        download_index(store, manifest, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(("name", "kind"), [("../escape.seg", tarfile.REGTYPE), ("link.seg", tarfile.SYMTYPE)])
+def test_a_streamed_archive_with_unsafe_members_writes_nothing(store, tmp_path, name, kind):
+    archive = hostile_archive(tmp_path / "index.tar.gz", name, kind)
+    with pytest.raises(UnsafeArchiveError, match="refusing archive member"):
+        download_index(store, publish(store, archive), tmp_path / "out")
+    assert not (tmp_path / "escape.seg").exists()
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_member_bigger_than_an_index_is_refused_before_it_is_written(store, tmp_path):
+    # a tar header may declare any size: 10 GB of zeros gzip to ~10 MB; here the header alone says so
+    header = tarfile.TarInfo("MAIN_bomb.seg")
+    header.size = 10 << 30
+    archive = tmp_path / "index.tar.gz"
+    archive.write_bytes(gzip.compress(header.tobuf() + b"\0" * 4096))
+    with pytest.raises(UnsafeArchiveError, match="unpacks to over 1,073,741,824 bytes"):
+        download_index(store, publish(store, archive), tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_artifact_that_is_not_gzip_is_refused(store, tmp_path):
+    archive = tmp_path / "index.tar.gz"
+    archive.write_bytes(b"not a tarball at all")
+    with pytest.raises(UnsafeArchiveError, match="not a gzip stream"):
+        download_index(store, publish(store, archive), tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_index_larger_than_one_read_streams_back_whole(store, tmp_path):
+    # members that inflate past one read (1 MB) each, one after the other in the same gzip stream
+    index = make_index_dir(tmp_path)
+    noise = random.Random(12).randbytes
+    big = b"".join(noise(1000) + b"\0" * 3000 for _ in range(1000))  # 4 MB, gzipped to about 1 MB
+    (index / "MAIN_big.seg").write_bytes(big)
+    (index / "MAIN_zzz.seg").write_bytes(big[::-1])
+    archive = tmp_path / "index.tar.gz"
+    pack_index(index, archive)
+    out = download_index(store, publish(store, archive), tmp_path / "out")
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == {p.name: p.read_bytes() for p in index.iterdir()}
+
+
+def test_an_artifact_with_more_files_than_an_index_has_is_refused(store, tmp_path):
+    many = tmp_path / "many"
+    many.mkdir()
+    for n in range(MAX_INDEX_FILES + 1):
+        (many / f"MAIN_{n}.seg").write_bytes(b"x")
+    archive = tmp_path / "index.tar.gz"
+    pack_index(many, archive)
+    with pytest.raises(UnsafeArchiveError, match="more than 1,000 files"):
+        download_index(store, publish(store, archive), tmp_path / "out")
+    assert not (tmp_path / "out").exists()

@@ -14,7 +14,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from itertools import chain, groupby
-from operator import itemgetter
+from operator import countOf, itemgetter
 from threading import Lock
 
 from functions.search.snapshot import IndexSnapshot
@@ -126,8 +126,7 @@ class FacetIndex:
                 counter.pop("", None)
             if every_talk:  # a filter on this facet alone: counted over every talk, like browsing
                 self._every_talk_counts[facet] = counter
-        # nlargest with a C-level key: sorting 13,000 speakers by count would cost ~5 ms
-        top = sorted(heapq.nlargest(FACET_LIMIT, counter.items(), key=itemgetter(1)), key=_by_count_then_value)
+        top = top_values(counter, FACET_LIMIT)
         shown = {value for value, _ in top}
         top.extend((value, counter.get(value, 0)) for value in selected if value not in shown)
         return [{"value": value, "count": count} for value, count in top]
@@ -157,6 +156,23 @@ def _picker(docs: Collection[int]) -> Callable[[Sequence], Iterable]:
     if len(docs) < 2:  # itemgetter with one index returns the item itself, not a tuple
         return lambda values: [values[d] for d in docs]
     return itemgetter(*docs)
+
+
+def top_values(counter: Mapping[object, int], limit: int) -> list[tuple[object, int]]:
+    """The ``limit`` values with the largest counts in the canonical order: count descending, then value.
+
+    ``heapq.nlargest`` with a C-level key picks them (sorting 13,000 speakers by count would cost
+    ~5 ms); when more values share the last count than were taken (counted in C), the first of them
+    by value are taken instead of those met first.
+    """
+    top = heapq.nlargest(limit, counter.items(), key=itemgetter(1))
+    if len(top) == limit:
+        cut = top[-1][1]
+        taken = sum(1 for _, count in top if count == cut)
+        if countOf(counter.values(), cut) > taken:
+            tied = sorted(((v, c) for v, c in counter.items() if c == cut), key=_by_count_then_value)
+            top = [(v, c) for v, c in top if c != cut] + tied[:taken]
+    return sorted(top, key=_by_count_then_value)
 
 
 def _by_count_then_value(item: tuple[object, int]) -> tuple[int, str]:

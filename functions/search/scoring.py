@@ -15,6 +15,7 @@ import heapq
 import math
 from collections.abc import Collection, Sequence
 from itertools import pairwise
+from operator import countOf
 
 from functions.search.lru import LRU
 from functions.search.matching import Coordination, Match, TermGroup
@@ -75,9 +76,9 @@ class Scorer:
         self.reward_proximity(head, list(words), scores)
         # rewards only raise scores: the re-ranked head still outranks everything after it
         if first:
-            head.sort(key=lambda doc: (doc in first, scores[doc]), reverse=True)
+            head.sort(key=lambda doc: (doc not in first, -scores[doc], doc))
         else:
-            head.sort(key=scores.__getitem__, reverse=True)
+            head.sort(key=lambda doc: (-scores[doc], doc))
         return (head + ranked[PROXIMITY_POOL:])[:count], scores
 
     def coordinated_scores(
@@ -223,18 +224,33 @@ def _proximity_applies(words: Sequence[str]) -> bool:
 
 
 def _best(count: int, docs: set[int] | frozenset[int], scores: Scores, first: Collection[int]) -> list[int]:
-    """The ``count`` best talks: those in ``first`` before the others, each part by score.
-
-    Two selections with the C-level ``scores.__getitem__`` key rather than one with a Python key
-    function returning (in first, score) for every matching talk.
-    """
+    """The ``count`` best talks: those in ``first`` before the others, each part in the canonical order."""
     if not first:
-        return heapq.nlargest(count, docs, key=scores.__getitem__)
+        return best_by_score(count, docs, scores)
     leading = [d for d in first if d in scores]
-    best = heapq.nlargest(count, leading, key=scores.__getitem__)
+    best = best_by_score(count, leading, scores)
     if len(best) < count:
         rest = docs.difference(leading)
-        best += heapq.nlargest(count - len(best), rest, key=scores.__getitem__)
+        best += best_by_score(count - len(best), rest, scores)
+    return best
+
+
+def best_by_score(count: int, docs: Collection[int], scores: Scores) -> list[int]:
+    """The ``count`` best of ``docs`` in the canonical order: score descending, then talk number ascending.
+
+    ``heapq.nlargest`` with the C-level ``scores.__getitem__`` key picks them; which of several talks
+    tied at the last place make the cut then follows set iteration order, so when more talks share
+    that score than were taken (counted in C), the smallest talk numbers among them are taken instead.
+    """
+    best = heapq.nlargest(count, docs, key=scores.__getitem__)
+    if not best:
+        return best
+    cut = scores[best[-1]]
+    taken = sum(1 for d in best if scores[d] == cut)
+    if len(best) == count and countOf(map(scores.__getitem__, docs), cut) > taken:
+        tied = sorted(d for d in docs if scores[d] == cut)
+        best = [d for d in best if scores[d] != cut] + tied[:taken]
+    best.sort(key=lambda d: (-scores[d], d))
     return best
 
 
