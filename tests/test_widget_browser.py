@@ -16,7 +16,7 @@ import re
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qs, parse_qsl, urlsplit
 
 import pytest
 from playwright.sync_api import Error as PlaywrightError
@@ -338,6 +338,49 @@ def test_did_you_mean_searches_for_the_correction(stack, blog, watched):
     assert widget(page, "[type=search]").input_value() == "kubernetes"
     assert widget(page, "[data-testid=did-you-mean]").count() == 0
     assert focused_text(page) is not None, "the keyboard left the widget"
+    watched.assert_clean()
+
+
+def test_a_query_in_the_other_language_says_what_it_also_searched_and_offers_the_exact_words(stack, blog, watched):
+    page = watched.page
+    searched = []
+    page.on("request", lambda r: "/api/search?" in r.url and searched.append(parse_qs(urlsplit(r.url).query)))
+    visit(watched, blog)
+    # WHEN the visitor types an English word that the French talks say in French
+    type_query(page, "containers")
+    # THEN the French talk is found, its French word highlighted, and the widget says what it also searched
+    assert "Déployer Kubernetes sans douleur" in hit_titles(page)
+    assert "conteneurs" in widget(page, "[data-testid=hit] mark").all_inner_texts()
+    line = widget(page, "[data-testid=also-searched]").inner_text()
+    assert line.startswith("Aussi cherché") and "conteneur" in line and "Seulement les mots exacts" in line
+    # WHEN they ask for the exact words only THEN the widget searches again with exact=1 (a real link to the
+    # same search on the search page), the translation's talk goes, and the way back is offered
+    switch = widget(page, "[data-testid=exact-switch]")
+    assert switch.get_attribute("href") == f"{stack.url}?q=containers&exact=1"
+    switch.click()
+    page.wait_for_function(
+        "() => document.querySelector('talk-search').shadowRoot.querySelector('[data-testid=also-searched]')"
+        "?.textContent.startsWith('Mots exacts seulement')"
+    )
+    assert searched[-1].get("exact") == ["1"]
+    assert "Déployer Kubernetes sans douleur" not in hit_titles(page)
+    assert focused_text(page) is not None, "the keyboard left the widget"
+    # WHEN they take the way back THEN the translations are searched again
+    widget(page, "[data-testid=exact-switch]").click()
+    page.wait_for_function(
+        "() => document.querySelector('talk-search').shadowRoot.querySelector('[data-testid=also-searched]')"
+        "?.textContent.startsWith('Aussi cherché')"
+    )
+    assert "exact" not in searched[-1]
+    assert "Déployer Kubernetes sans douleur" in hit_titles(page)
+    # the switch was about that query: a new one searches its translations
+    widget(page, "[data-testid=exact-switch]").click()
+    page.wait_for_function(
+        "() => document.querySelector('talk-search').shadowRoot.querySelector('[data-testid=also-searched]')"
+        "?.textContent.startsWith('Mots exacts seulement')"
+    )
+    type_query(page, "kubernetes")
+    assert searched[-1]["q"] == ["kubernetes"] and "exact" not in searched[-1]
     watched.assert_clean()
 
 

@@ -17,11 +17,17 @@ export const STALE = Symbol('stale');
 export function createApi(base) {
   const channels = new Map();
 
-  async function latest(channel, path, params) {
+  /** Abort the channel's request, if any: what comes next on it is the latest. */
+  function renew(channel) {
     const previous = channels.get(channel);
     previous?.controller.abort();
     const current = { seq: (previous?.seq ?? 0) + 1, controller: new AbortController() };
     channels.set(channel, current);
+    return current;
+  }
+
+  async function latest(channel, path, params) {
+    const current = renew(channel);
     const isStale = () => channels.get(channel).seq !== current.seq;
     const query = params ? `?${params}` : '';
     let response;
@@ -43,31 +49,22 @@ export function createApi(base) {
   }
 
   return {
+    /** get('suggest', '/suggest', params): the answer of `path` on the channel `channel`, or STALE. */
+    get: latest,
     search: (params) => latest('search', '/search', params),
-    suggest: (q) => latest('suggest', '/suggest', new URLSearchParams({ q })),
-    talk: (id) => latest('talk', `/talks/${id.split('/').map(encodeURIComponent).join('/')}`),
-    cancel(channel) {
-      const current = channels.get(channel);
-      if (current) {
-        current.controller.abort();
-        channels.set(channel, { seq: current.seq + 1, controller: new AbortController() });
-      }
-    },
+    cancel: renew,
   };
 }
 
-/** The talk `talkId` was opened from the results of `q`: fire and forget (keepalive outlives the page). */
-export function reportOpened(apiBase, q, talkId) {
-  const params = new URLSearchParams({ q: q ?? '', talk: talkId });
-  fetch(`${apiBase}/opened?${params}`, { keepalive: true, credentials: 'omit', cache: 'no-store', mode: 'no-cors' })
-    .catch(() => {}); // offline, blocked or refused: nothing for the visitor to see
-}
-
-/** Report each `a[data-talk]` of `list` opened (click, Enter, middle click); `shownQuery()`: its query. */
+/** Report each `a[data-talk]` of `list` opened (click, Enter, middle click) from the results of `shownQuery()`:
+ * fire and forget (keepalive outlives the page). */
 export function reportOpensFrom(list, apiBase, shownQuery) {
   const opened = (event) => {
     const link = event.target.closest('a[data-talk]');
-    if (link && (event.type === 'click' || event.button === 1)) reportOpened(apiBase, shownQuery(), link.dataset.talk);
+    if (!link || (event.type !== 'click' && event.button !== 1)) return;
+    const params = new URLSearchParams({ q: shownQuery() ?? '', talk: link.dataset.talk });
+    fetch(`${apiBase}/opened?${params}`, { keepalive: true, credentials: 'omit', cache: 'no-store', mode: 'no-cors' })
+      .catch(() => {}); // offline, blocked or refused: nothing for the visitor to see
   };
   list.addEventListener('click', opened);
   list.addEventListener('auxclick', opened);

@@ -5,12 +5,11 @@ import { createFacets } from './components/facets.js';
 import { createFilterPanel } from './components/filterpanel.js';
 import { createPager } from './components/pager.js';
 import { createResults } from './components/results.js';
-import { createSearchBox } from './components/searchbox.js';
 import { createSuggestions } from './components/suggestions.js';
 import { createTalkView } from './components/talkview.js';
 import { config } from './config.js';
 import { MAX_PAGE } from './contracts.js';
-import { arrowFocus } from './dom.js';
+import { arrowFocus, createSearchBox } from './dom.js';
 import { createI18n } from './i18n.js';
 import { PAGE_TEXT } from './pagetext.js';
 import { createStore, followHistory, parseState, sameSearch } from './state.js';
@@ -57,9 +56,13 @@ function backToResults(next) {
 /** What the components need from the page: how to change its state, the link to a state, its language. */
 const view = { go, href: (next) => serializeState(next) || '?', i18n };
 
-const suggestions = createSuggestions({ input, listbox: $('#suggestions'), api, i18n, onChoose: (text) => searchBox.submit(text) });
+const form = $('form[role=search]');
+const suggestions = createSuggestions({ input, listbox: $('#suggestions'), api, i18n, onChoose: (text) => {
+  input.value = text; // searched at once, as Enter would
+  form.requestSubmit();
+} });
 const searchBox = createSearchBox({
-  form: $('form[role=search]'),
+  form,
   input,
   suggestions,
   onQuery(q, how) {
@@ -140,7 +143,7 @@ function showHint(key) {
 
 async function openTalk(state) {
   try {
-    const body = await api.talk(state.talk);
+    const body = await api.get('talk', `/talks/${state.talk.split('/').map(encodeURIComponent).join('/')}`);
     if (body === STALE) return;
     const { related } = talkView.render(state, body);
     showHint(related ? 'keyboardHintTalk' : 'keyboardHintTalkAlone');
@@ -202,6 +205,11 @@ function update(state, previous) {
 }
 
 /** The links the arrow keys move through in the view on screen. */
+function focusSearch() {
+  input.focus();
+  input.select();
+}
+
 function navTargets() {
   const view = store.get().talk ? talkRoot : $('#hits');
   return [...view.querySelectorAll('[data-nav]')];
@@ -209,14 +217,14 @@ function navTargets() {
 
 document.addEventListener('keydown', (event) => {
   if (event.defaultPrevented || event.ctrlKey || event.metaKey || event.altKey) return;
-  if (arrowFocus(event, navTargets(), () => searchBox.focus())) return;
+  if (arrowFocus(event, navTargets(), () => focusSearch())) return;
   const editing = event.target.matches('input:not([type=checkbox]), select, textarea, [contenteditable]');
   if (event.key === '/' && !editing) {
     event.preventDefault();
-    searchBox.focus();
+    focusSearch();
   } else if (event.key === 'Escape' && !editing) {
     if (store.get().talk) backToResults({ ...store.get(), talk: '' });
-    else searchBox.focus();
+    else focusSearch();
   }
 });
 

@@ -1,10 +1,11 @@
 // A tiny DOM builder: h('a', {href, class: 'x', onclick: fn}, 'text', child). Children that are not
-// nodes become text nodes, so strings from the API can never turn into markup. And the views' helpers.
+// nodes become text nodes, so strings from the API can never turn into markup. And the views' helpers,
+// the search box among them (the page's and the widget's).
 
 export function h(tag, props = {}, ...children) {
   const el = document.createElement(tag);
   for (const [name, value] of Object.entries(props)) {
-    if (value === null || value === undefined || value === false) continue;
+    if (value == null || value === false) continue;
     if (name.startsWith('on') && typeof value === 'function') el.addEventListener(name.slice(2), value);
     else el.setAttribute(name, value === true ? '' : String(value));
   }
@@ -14,7 +15,7 @@ export function h(tag, props = {}, ...children) {
 
 function append(el, children) {
   for (const child of children.flat(Infinity)) {
-    if (child === null || child === undefined || child === false) continue;
+    if (child == null || child === false) continue;
     el.append(child instanceof Node ? child : String(child));
   }
   return el;
@@ -61,4 +62,55 @@ export function debounce(fn, ms) {
   };
   run.cancel = () => clearTimeout(timer);
   return run;
+}
+
+// The search box: search as you type (debounced), ↓ down to the results, Enter (or the form submitted)
+// searches at once, Esc clears. The page gives it suggestions (suggestions.js), which see the keys first.
+
+const SEARCH_DELAY = 250; // ms of quiet typing before a search
+
+/** `onQuery(q, how)`, how: 'typing' or 'submit'. Esc asks `onEscape()` (true: it used the key), then clears. */
+export function createSearchBox({ form, input, suggestions = null, onQuery, onLeaveDown, onEscape = () => false }) {
+  let typing = false; // the box holds text the state does not have yet
+
+  const commitSoon = debounce(() => commit('typing'), SEARCH_DELAY);
+
+  function commit(how) {
+    commitSoon.cancel();
+    typing = false;
+    onQuery(input.value.trim(), how);
+  }
+
+  input.addEventListener('input', () => {
+    typing = true;
+    commitSoon();
+    suggestions?.update(input.value.trim());
+  });
+
+  input.addEventListener('keydown', (event) => {
+    if (suggestions?.key(event)) return;
+    if (event.key === 'ArrowDown') {
+      event.preventDefault();
+      onLeaveDown();
+    } else if (event.key === 'Escape') {
+      event.preventDefault();
+      if (!onEscape() && input.value) {
+        input.value = '';
+        commit('submit');
+      }
+    }
+  });
+
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    suggestions?.close();
+    commit('submit');
+  });
+
+  return {
+    /** Show the state's query unless the visitor is typing something newer. */
+    sync(q) {
+      if (!typing && input.value !== q) input.value = q;
+    },
+  };
 }

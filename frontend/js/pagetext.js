@@ -1,5 +1,5 @@
 // The page's own interface text (its header and footer, filters panel, sort, pager, talk view, source
-// links, "also searched", keyboard hints and suggestions), added to the shared text of i18n.js.
+// links, keyboard hints and suggestions), added to the shared text of i18n.js.
 
 export const PAGE_TEXT = {
   fr: {
@@ -26,10 +26,6 @@ export const PAGE_TEXT = {
     tags: 'Mots-clés',
     source: 'Source',
     openSource: 'Ouvrir la source de « {title} »',
-    alsoSearched: 'Aussi cherché',
-    exactWordsOnly: 'Seulement les mots exacts',
-    exactWordsShown: 'Mots exacts seulement',
-    searchTranslations: 'Chercher aussi les traductions',
     talkMissing: 'Ce talk est introuvable.',
     keyboardHint: 'Raccourcis : / pour chercher, ↑ ↓ pour parcourir, Entrée pour ouvrir, Échap pour effacer.',
     keyboardHintTalk: 'Raccourcis : ↑ ↓ pour parcourir les talks proches, Entrée pour ouvrir, Échap pour revenir aux résultats, / pour chercher.',
@@ -62,10 +58,6 @@ export const PAGE_TEXT = {
     tags: 'Tags',
     source: 'Source',
     openSource: 'Open the source of “{title}”',
-    alsoSearched: 'Also searched',
-    exactWordsOnly: 'Exact words only',
-    exactWordsShown: 'Exact words only',
-    searchTranslations: 'Search translations too',
     talkMissing: 'This talk cannot be found.',
     keyboardHint: 'Shortcuts: / to search, ↑ ↓ to move, Enter to open, Esc to clear.',
     keyboardHintTalk: 'Shortcuts: ↑ ↓ to move through related talks, Enter to open, Esc to go back to the results, / to search.',

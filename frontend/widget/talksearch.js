@@ -2,11 +2,9 @@
 // nothing inline, so a page's CSP need only allow this origin.
 
 import { ApiError, STALE, createApi, reportOpensFrom } from '../js/api.js';
-import { renderHit } from '../js/components/hit.js';
-import { searchError, searchNotes } from '../js/components/notice.js';
-import { createSearchBox } from '../js/components/searchbox.js';
+import { renderHit, searchError, searchNotes } from '../js/components/hit.js';
 import { MAX_QUERY_CHARS, MAX_SIZE } from '../js/contracts.js';
-import { activeElement, arrowFocus, fill, h } from '../js/dom.js';
+import { activeElement, arrowFocus, createSearchBox, fill, h } from '../js/dom.js';
 import { createI18n } from '../js/i18n.js';
 import { FACETS, LOCALES, emptyState, safeHref, searchParams, serializeState } from '../js/url.js';
 
@@ -73,7 +71,7 @@ class TalkSearch extends HTMLElement {
     ui.box = createSearchBox({
       form,
       input: ui.input,
-      onQuery: (q) => q !== this.#state.q && this.#go({ ...this.#state, q, page: 1 }),
+      onQuery: (q) => q !== this.#state.q && this.#go({ ...this.#state, q, page: 1, exact: false }), // exact words: the last query's
       onLeaveDown: () => {
         this.#open();
         this.#targets()[0]?.focus();

@@ -1,8 +1,8 @@
-// What the "also searched" line lists (frontend/js/alsosearched.js), run by tests/test_page_logic.py.
+// What the "also searched" line lists (frontend/js/components/hit.js), run by tests/test_page_logic.py.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { alsoSearchedTerms } from '../../frontend/js/alsosearched.js';
+import { alsoSearchedTerms } from '../../frontend/js/components/hit.js';
 
 test('the terms of every expanded run, each once, in order', () => {
   const expanded = [

@@ -1,8 +1,8 @@
-// Snippet splitting (frontend/js/snippet.js): only <mark> survives, everything else is text.
+// Snippet splitting (frontend/js/components/hit.js): only <mark> survives, everything else is text.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { decodeEntities, splitSnippet } from '../../frontend/js/snippet.js';
+import { decodeEntities, splitSnippet } from '../../frontend/js/components/hit.js';
 
 test('marks become marked segments and entities are decoded', () => {
   assert.deepEqual(splitSnippet('Déployer <mark>Kubernetes</mark> &amp; co'), [

@@ -1,10 +1,8 @@
 // The page's results column: count and sort, active filters, the notes above the results, the hits.
 
-import { alsoSearchedLine } from '../alsosearched.js';
 import { fill, h, stateLink } from '../dom.js';
 import { activeFilters, clearFilters, safeHref, toggleFilter } from '../url.js';
-import { renderHit } from './hit.js';
-import { searchError, searchNotes } from './notice.js';
+import { renderHit, searchError, searchNotes } from './hit.js';
 
 export function createResults({ root, count, sort, chips, notice, list, view, retry }) {
   const { i18n } = view;
@@ -46,10 +44,7 @@ export function createResults({ root, count, sort, chips, notice, list, view, re
       fill(count, t('results', { n: data.total ?? 0 }));
       sort.value = state.sort; // the options are in the page from the start: no shift when they arrive
       renderChips(state);
-      // what the query also searched (translations, synonyms) and the switch to the exact words, under "did you mean"
-      const also = state.q ? alsoSearchedLine(data, state.exact, i18n, (label, exact) =>
-        stateLink(view, { ...state, exact, page: 1 }, { 'data-testid': 'exact-switch' }, label)) : null;
-      fill(notice, searchNotes(state, data, view, also));
+      fill(notice, searchNotes(state, data, view));
       fill(list, (data.hits ?? []).map((hit) => renderHit(hit, titleLink(state, hit), i18n, sourceLink(hit))));
     },
     renderError(state, error) {

@@ -1,5 +1,5 @@
 // The page's suggestions under the search box: completions of what is being typed, in an ARIA combobox
-// listbox, with the arrows, Enter and Esc inside it. The search box (searchbox.js) hands them its keys.
+// listbox, with the arrows, Enter and Esc inside it. The search box (dom.js) hands them its keys.
 
 import { STALE } from '../api.js';
 import { MAX_SUGGESTIONS, SUGGESTION_KINDS } from '../contracts.js';
@@ -59,7 +59,7 @@ export function createSuggestions({ input, listbox, api, i18n, onChoose }) {
 
   const suggest = debounce(async (q) => {
     try {
-      const body = await api.suggest(q);
+      const body = await api.get('suggest', '/suggest', new URLSearchParams({ q }));
       if (body !== STALE && input.value.trim() === q) show(readSuggestions(body));
     } catch {
       close(); // suggestions are a nicety: a failure just hides them
