@@ -7,11 +7,11 @@ import shutil
 from pathlib import Path
 
 import pytest
-from whoosh import index as whoosh_index
 
 from index_builder import build, build_and_publish
 from talksearch.artifact import download_index
 from talksearch.contracts import VERSIONS_DIR
+from talksearch.index_files import open_index
 from talksearch.store import open_store
 from tests.conftest import SAMPLE_CONTENT
 
@@ -30,7 +30,7 @@ def published_documents(index: Path, tmp_path: Path) -> dict[str, dict]:
     manifest, _ = store.read_manifest()
     target = tmp_path / f"check-{manifest.index_version}"
     download_index(store, manifest, target)
-    with whoosh_index.open_dir(str(target)).searcher() as searcher:
+    with open_index(target).searcher() as searcher:
         return {fields["id"]: fields for fields in searcher.all_stored_fields()}
 
 

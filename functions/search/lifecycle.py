@@ -5,8 +5,10 @@ At most every ``MANIFEST_REFRESH_SECONDS`` the first request to arrive reads the
 its sha256 (``talksearch.artifact``), unpacks it into a fresh directory under /tmp, opens it and
 only then swaps it in: requests already running keep the engine they started with, and a
 missing, corrupt or unreadable artifact leaves the current version serving (logged as an
-error, retried at the next check). The previous version stays open for requests still using
-it; older ones are closed and deleted from /tmp.
+error, retried at the next check); an index holding a pickle no index holds
+(``talksearch.index_files.unpickling``) is refused, logged, and not tried again until the manifest
+changes. The previous version stays open for requests still using it; older ones are closed and
+deleted from /tmp.
 """
 
 from __future__ import annotations
@@ -104,8 +106,15 @@ class IndexHolder:
             return False
         try:
             engine = self._load(manifest)
-        except Exception:
-            self.log.exception("could not load index %s; still serving %s", manifest.index_version, self.version)
+        except Exception as error:
+            from talksearch.index_files import UnsafeIndexError  # loaded by then: Whoosh is imported on first use
+
+            if not isinstance(error, UnsafeIndexError):
+                self.log.exception("could not load index %s; still serving %s", manifest.index_version, self.version)
+                return False
+            # a hostile index is not downloaded again until the manifest changes
+            self._manifest_etag = etag
+            self.log.error("index %s refused: %s; still serving %s", manifest.index_version, error, self.version)
             return False
         self._swap(engine)
         self._manifest_etag = etag
