@@ -170,3 +170,16 @@ def test_when_most_talks_change_a_new_index_is_written(content, tmp_path):
     report = build_and_publish(str(content), str(index))
     assert report.published and report.mode == "full"  # 30 of 46 talks changed: cheaper than 60 updates
     assert published_documents(index, tmp_path) == full_build_documents(content, tmp_path)
+
+
+def test_incremental_builds_keep_publishing_when_whoosh_merges_their_segments(content, tmp_path):
+    # GIVEN a published full build WHEN one talk goes and one comes, ten times (each build adds a small segment,
+    # and Whoosh merges small segments, inlined posting lists of fields without values included)
+    index = tmp_path / "index"
+    assert build_and_publish(str(content), str(index)).mode == "full"
+    for n in range(10):
+        (content / "big.jsonl").write_text(jsonl([record(i) for i in range(30) if i != n] + [record(100 + n)]))
+        report = build_and_publish(str(content), str(index))
+        # THEN every build publishes incrementally, and readers get what a full build gives
+        assert report.published and report.mode == "incremental", report.message
+    assert published_documents(index, tmp_path) == full_build_documents(content, tmp_path)
