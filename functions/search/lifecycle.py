@@ -13,6 +13,7 @@ deleted from /tmp.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import shutil
@@ -158,6 +159,21 @@ class IndexHolder:
         if retired is not None:
             retired.close()
             shutil.rmtree(retired.snapshot.index_dir, ignore_errors=True)
+            del retired
+            _collect_frozen()
+
+
+def _collect_frozen() -> None:
+    """Free a retired version's reference cycles (Whoosh's readers have some), then freeze what is left.
+
+    ``SearchEngine.warm`` freezes everything alive (``gc.freeze``), so that full collections never walk
+    the index; but the cyclic collector never frees frozen objects either, and each retired version
+    stayed in memory for good (measured: docs/reliability.md, "Memory across index swaps"). One full
+    collection per swap, in the request that already paid for the download.
+    """
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()
 
 
 def _safe_name(version: str) -> str:
