@@ -26,6 +26,7 @@ from typing import Any
 
 from talksearch.contracts import (
     MANIFEST_NAME,
+    MAX_MANIFEST_BYTES,
     VERSIONS_DIR,
     Manifest,
     join_key,
@@ -89,8 +90,8 @@ class Store:
         """The object's bytes; ``ObjectTooLargeError`` if it is bigger than ``max_bytes``."""
         raise NotImplementedError
 
-    def read_with_etag(self, key: str) -> tuple[bytes, str] | None:
-        """The object's bytes and ETag, or None when it does not exist."""
+    def read_with_etag(self, key: str, max_bytes: int | None = None) -> tuple[bytes, str] | None:
+        """The object's bytes and ETag, or None when it does not exist; ``ObjectTooLargeError`` over ``max_bytes``."""
         raise NotImplementedError
 
     def write_bytes(self, key: str, data: bytes, *, if_match: str | None = None, if_none_match: bool = False) -> str:
@@ -122,7 +123,7 @@ class Store:
     # --- manifest ---------------------------------------------------------------------------
     def read_manifest(self) -> tuple[Manifest | None, str | None]:
         """The published manifest and its ETag, or ``(None, None)`` before the first publish."""
-        found = self.read_with_etag(MANIFEST_NAME)
+        found = self.read_with_etag(MANIFEST_NAME, MAX_MANIFEST_BYTES)
         if found is None:
             return None, None
         data, etag = found
@@ -143,7 +144,7 @@ class Store:
         self.write_bytes(join_key(VERSIONS_DIR, manifest.index_version, MANIFEST_NAME), manifest.to_json())
 
     def read_version_manifest(self, index_version: str) -> Manifest | None:
-        found = self.read_with_etag(join_key(VERSIONS_DIR, index_version, MANIFEST_NAME))
+        found = self.read_with_etag(join_key(VERSIONS_DIR, index_version, MANIFEST_NAME), MAX_MANIFEST_BYTES)
         return Manifest.from_json(found[0]) if found else None
 
     def list_versions(self) -> list[str]:
@@ -187,20 +188,14 @@ class S3Store(Store):
 
     def read_bytes(self, key: str, max_bytes: int | None = None) -> bytes:
         response = self.client.get_object(Bucket=self.bucket, Key=self.full_key(key))
-        size = response["ContentLength"]
-        if max_bytes is not None and size > max_bytes:
-            response["Body"].close()
-            raise ObjectTooLargeError(f"{key} is {size:,} bytes, over the {max_bytes:,}-byte limit")
-        with contextlib.closing(response["Body"]) as body:
-            return body.read()
+        return _read_body(key, response, max_bytes)
 
-    def read_with_etag(self, key: str) -> tuple[bytes, str] | None:
+    def read_with_etag(self, key: str, max_bytes: int | None = None) -> tuple[bytes, str] | None:
         try:
             response = self.client.get_object(Bucket=self.bucket, Key=self.full_key(key))
         except self.client.exceptions.NoSuchKey:
             return None
-        with contextlib.closing(response["Body"]) as body:
-            return body.read(), response["ETag"]
+        return _read_body(key, response, max_bytes), response["ETag"]
 
     def write_bytes(self, key: str, data: bytes, *, if_match: str | None = None, if_none_match: bool = False) -> str:
         from botocore.exceptions import ClientError
@@ -255,6 +250,25 @@ class S3Store(Store):
             raise StoreError(f"could not delete {first.get('Key')}: {first.get('Message')}")
 
 
+def _read_body(key: str, response: dict, max_bytes: int | None) -> bytes:
+    """A GetObject body, refused unread when its length says it is over ``max_bytes`` (and, should it run on
+    past its length, once one byte more than that has been read)."""
+    with contextlib.closing(response["Body"]) as body:
+        if max_bytes is None:
+            return body.read()
+        _check_size(key, response["ContentLength"], max_bytes)
+        data = body.read(max_bytes + 1)
+        _check_size(key, len(data), max_bytes, read=True)
+        return data
+
+
+def _check_size(key: str, size: int, max_bytes: int | None, *, read: bool = False) -> None:
+    """``size``: the object's stated size, or (``read``) what reading at most ``max_bytes + 1`` gave."""
+    if max_bytes is not None and size > max_bytes:
+        said = f"over {max_bytes:,} bytes" if read else f"{size:,} bytes"
+        raise ObjectTooLargeError(f"{key} is {said}, over the {max_bytes:,}-byte limit")
+
+
 class LocalStore(Store):
     """A folder laid out like the bucket. Manifest writes are serialised with an flock and
     replaced atomically (write to a temp file, then rename), emulating S3's conditional writes."""
@@ -290,15 +304,15 @@ class LocalStore(Store):
                     yield StoredObject(key=key, etag="", size=path.stat().st_size)
 
     def read_bytes(self, key: str, max_bytes: int | None = None) -> bytes:
-        path = self._path(key)
-        size = path.stat().st_size
-        if max_bytes is not None and size > max_bytes:
-            raise ObjectTooLargeError(f"{key} is {size:,} bytes, over the {max_bytes:,}-byte limit")
-        return path.read_bytes()
+        with open(self._path(key), "rb") as f:
+            _check_size(key, os.fstat(f.fileno()).st_size, max_bytes)
+            data = f.read() if max_bytes is None else f.read(max_bytes + 1)
+        _check_size(key, len(data), max_bytes, read=True)
+        return data
 
-    def read_with_etag(self, key: str) -> tuple[bytes, str] | None:
+    def read_with_etag(self, key: str, max_bytes: int | None = None) -> tuple[bytes, str] | None:
         try:
-            data = self._path(key).read_bytes()
+            data = self.read_bytes(key, max_bytes)
         except FileNotFoundError:
             return None
         return data, _quoted_md5(data)

@@ -58,13 +58,14 @@ def open_index(directory: str | os.PathLike, *, readonly: bool = False) -> whoos
     """
     try:
         return whoosh_index.open_dir(str(directory), readonly=readonly, schema=build_schema())
-    except UnsafeIndexError as error:
+    except Exception as error:
         _close_open_files(error)
         raise
 
 
 def _close_open_files(error: BaseException) -> None:
-    """Close the files Whoosh was reading when ``error`` was raised (its TOC.read leaves its own open)."""
+    """Close the files Whoosh was reading when ``error`` was raised (its TOC.read leaves its own open when a
+    table of contents is refused or unreadable)."""
     traceback = error.__traceback__
     while traceback is not None:
         for value in traceback.tb_frame.f_locals.values():
