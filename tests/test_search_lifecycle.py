@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import logging
+import subprocess
+import sys
 
 import boto3
 import pytest
@@ -104,11 +106,26 @@ def test_only_the_current_and_previous_versions_stay_on_disk(bucket, holder):
 
 
 def test_copies_left_in_tmp_by_an_earlier_process_are_removed(holder):
-    stale = holder.work_dir / "20200101T000000000Z-1-1"
+    exited = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    stale = holder.work_dir / f"20200101T000000000Z-abc-{int(exited.stdout)}-1"
     (stale / "sub").mkdir(parents=True)
+    (holder.work_dir / "not-a-copy").write_text("?")
     holder.engine()
     assert not stale.exists()
     assert [p.name for p in holder.work_dir.iterdir()] == [holder.engine().snapshot.index_dir.name]
+
+
+def test_copies_another_running_process_serves_are_left_alone(holder):
+    """Outside Lambda several processes share /tmp (the local stack, the package tests): a copy deleted under
+    another process while it opened it made that process answer 503 (the package test that flaked)."""
+    with subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"]) as other:
+        try:
+            theirs = holder.work_dir / f"20200101T000000000Z-abc-{other.pid}-1"
+            (theirs / "sub").mkdir(parents=True)
+            assert holder.engine() is not None
+            assert theirs.exists()
+        finally:
+            other.kill()
 
 
 def test_corrupt_new_artifact_keeps_the_current_index_serving(bucket, holder, caplog):

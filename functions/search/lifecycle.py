@@ -142,12 +142,17 @@ class IndexHolder:
         return engine
 
     def _remove_unused_copies(self) -> None:
-        """Delete index copies no engine of this process serves (left by a crashed runtime in the same
-        sandbox, or a failed load): /tmp is small and outlives the process."""
+        """Delete index copies nobody serves: this process's unused ones (a failed load) and those of processes
+        that have exited (a crashed runtime in the same sandbox): /tmp is small and outlives the process.
+
+        Copies of another running process are left alone: several processes share /tmp outside Lambda (the
+        local stack, the package tests, benchmarks), and deleting the copy another is opening made its
+        first request answer 503.
+        """
         in_use = {e.snapshot.index_dir for e in (self._engine, self._previous) if e is not None}
         if self.work_dir.is_dir():
             for entry in self.work_dir.iterdir():
-                if entry in in_use:
+                if entry in in_use or _owned_by_another_live_process(entry.name):
                     continue
                 if entry.is_dir():
                     shutil.rmtree(entry, ignore_errors=True)
@@ -174,6 +179,20 @@ def _collect_frozen() -> None:
     gc.unfreeze()
     gc.collect()
     gc.freeze()
+
+
+def _owned_by_another_live_process(name: str) -> bool:
+    """Whether a copy named ``<version>-<pid>-<load>`` (``IndexHolder._load``) belongs to another running process."""
+    parts = name.rsplit("-", 2)
+    if len(parts) != 3 or not parts[1].isdigit() or int(parts[1]) == os.getpid():
+        return False
+    try:
+        os.kill(int(parts[1]), 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, as another user
+        return True
+    return True
 
 
 def _safe_name(version: str) -> str:
