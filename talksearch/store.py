@@ -9,6 +9,12 @@ name can follow them.
 boto3 is imported and its client created on first use: the search function pays for it only
 when it really talks to S3, and the endpoint comes from ``AWS_ENDPOINT_URL_S3`` /
 ``AWS_ENDPOINT_URL``, which boto3 reads itself (moto server locally, real S3 in AWS).
+
+A hung or throttling S3 must not hold a search request past API Gateway's 30 s: every call has a
+2 s connect and a 4 s read timeout and at most 2 attempts (botocore's standard retry mode, which
+retries 503 SlowDown, 500s and timeouts with a jittered backoff of at most 1 s before the second), and
+a download retries a broken stream once: ``S3_CALL_WORST_SECONDS`` is what one call can take, and a
+version swap makes two (docs/reliability.md, "S3 faults").
 """
 
 from __future__ import annotations
@@ -43,6 +49,14 @@ __all__ = [
     "StoredObject",
     "open_store",
 ]
+
+
+S3_CONNECT_TIMEOUT = 2.0
+S3_READ_TIMEOUT = 4.0
+S3_MAX_ATTEMPTS = 2
+#: Longest one S3 call can take before it fails: each attempt connects and waits for a read, with the backoff
+#: between them (standard mode: a random 0 to 1 s before the second attempt).
+S3_CALL_WORST_SECONDS = S3_MAX_ATTEMPTS * (S3_CONNECT_TIMEOUT + S3_READ_TIMEOUT) + (S3_MAX_ATTEMPTS - 1) * 1.0
 
 
 class StoreError(Exception):
@@ -171,8 +185,16 @@ class S3Store(Store):
     def client(self) -> Any:
         if self._client is None:
             import boto3  # lazily: the search function must not pay for it before it needs S3
+            from botocore.config import Config
 
-            self._client = boto3.client("s3")
+            self._client = boto3.client(
+                "s3",
+                config=Config(
+                    connect_timeout=S3_CONNECT_TIMEOUT,
+                    read_timeout=S3_READ_TIMEOUT,
+                    retries={"mode": "standard", "max_attempts": S3_MAX_ATTEMPTS},
+                ),
+            )
         return self._client
 
     def list_objects(self, under: str = "", *, etags: bool = True) -> Iterator[StoredObject]:
@@ -231,7 +253,11 @@ class S3Store(Store):
         self.client.upload_file(str(path), self.bucket, self.full_key(key), ExtraArgs=extra)
 
     def download_file(self, key: str, path: Path) -> None:
-        self.client.download_file(self.bucket, self.full_key(key), str(path))
+        from boto3.s3.transfer import TransferConfig
+
+        # s3transfer retries a stream that breaks mid-body up to 5 times by default, each after a read timeout
+        config = TransferConfig(num_download_attempts=S3_MAX_ATTEMPTS)
+        self.client.download_file(self.bucket, self.full_key(key), str(path), Config=config)
 
     def delete(self, keys: Iterable[str]) -> None:
         batch: list[dict[str, str]] = []
