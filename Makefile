@@ -74,7 +74,10 @@ bench: bench-deps ## talksearch vs SQLite FTS5 and tantivy on the shared corpus 
 bench-quick: bench-deps ## the same benchmark on 1k synthetic talks in under two minutes, while developing
 	$(PY) -m bench --quick $(BENCH_ARGS)
 
-.PHONY: bench-deps bench bench-quick
+soak: bench-deps ## make dev over the 21.7k-talk corpus under bounded hey load for SOAK_SECONDS (600) while content changes every 15 s
+	$(PY) -m bench.soak $(SOAK_ARGS)
+
+.PHONY: bench-deps bench bench-quick soak
 
 dev: venv ## run the whole product locally: page, widget, API on 127.0.0.1:$PORT (8000), indexing $CONTENT_DIR live; ALLOWED_ORIGINS=... for other sites' pages
 	$(PY) -m devstack --content-dir "$(CONTENT_DIR)" --port "$(PORT)"

@@ -41,6 +41,7 @@ from talksearch.contracts import (
     SYNONYMS_NAME,
     Manifest,
 )
+from talksearch.index_files import UnsafeIndexError
 from talksearch.schema import Talk
 from talksearch.store import LocalStore, ObjectTooLargeError, S3Store, Store, StoredObject, StoreError, open_store
 
@@ -169,9 +170,9 @@ class _Build:
                 and previous is not None
                 and len(changes[0]) + len(changes[1]) <= MAX_INCREMENTAL_SHARE * len(winners)
                 and self._download_previous(previous, index_dir)
+                and self._update_previous(previous, index_dir, states, winners, changes)
             ):
                 self.report.mode = "incremental"
-                self._update(index_dir, states, winners, *changes)
             else:
                 self.report.mode = "full"
                 self._write_full(index_dir, states, winners)
@@ -308,6 +309,25 @@ class _Build:
             self.report.warnings.append(f"previous artifact unusable ({error}): full rebuild")
             shutil.rmtree(index_dir, ignore_errors=True)
             return False
+
+    def _update_previous(
+        self,
+        previous: Manifest,
+        index_dir: Path,
+        states: dict[str, SourceState],
+        winners: dict[str, tuple[str, Candidate]],
+        changes: tuple[set[str], set[str]],
+    ) -> bool:
+        """Update the previous index in place; False (and nothing of it kept) when it holds a hostile pickle."""
+        try:
+            self._update(index_dir, states, winners, *changes)
+        except UnsafeIndexError as error:
+            self.report.warnings.append(f"previous index {previous.index_version} refused ({error}): full rebuild")
+            shutil.rmtree(index_dir, ignore_errors=True)
+            self.previous_archive, self.previous_files = None, {}  # none of its bytes go into the new artifact
+            self.report.talks_added = self.report.talks_changed = self.report.talks_removed = 0
+            return False
+        return True
 
     def _talks_of(self, key: str, states: dict[str, SourceState], ids: set[str]) -> Iterator[Talk]:
         """The Talk objects of ``ids`` from one source, parsing it now if it was reused unread."""

@@ -12,12 +12,13 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import zlib
 from dataclasses import dataclass, field, fields
 
 from talksearch.artifact import PackedFile
-from talksearch.contracts import BUILD_STATE_NAME, SCHEMA_VERSION, VERSIONS_DIR, join_key
+from talksearch.contracts import BUILD_STATE_NAME, MAX_BUILD_STATE_BYTES, SCHEMA_VERSION, VERSIONS_DIR, join_key
 from talksearch.schema import Talk
-from talksearch.store import Store
+from talksearch.store import ObjectTooLargeError, Store
 
 
 @dataclass
@@ -83,7 +84,8 @@ def read_build_state(store: Store, index_version: str) -> BuildState | None:
 
     Raises whatever reading or decoding it raises: the caller falls back to a full build.
     """
-    raw = json.loads(gzip.decompress(store.read_bytes(join_key(VERSIONS_DIR, index_version, BUILD_STATE_NAME))))
+    key = join_key(VERSIONS_DIR, index_version, BUILD_STATE_NAME)
+    raw = json.loads(_gunzip(key, store.read_bytes(key, max_bytes=MAX_BUILD_STATE_BYTES), MAX_BUILD_STATE_BYTES))
     if raw.get("schema_version") != SCHEMA_VERSION:
         return None
     return BuildState(
@@ -91,6 +93,18 @@ def read_build_state(store: Store, index_version: str) -> BuildState | None:
         artifact_files={name: PackedFile(*numbers) for name, numbers in raw.get("artifact_files", {}).items()},
         parse_settings=raw.get("parse_settings"),
     )
+
+
+def _gunzip(key: str, data: bytes, max_bytes: int) -> bytes:
+    """Decompress a gzip member into at most ``max_bytes``: a small file that inflates to gigabytes is refused
+    once ``max_bytes`` are out, never decompressed whole."""
+    inflater = zlib.decompressobj(31)  # 31: gzip
+    out = inflater.decompress(data, max_bytes + 1)
+    if len(out) > max_bytes or inflater.unconsumed_tail:
+        raise ObjectTooLargeError(f"{key} decompresses to over {max_bytes:,} bytes")
+    if not inflater.eof:
+        raise ValueError(f"{key} is not a complete gzip file")
+    return out
 
 
 def write_build_state(store: Store, index_version: str, state: BuildState) -> None:

@@ -16,6 +16,7 @@ before it is written, and inflating is bounded per read. The builder keeps the f
 from __future__ import annotations
 
 import contextlib
+import gzip
 import hashlib
 import os
 import shutil
@@ -262,17 +263,36 @@ def _member_is(archive, packed: PackedFile, name: str) -> bool:
     return info.name == name and info.size == packed.size and info.isfile()
 
 
-def unpack_index(archive: Path, index_dir: Path) -> None:
-    """Unpack an index archive into ``index_dir``, accepting only plain files with plain names.
+def unpack_index(archive: Path, index_dir: Path, *, max_bytes: int | None = None, max_files: int | None = None) -> None:
+    """Unpack an index archive into ``index_dir``, accepting only plain files with plain names, within the caps.
 
     The archive comes from S3: an absolute path, ``..``, a link or a device would let a forged
-    artifact write outside the index directory, so the whole archive is refused.
+    artifact write outside the index directory, and a gzip bomb (a few kB inflating to gigabytes)
+    would fill /tmp, so the archive is read as a stream and refused (``UnsafeArchiveError``) at the
+    first member that is not a plain file or would take it past ``max_files`` files or ``max_bytes``
+    bytes (default: ``MAX_INDEX_FILES``, ``MAX_INDEX_BYTES``), before that member is written. What was
+    written by then is the caller's to remove.
     """
+    max_bytes = MAX_INDEX_BYTES if max_bytes is None else max_bytes
+    max_files = MAX_INDEX_FILES if max_files is None else max_files
     index_dir.mkdir(parents=True, exist_ok=True)
-    with tarfile.open(archive, "r:gz") as tar:
-        members = tar.getmembers()
-        for member in members:
+    files = total = 0
+    # gzip.open reads every gzip member (tarfile's own "r|gz" stops after the first: see pack_index)
+    with gzip.open(archive, "rb") as stream, tarfile.open(fileobj=stream, mode="r|") as tar:
+        for member in tar:
             name = member.name
-            if not member.isfile() or "/" in name or "\\" in name or name in ("", ".", "..") or name.startswith("."):
+            if (
+                not member.isreg()
+                or member.issparse()
+                or "/" in name
+                or "\\" in name
+                or name in ("", ".", "..")
+                or name.startswith(".")
+            ):
                 raise UnsafeArchiveError(f"{archive.name}: refusing archive member {name!r} (type {member.type!r})")
-        tar.extractall(index_dir, members=members, filter="data")
+            files, total = files + 1, total + member.size
+            if files > max_files:
+                raise UnsafeArchiveError(f"{archive.name}: more than {max_files:,} files, the most an index has")
+            if total > max_bytes:
+                raise UnsafeArchiveError(f"{archive.name}: unpacks to over {max_bytes:,} bytes, the most an index has")
+            tar.extract(member, index_dir, filter="data")

@@ -57,6 +57,10 @@ ENV_KEEP_VERSIONS = "KEEP_VERSIONS"
 #: The search function (its alias ARN) the builder invokes after publishing, so it loads the new version.
 ENV_WARM_FUNCTION = "WARM_SEARCH_FUNCTION"
 
+#: Caps on what readers take from the index prefix (docs/reliability.md, "Caps"): a manifest lists one ETag
+#: per content file (about 100 bytes each: 1 MB is 10,000 files), a build state one id and fingerprint per talk.
+MAX_MANIFEST_BYTES = 1 << 20
+MAX_BUILD_STATE_BYTES = 256 << 20
 #: An index unpacked (the 21,713-talk corpus's: about 120 MB in 3 files).
 MAX_INDEX_BYTES = 1 << 30
 MAX_INDEX_FILES = 1000

@@ -9,6 +9,12 @@ name can follow them.
 boto3 is imported and its client created on first use: the search function pays for it only
 when it really talks to S3, and the endpoint comes from ``AWS_ENDPOINT_URL_S3`` /
 ``AWS_ENDPOINT_URL``, which boto3 reads itself (moto server locally, real S3 in AWS).
+
+A hung or throttling S3 must not hold a search request past API Gateway's 30 s: every call has a
+2 s connect and a 4 s read timeout and at most 2 attempts (botocore's standard retry mode, which
+retries 503 SlowDown, 500s and timeouts with a jittered backoff of at most 1 s before the second), and
+a download retries a broken stream once: ``S3_CALL_WORST_SECONDS`` is what one call can take, and a
+version swap makes two (docs/reliability.md, "S3 faults").
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from typing import Any
 
 from talksearch.contracts import (
     MANIFEST_NAME,
+    MAX_MANIFEST_BYTES,
     VERSIONS_DIR,
     Manifest,
     join_key,
@@ -42,6 +49,14 @@ __all__ = [
     "StoredObject",
     "open_store",
 ]
+
+
+S3_CONNECT_TIMEOUT = 2.0
+S3_READ_TIMEOUT = 4.0
+S3_MAX_ATTEMPTS = 2
+#: Longest one S3 call can take before it fails: each attempt connects and waits for a read, with the backoff
+#: between them (standard mode: a random 0 to 1 s before the second attempt).
+S3_CALL_WORST_SECONDS = S3_MAX_ATTEMPTS * (S3_CONNECT_TIMEOUT + S3_READ_TIMEOUT) + (S3_MAX_ATTEMPTS - 1) * 1.0
 
 
 class StoreError(Exception):
@@ -89,8 +104,8 @@ class Store:
         """The object's bytes; ``ObjectTooLargeError`` if it is bigger than ``max_bytes``."""
         raise NotImplementedError
 
-    def read_with_etag(self, key: str) -> tuple[bytes, str] | None:
-        """The object's bytes and ETag, or None when it does not exist."""
+    def read_with_etag(self, key: str, max_bytes: int | None = None) -> tuple[bytes, str] | None:
+        """The object's bytes and ETag, or None when it does not exist; ``ObjectTooLargeError`` over ``max_bytes``."""
         raise NotImplementedError
 
     def write_bytes(self, key: str, data: bytes, *, if_match: str | None = None, if_none_match: bool = False) -> str:
@@ -126,7 +141,7 @@ class Store:
     # --- manifest ---------------------------------------------------------------------------
     def read_manifest(self) -> tuple[Manifest | None, str | None]:
         """The published manifest and its ETag, or ``(None, None)`` before the first publish."""
-        found = self.read_with_etag(MANIFEST_NAME)
+        found = self.read_with_etag(MANIFEST_NAME, MAX_MANIFEST_BYTES)
         if found is None:
             return None, None
         data, etag = found
@@ -147,7 +162,7 @@ class Store:
         self.write_bytes(join_key(VERSIONS_DIR, manifest.index_version, MANIFEST_NAME), manifest.to_json())
 
     def read_version_manifest(self, index_version: str) -> Manifest | None:
-        found = self.read_with_etag(join_key(VERSIONS_DIR, index_version, MANIFEST_NAME))
+        found = self.read_with_etag(join_key(VERSIONS_DIR, index_version, MANIFEST_NAME), MAX_MANIFEST_BYTES)
         return Manifest.from_json(found[0]) if found else None
 
     def list_versions(self) -> list[str]:
@@ -174,8 +189,16 @@ class S3Store(Store):
     def client(self) -> Any:
         if self._client is None:
             import boto3  # lazily: the search function must not pay for it before it needs S3
+            from botocore.config import Config
 
-            self._client = boto3.client("s3")
+            self._client = boto3.client(
+                "s3",
+                config=Config(
+                    connect_timeout=S3_CONNECT_TIMEOUT,
+                    read_timeout=S3_READ_TIMEOUT,
+                    retries={"mode": "standard", "max_attempts": S3_MAX_ATTEMPTS},
+                ),
+            )
         return self._client
 
     def list_objects(self, under: str = "", *, etags: bool = True) -> Iterator[StoredObject]:
@@ -191,20 +214,14 @@ class S3Store(Store):
 
     def read_bytes(self, key: str, max_bytes: int | None = None) -> bytes:
         response = self.client.get_object(Bucket=self.bucket, Key=self.full_key(key))
-        size = response["ContentLength"]
-        if max_bytes is not None and size > max_bytes:
-            response["Body"].close()
-            raise ObjectTooLargeError(f"{key} is {size:,} bytes, over the {max_bytes:,}-byte limit")
-        with contextlib.closing(response["Body"]) as body:
-            return body.read()
+        return _read_body(key, response, max_bytes)
 
-    def read_with_etag(self, key: str) -> tuple[bytes, str] | None:
+    def read_with_etag(self, key: str, max_bytes: int | None = None) -> tuple[bytes, str] | None:
         try:
             response = self.client.get_object(Bucket=self.bucket, Key=self.full_key(key))
         except self.client.exceptions.NoSuchKey:
             return None
-        with contextlib.closing(response["Body"]) as body:
-            return body.read(), response["ETag"]
+        return _read_body(key, response, max_bytes), response["ETag"]
 
     def write_bytes(self, key: str, data: bytes, *, if_match: str | None = None, if_none_match: bool = False) -> str:
         from botocore.exceptions import ClientError
@@ -240,7 +257,11 @@ class S3Store(Store):
         self.client.upload_file(str(path), self.bucket, self.full_key(key), ExtraArgs=extra)
 
     def download_file(self, key: str, path: Path) -> None:
-        self.client.download_file(self.bucket, self.full_key(key), str(path))
+        from boto3.s3.transfer import TransferConfig
+
+        # s3transfer retries a stream that breaks mid-body up to 5 times by default, each after a read timeout
+        config = TransferConfig(num_download_attempts=S3_MAX_ATTEMPTS)
+        self.client.download_file(self.bucket, self.full_key(key), str(path), Config=config)
 
     def open_stream(self, key: str) -> contextlib.AbstractContextManager:
         return contextlib.closing(self.client.get_object(Bucket=self.bucket, Key=self.full_key(key))["Body"])
@@ -260,6 +281,25 @@ class S3Store(Store):
         if response.get("Errors"):
             first = response["Errors"][0]
             raise StoreError(f"could not delete {first.get('Key')}: {first.get('Message')}")
+
+
+def _read_body(key: str, response: dict, max_bytes: int | None) -> bytes:
+    """A GetObject body, refused unread when its length says it is over ``max_bytes`` (and, should it run on
+    past its length, once one byte more than that has been read)."""
+    with contextlib.closing(response["Body"]) as body:
+        if max_bytes is None:
+            return body.read()
+        _check_size(key, response["ContentLength"], max_bytes)
+        data = body.read(max_bytes + 1)
+        _check_size(key, len(data), max_bytes, read=True)
+        return data
+
+
+def _check_size(key: str, size: int, max_bytes: int | None, *, read: bool = False) -> None:
+    """``size``: the object's stated size, or (``read``) what reading at most ``max_bytes + 1`` gave."""
+    if max_bytes is not None and size > max_bytes:
+        said = f"over {max_bytes:,} bytes" if read else f"{size:,} bytes"
+        raise ObjectTooLargeError(f"{key} is {said}, over the {max_bytes:,}-byte limit")
 
 
 class LocalStore(Store):
@@ -297,15 +337,15 @@ class LocalStore(Store):
                     yield StoredObject(key=key, etag="", size=path.stat().st_size)
 
     def read_bytes(self, key: str, max_bytes: int | None = None) -> bytes:
-        path = self._path(key)
-        size = path.stat().st_size
-        if max_bytes is not None and size > max_bytes:
-            raise ObjectTooLargeError(f"{key} is {size:,} bytes, over the {max_bytes:,}-byte limit")
-        return path.read_bytes()
+        with open(self._path(key), "rb") as f:
+            _check_size(key, os.fstat(f.fileno()).st_size, max_bytes)
+            data = f.read() if max_bytes is None else f.read(max_bytes + 1)
+        _check_size(key, len(data), max_bytes, read=True)
+        return data
 
-    def read_with_etag(self, key: str) -> tuple[bytes, str] | None:
+    def read_with_etag(self, key: str, max_bytes: int | None = None) -> tuple[bytes, str] | None:
         try:
-            data = self._path(key).read_bytes()
+            data = self.read_bytes(key, max_bytes)
         except FileNotFoundError:
             return None
         return data, _quoted_md5(data)

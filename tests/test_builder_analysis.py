@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from whoosh import index as whoosh_index
 from whoosh.qparser import MultifieldParser, OrGroup
 
 from index_builder.parsers import parse_source
 from index_builder.writer import write_index
 from talksearch.contracts import SITE_SYNONYMS_NAME
+from talksearch.index_files import open_index
 from talksearch.schema import Talk
 from tests.conftest import SAMPLE_CONTENT
 
@@ -35,7 +35,7 @@ def searcher(tmp_path_factory):
         talks += parse_source(path.relative_to(SAMPLE_CONTENT).as_posix(), path.read_bytes()).talks
     directory = tmp_path_factory.mktemp("analysis-index")
     write_index(talks, directory)
-    ix = whoosh_index.open_dir(str(directory))
+    ix = open_index(directory)
     with ix.searcher() as s:
         yield s
 

@@ -7,11 +7,11 @@ import shutil
 from pathlib import Path
 
 import pytest
-from whoosh import index as whoosh_index
 
 from index_builder import build, build_and_publish
 from talksearch.artifact import download_index
 from talksearch.contracts import VERSIONS_DIR
+from talksearch.index_files import open_index
 from talksearch.store import open_store
 from tests.conftest import SAMPLE_CONTENT
 
@@ -30,7 +30,7 @@ def published_documents(index: Path, tmp_path: Path) -> dict[str, dict]:
     manifest, _ = store.read_manifest()
     target = tmp_path / f"check-{manifest.index_version}"
     download_index(store, manifest, target)
-    with whoosh_index.open_dir(str(target)).searcher() as searcher:
+    with open_index(target).searcher() as searcher:
         return {fields["id"]: fields for fields in searcher.all_stored_fields()}
 
 
@@ -169,4 +169,17 @@ def test_when_most_talks_change_a_new_index_is_written(content, tmp_path):
     (content / "big.jsonl").write_text(jsonl([record(n, summary=f"Rewritten {n}.") for n in range(30)]))
     report = build_and_publish(str(content), str(index))
     assert report.published and report.mode == "full"  # 30 of 46 talks changed: cheaper than 60 updates
+    assert published_documents(index, tmp_path) == full_build_documents(content, tmp_path)
+
+
+def test_incremental_builds_keep_publishing_when_whoosh_merges_their_segments(content, tmp_path):
+    # GIVEN a published full build WHEN one talk goes and one comes, ten times (each build adds a small segment,
+    # and Whoosh merges small segments, inlined posting lists of fields without values included)
+    index = tmp_path / "index"
+    assert build_and_publish(str(content), str(index)).mode == "full"
+    for n in range(10):
+        (content / "big.jsonl").write_text(jsonl([record(i) for i in range(30) if i != n] + [record(100 + n)]))
+        report = build_and_publish(str(content), str(index))
+        # THEN every build publishes incrementally, and readers get what a full build gives
+        assert report.published and report.mode == "incremental", report.message
     assert published_documents(index, tmp_path) == full_build_documents(content, tmp_path)

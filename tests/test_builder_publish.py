@@ -128,9 +128,9 @@ def test_duplicate_ids_keep_the_first_source_in_key_order(tmp_path):
     store = open_store(tmp_path / "index")
     manifest, _ = store.read_manifest()
     download_index(store, manifest, tmp_path / "dl")
-    from whoosh import index as whoosh_index
+    from talksearch.index_files import open_index
 
-    with whoosh_index.open_dir(str(tmp_path / "dl")).searcher() as searcher:
+    with open_index(tmp_path / "dl").searcher() as searcher:
         assert searcher.document(id="corpus/001")["title"] == "From a"
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from whoosh import index as whoosh_index
 
 from index_builder.writer import TalkWriter, update_index, write_index
+from talksearch.index_files import open_index
 from talksearch.index_files.writing import index_codec
 from talksearch.schema import Talk, build_schema, talk_to_document
 from tests.index_support import indexed_ids
@@ -51,7 +52,7 @@ TRICKY_TALKS = [
 
 def index_contents(directory) -> dict:
     """Everything a search can observe: terms and postings per field, stored fields, lengths, columns."""
-    ix = whoosh_index.open_dir(str(directory))
+    ix = open_index(directory)
     with ix.reader() as reader:
         postings = {}
         for fieldname, term in reader.all_terms():

@@ -8,13 +8,12 @@ positions: a Whoosh release that changes any of it fails here rather than silent
 from __future__ import annotations
 
 import pytest
-from whoosh import index as whoosh_index
 from whoosh.codec.whoosh3 import W3Codec
 from whoosh.formats import Frequency, Positions
 from whoosh.util.numeric import byte_to_length
 
 from index_builder.writer import update_index, write_index
-from talksearch.index_files import reading
+from talksearch.index_files import open_index, reading
 from talksearch.index_files.reading import LENGTH_OF_BYTE, IndexFiles
 from talksearch.index_files.writing import INLINE_POSTINGS, frequency_value, positions_value
 from talksearch.schema import Talk
@@ -58,7 +57,7 @@ def files(index_dir):
 @pytest.fixture(scope="module")
 def reader(index_dir):
     """Whoosh's public API over the same index: the reference."""
-    opened = whoosh_index.open_dir(str(index_dir)).reader()
+    opened = open_index(index_dir).reader()
     yield opened
     opened.close()
 

@@ -5,12 +5,15 @@ At most every ``MANIFEST_REFRESH_SECONDS`` the first request to arrive reads the
 its sha256 (``talksearch.artifact``), unpacks it into a fresh directory under /tmp, opens it and
 only then swaps it in: requests already running keep the engine they started with, and a
 missing, corrupt or unreadable artifact leaves the current version serving (logged as an
-error, retried at the next check). The previous version stays open for requests still using
-it; older ones are closed and deleted from /tmp.
+error, retried at the next check); an index holding a pickle no index holds
+(``talksearch.index_files.unpickling``) is refused, logged, and not tried again until the manifest
+changes. The previous version stays open for requests still using it; older ones are closed and
+deleted from /tmp.
 """
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import shutil
@@ -104,8 +107,15 @@ class IndexHolder:
             return False
         try:
             engine = self._load(manifest)
-        except Exception:
-            self.log.exception("could not load index %s; still serving %s", manifest.index_version, self.version)
+        except Exception as error:
+            from talksearch.index_files import UnsafeIndexError  # loaded by then: Whoosh is imported on first use
+
+            if not isinstance(error, UnsafeIndexError):
+                self.log.exception("could not load index %s; still serving %s", manifest.index_version, self.version)
+                return False
+            # a hostile index is not downloaded again until the manifest changes
+            self._manifest_etag = etag
+            self.log.error("index %s refused: %s; still serving %s", manifest.index_version, error, self.version)
             return False
         self._swap(engine)
         self._manifest_etag = etag
@@ -132,12 +142,17 @@ class IndexHolder:
         return engine
 
     def _remove_unused_copies(self) -> None:
-        """Delete index copies no engine of this process serves (left by a crashed runtime in the same
-        sandbox, or a failed load): /tmp is small and outlives the process."""
+        """Delete index copies nobody serves: this process's unused ones (a failed load) and those of processes
+        that have exited (a crashed runtime in the same sandbox): /tmp is small and outlives the process.
+
+        Copies of another running process are left alone: several processes share /tmp outside Lambda (the
+        local stack, the package tests, benchmarks), and deleting the copy another is opening made its
+        first request answer 503.
+        """
         in_use = {e.snapshot.index_dir for e in (self._engine, self._previous) if e is not None}
         if self.work_dir.is_dir():
             for entry in self.work_dir.iterdir():
-                if entry in in_use:
+                if entry in in_use or _owned_by_another_live_process(entry.name):
                     continue
                 if entry.is_dir():
                     shutil.rmtree(entry, ignore_errors=True)
@@ -149,6 +164,35 @@ class IndexHolder:
         if retired is not None:
             retired.close()
             shutil.rmtree(retired.snapshot.index_dir, ignore_errors=True)
+            del retired
+            _collect_frozen()
+
+
+def _collect_frozen() -> None:
+    """Free a retired version's reference cycles (Whoosh's readers have some), then freeze what is left.
+
+    ``SearchEngine.warm`` freezes everything alive (``gc.freeze``), so that full collections never walk
+    the index; but the cyclic collector never frees frozen objects either, and each retired version
+    stayed in memory for good (measured: docs/reliability.md, "Memory across index swaps"). One full
+    collection per swap, in the request that already paid for the download.
+    """
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()
+
+
+def _owned_by_another_live_process(name: str) -> bool:
+    """Whether a copy named ``<version>-<pid>-<load>`` (``IndexHolder._load``) belongs to another running process."""
+    parts = name.rsplit("-", 2)
+    if len(parts) != 3 or not parts[1].isdigit() or int(parts[1]) == os.getpid():
+        return False
+    try:
+        os.kill(int(parts[1]), 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, as another user
+        return True
+    return True
 
 
 def _safe_name(version: str) -> str:

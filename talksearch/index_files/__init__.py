@@ -22,6 +22,11 @@ multi-block posting lists, so that a Whoosh change fails a test instead of chang
    short posting lists inlined in the term table (``writing._InliningCodec``, 1.8 MB of artifact).
 
 Measured on the 21,713-talk corpus; how: docs/architecture.md, "The door to Whoosh".
+
+Index files come from S3: importing this package makes every pickle Whoosh reads go through
+``unpickling`` (a hostile one raises ``UnsafeIndexError``), and ``open_index`` never unpickles the
+schema stored in the table of contents: it gives Whoosh this code's ``talksearch.schema``, the one
+every index of this ``SCHEMA_VERSION`` was written with.
 """
 
 from __future__ import annotations
@@ -30,8 +35,15 @@ import os
 
 from whoosh import index as whoosh_index
 from whoosh.fields import Schema
+from whoosh.filedb.structfile import StructFile
 
-__all__ = ["create_index", "open_index"]
+from talksearch.index_files import unpickling
+from talksearch.index_files.unpickling import UnsafeIndexError
+from talksearch.schema import build_schema
+
+__all__ = ["UnsafeIndexError", "create_index", "open_index"]
+
+unpickling.install()
 
 
 def create_index(directory: str | os.PathLike, schema: Schema) -> whoosh_index.FileIndex:
@@ -40,5 +52,23 @@ def create_index(directory: str | os.PathLike, schema: Schema) -> whoosh_index.F
 
 
 def open_index(directory: str | os.PathLike, *, readonly: bool = False) -> whoosh_index.FileIndex:
-    """An existing index: its table of contents (schema and segments, pickled) is read here only."""
-    return whoosh_index.open_dir(str(directory), readonly=readonly)
+    """An existing index: its table of contents (its segment list, through ``unpickling``) is read here only.
+
+    Raises ``UnsafeIndexError`` when the table of contents holds a pickle no index holds.
+    """
+    try:
+        return whoosh_index.open_dir(str(directory), readonly=readonly, schema=build_schema())
+    except Exception as error:
+        _close_open_files(error)
+        raise
+
+
+def _close_open_files(error: BaseException) -> None:
+    """Close the files Whoosh was reading when ``error`` was raised (its TOC.read leaves its own open when a
+    table of contents is refused or unreadable)."""
+    traceback = error.__traceback__
+    while traceback is not None:
+        for value in traceback.tb_frame.f_locals.values():
+            if isinstance(value, StructFile) and not value.is_closed:
+                value.close()
+        traceback = traceback.tb_next

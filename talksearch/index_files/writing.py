@@ -133,7 +133,8 @@ class _GroupedPostings:
     def add(self, item: tuple) -> None:
         """One posting (fieldname, term bytes, docnum, weight, value), as Whoosh's own paths and merges add them."""
         fieldname, tbytes, docnum, weight, vbytes = item
-        self.terms[(fieldname, tbytes)].extend((docnum, weight, vbytes))
+        # merging an inlined posting list of a field without values, Whoosh's ListMatcher answers "" (a str)
+        self.terms[(fieldname, tbytes)].extend((docnum, weight, vbytes or b""))
         self.count += 1
 
     def iter_postings(self) -> Iterator[tuple]:

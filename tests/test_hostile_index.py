@@ -1,0 +1,196 @@
+"""A published index whose files carry a pickle payload: nothing in it runs, and nobody serves it.
+
+GIVEN whoever can write the index prefix publishes a version whose Whoosh table of contents pickles a call
+to ``os.system`` (with the manifest's sha256 made to match, as they can) WHEN the warm search function swaps
+to it, a cold one starts on it, or the builder opens it for an incremental build THEN the payload never
+runs (its marker file is never written), the version is refused with an error naming it, the warm
+function keeps answering from the last good version, a cold one answers the documented 503, and the
+builder builds in full instead and says so.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shlex
+import tarfile
+from pathlib import Path
+
+import boto3
+import pytest
+from moto import mock_aws
+from search_support import TALKS, call, http_event, write_content
+from whoosh.filedb.filestore import FileStorage
+from whoosh.index import TOC
+
+from functions.search import app as search_app
+from functions.search.lifecycle import IndexHolder
+from index_builder import build_and_publish
+from index_builder.state import read_build_state, write_build_state
+from talksearch.artifact import download_index, pack_index, upload_artifact
+from talksearch.contracts import Manifest, new_index_version
+from talksearch.schema import build_schema
+from talksearch.store import open_store
+
+BUCKET = "talksearch-hostile"
+LOCATION = f"s3://{BUCKET}/index"
+NEW_TALK = {
+    "id": "pycon-fr-2025/zeppelins",
+    "title": "Des zeppelins et du Python",
+    "speakers": ["Anne Onyme"],
+    "event": "PyCon FR 2025",
+    "date": "2025-10-31",
+    "language": "fra",
+    "tags": [],
+    "summary": "Piloter un zeppelin avec MicroPython.",
+    "url": "https://video.example.org/zeppelins",
+}
+
+
+class _RunsShell:
+    """Pickles as a call to os.system: unpickling it runs the command."""
+
+    def __init__(self, command: str) -> None:
+        self.command = command
+
+    def __reduce__(self):
+        return os.system, (self.command,)
+
+
+def publish_hostile_version(tmp: Path, marker: Path) -> Manifest:
+    """Publish the current index again with its TOC's segment list replaced by a payload touching ``marker``;
+    the manifest's sha256 matches the artifact, and the build state is the previous version's."""
+    store = open_store(LOCATION)
+    good, etag = store.read_manifest()
+    index_dir = download_index(store, good, tmp / "hostile-index")
+    storage = FileStorage(str(index_dir))
+    toc = TOC.read(storage, "MAIN", schema=build_schema())
+    toc.segments = [_RunsShell(f"touch {shlex.quote(str(marker))}"), *toc.segments]
+    storage.delete_file(TOC._filename("MAIN", toc.generation))  # rewritten in place
+    toc.write(storage, "MAIN")
+    version = new_index_version(suffix="hostile")
+    packed = pack_index(index_dir, tmp / "hostile.tar.gz")
+    artifact_key, sha256, size = upload_artifact(store, tmp / "hostile.tar.gz", version)
+    assert sha256 == packed.sha256
+    write_build_state(store, version, read_build_state(store, good.index_version))
+    manifest = Manifest(
+        schema_version=good.schema_version,
+        index_version=version,
+        artifact_key=artifact_key,
+        artifact_sha256=sha256,
+        artifact_bytes=size,
+        talk_count=good.talk_count,
+        built_at=good.built_at,
+        sources=good.sources,
+    )
+    store.write_version_manifest(manifest)
+    store.write_manifest(manifest, etag)
+    with tarfile.open(tmp / "hostile.tar.gz") as tar:  # the payload really is in what is published
+        assert any(m.name.endswith(".toc") for m in tar.getmembers())
+    return manifest
+
+
+@pytest.fixture
+def published(tmp_path, monkeypatch):
+    """A good index published to a moto bucket the search function reads (refreshing at every request)."""
+    with mock_aws():
+        boto3.client("s3").create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "eu-west-3"})
+        content = write_content(tmp_path / "content")
+        assert build_and_publish(str(content), LOCATION, full=True).published
+        monkeypatch.setenv("TMPDIR", str(tmp_path))
+        yield content
+        search_app.set_index_holder(None)
+
+
+def search(lambda_context, q: str = "kubernetes") -> tuple[int, dict, dict]:
+    return call(search_app.lambda_handler, http_event("/api/search", f"q={q}"), lambda_context)
+
+
+def test_warm_function_refuses_the_hostile_version_and_keeps_serving_the_good_one(
+    published, tmp_path, lambda_context, caplog
+):
+    holder = IndexHolder(LOCATION, refresh_seconds=0, work_dir=tmp_path / "served")
+    search_app.set_index_holder(holder)
+    status, headers, before = search(lambda_context)
+    assert status == 200 and before["total"] > 0
+    good = holder.version
+
+    marker = tmp_path / "payload-ran"
+    hostile = publish_hostile_version(tmp_path, marker)
+    with caplog.at_level(logging.ERROR):
+        status, after_headers, after = search(lambda_context)
+
+    assert not marker.exists(), "the index's pickle ran code in the search function"
+    assert status == 200
+    assert {k: v for k, v in after.items() if k != "took_ms"} == {k: v for k, v in before.items() if k != "took_ms"}
+    assert after_headers["etag"] == headers["etag"] == f'W/"{good}"'
+    assert hostile.index_version in caplog.text and "refused" in caplog.text
+
+
+def test_cold_function_on_a_hostile_version_runs_nothing_and_answers_503(published, tmp_path, lambda_context, caplog):
+    marker = tmp_path / "payload-ran"
+    hostile = publish_hostile_version(tmp_path, marker)
+    search_app.set_index_holder(IndexHolder(LOCATION, refresh_seconds=0, work_dir=tmp_path / "served"))
+    with caplog.at_level(logging.ERROR):
+        status, headers, body = search(lambda_context)
+
+    assert not marker.exists(), "the index's pickle ran code in the search function"
+    assert status == 503 and headers["retry-after"] == "30" and body["message"]
+    assert hostile.index_version in caplog.text and "refused" in caplog.text
+
+
+def test_builder_builds_in_full_when_the_previous_version_is_hostile(published, tmp_path):
+    marker = tmp_path / "payload-ran"
+    hostile = publish_hostile_version(tmp_path, marker)
+    write_content(published, [*TALKS, NEW_TALK])  # one talk more: an incremental build would open the hostile index
+
+    report = build_and_publish(str(published), LOCATION)
+
+    assert not marker.exists(), "the previous index's pickle ran code in the builder"
+    assert report.published and report.mode == "full"
+    assert any(hostile.index_version in w and "full rebuild" in w for w in report.warnings)
+    holder = IndexHolder(LOCATION, refresh_seconds=0, work_dir=tmp_path / "served")
+    assert holder.engine().version == report.index_version
+    assert holder.engine().talk(NEW_TALK["id"]) is not None
+
+
+def test_every_whoosh_module_the_product_loads_unpickles_through_the_allow_list(published, tmp_path):
+    """GIVEN an index built, updated incrementally and searched (every Whoosh module the product uses is then
+    loaded) THEN none of them holds Python's own pickle loaders, and no older TOC format is read."""
+    import pickle
+    import sys
+
+    import whoosh.index
+
+    write_content(published, [*TALKS, NEW_TALK])
+    assert build_and_publish(str(published), LOCATION).mode == "incremental"
+    engine = IndexHolder(LOCATION, refresh_seconds=0, work_dir=tmp_path / "served").engine()
+    assert engine.search(q='"zeppelin"')["total"] == 1 and engine.talk(NEW_TALK["id"]) is not None
+
+    unrestricted = {id(pickle.load), id(pickle.loads), id(pickle), id(pickle.Unpickler)}
+    holding = [
+        f"{name}.{attribute}"
+        for name, module in list(sys.modules.items())
+        if name == "whoosh" or name.startswith("whoosh.")
+        for attribute, value in vars(module or object).items()
+        if id(value) in unrestricted
+    ]
+    assert holding == []
+    assert whoosh.index.toc_loaders == {}
+
+
+def test_the_restricted_unpickler_refuses_what_an_index_never_holds(tmp_path):
+    import pickle
+
+    from talksearch.index_files import unpickling
+
+    marker = tmp_path / "payload-ran"
+    for protocol in (2, pickle.HIGHEST_PROTOCOL):
+        with pytest.raises(unpickling.UnsafeIndexError, match="system"):
+            unpickling.loads(pickle.dumps(_RunsShell(f"touch {shlex.quote(str(marker))}"), protocol))
+        with pytest.raises(unpickling.UnsafeIndexError, match="eval"):
+            unpickling.loads(pickle.dumps((eval, ("1",)), protocol))
+    assert not marker.exists()
+    # what posting blocks hold: tuples of numbers and bytes, in protocol 2
+    block = ((1, 2, 3), (1.0, 2.0, 1.0), (b"\x01", b"\x02\x03", b""))
+    assert unpickling.loads(pickle.dumps(block, 2)) == block
