@@ -96,16 +96,8 @@ def download_index(store: Store, manifest: Manifest, index_dir: Path) -> Path:
     try:
         with store.open_stream(store.relative_key(manifest.artifact_key)) as body:
             stream = _VerifiedGunzip(body, manifest.artifact_bytes)
-            files = total = 0
             with tarfile.open(fileobj=stream, mode="r|", bufsize=_CHUNK) as tar:
-                for member in tar:
-                    _refuse_unsafe(member, manifest.artifact_key)
-                    files, total = files + 1, total + member.size
-                    if files > MAX_INDEX_FILES:
-                        raise UnsafeArchiveError(f"{manifest.artifact_key}: more than {MAX_INDEX_FILES:,} files")
-                    if total > MAX_INDEX_BYTES:
-                        raise UnsafeArchiveError(f"{manifest.artifact_key}: unpacks to over {MAX_INDEX_BYTES:,} bytes")
-                    tar.extract(member, index_dir, filter="data")
+                _extract_within_caps(tar, index_dir, manifest.artifact_key, MAX_INDEX_BYTES, MAX_INDEX_FILES)
             while stream.read(_CHUNK):  # the end-of-archive blocks count in the checksum too
                 pass
         actual = stream.hexdigest()
@@ -119,12 +111,21 @@ def download_index(store: Store, manifest: Manifest, index_dir: Path) -> Path:
     return index_dir
 
 
-def _refuse_unsafe(member: tarfile.TarInfo, archive: str) -> None:
-    """A member that is not a plain file with a plain name would let a forged artifact write outside its directory."""
-    name = member.name
-    plain = member.isreg() and not member.issparse()
-    if not plain or "/" in name or "\\" in name or name in ("", ".", "..") or name.startswith("."):
-        raise UnsafeArchiveError(f"{archive}: refusing archive member {name!r} (type {member.type!r})")
+def _extract_within_caps(tar: tarfile.TarFile, index_dir: Path, archive: str, max_bytes: int, max_files: int) -> None:
+    """Write the members of a streamed archive, refusing the first that is not a plain file with a plain name
+    (it would let a forged artifact write outside ``index_dir``) or that takes it past the caps."""
+    files = total = 0
+    for member in tar:
+        name = member.name
+        plain = member.isreg() and not member.issparse()
+        if not plain or "/" in name or "\\" in name or name in ("", ".", "..") or name.startswith("."):
+            raise UnsafeArchiveError(f"{archive}: refusing archive member {name!r} (type {member.type!r})")
+        files, total = files + 1, total + member.size
+        if files > max_files:
+            raise UnsafeArchiveError(f"{archive}: more than {max_files:,} files, the most an index has")
+        if total > max_bytes:
+            raise UnsafeArchiveError(f"{archive}: unpacks to over {max_bytes:,} bytes, the most an index has")
+        tar.extract(member, index_dir, filter="data")
 
 
 class _VerifiedGunzip:
@@ -276,23 +277,6 @@ def unpack_index(archive: Path, index_dir: Path, *, max_bytes: int | None = None
     max_bytes = MAX_INDEX_BYTES if max_bytes is None else max_bytes
     max_files = MAX_INDEX_FILES if max_files is None else max_files
     index_dir.mkdir(parents=True, exist_ok=True)
-    files = total = 0
     # gzip.open reads every gzip member (tarfile's own "r|gz" stops after the first: see pack_index)
     with gzip.open(archive, "rb") as stream, tarfile.open(fileobj=stream, mode="r|") as tar:
-        for member in tar:
-            name = member.name
-            if (
-                not member.isreg()
-                or member.issparse()
-                or "/" in name
-                or "\\" in name
-                or name in ("", ".", "..")
-                or name.startswith(".")
-            ):
-                raise UnsafeArchiveError(f"{archive.name}: refusing archive member {name!r} (type {member.type!r})")
-            files, total = files + 1, total + member.size
-            if files > max_files:
-                raise UnsafeArchiveError(f"{archive.name}: more than {max_files:,} files, the most an index has")
-            if total > max_bytes:
-                raise UnsafeArchiveError(f"{archive.name}: unpacks to over {max_bytes:,} bytes, the most an index has")
-            tar.extract(member, index_dir, filter="data")
+        _extract_within_caps(tar, index_dir, archive.name, max_bytes, max_files)
