@@ -294,6 +294,6 @@ class _RebuildRecorder:
             failed=bool(outcome.failed_ids),
             problems=problems,
         )
-        self.stack.record(result)
         if outcome.keys or result.failed or result.problems:  # not for s3:TestEvent and the like
             self.log(result.describe())
+        self.stack.record(result)  # after the console line, so whoever waits for the record can also read it
