@@ -179,11 +179,12 @@ SAM_DEPLOY = $(SAM_ENV) $(SAM) deploy --template-file $(SAM_BUILD_DIR)/template.
 
 # Guided until samconfig.toml names a stack. SAM refuses a --config-file that does not exist, so an empty one
 # (just its version line) is made first; the guided deploy writes its answers into it.
-deploy: build venv ## deploy to AWS (guided the first time, samconfig.toml after), then publish frontend/
+deploy: build venv ## deploy to AWS (guided the first time, samconfig.toml after), then publish frontend/ and prune old function versions
 	test -f "$(SAMCONFIG_PATH)" || printf 'version = 0.1\n' > "$(SAMCONFIG_PATH)"
 	if grep -qs '^stack_name *=' "$(SAMCONFIG_PATH)"; then $(SAM_DEPLOY) $(if $(STACK),--stack-name "$(STACK)"); \
 	else $(SAM_DEPLOY) --guided --stack-name "$(or $(STACK),talksearch)"; fi
 	$(PY) -m deploy publish $(STACK_ARGS) --site "$(SITE_DIR)"
+	$(PY) -m deploy prune-versions $(STACK_ARGS)
 
 destroy: venv sam-venv ## delete the stack and everything in its buckets (asks first)
 	@target=$$($(PY) -m deploy stack $(STACK_ARGS)) || exit 1; set -- $$target; stack=$$1; region=$$2; \

@@ -1,10 +1,10 @@
 """What `make deploy` and `make destroy` do around the SAM CLI, with boto3 (no AWS CLI needed).
 
 The stack to work on is the one the first, guided `sam deploy` saved in samconfig.toml at the project root
-(its stack name and region). After SAM, the page in frontend/ is synced to the stack's site bucket and the
-CloudFront distribution invalidated; before `sam delete`, every object version in the stack's buckets is
-removed (CloudFormation cannot delete a bucket that is not empty). Like every AWS SDK, boto3 honours
-AWS_ENDPOINT_URL, which is how the tests point all of this at moto's server.
+(its stack name and region). After SAM, the page in frontend/ is synced to the stack's site bucket, the
+CloudFront distribution invalidated, and the functions' old versions deleted; before `sam delete`, every
+object version in the stack's buckets is removed (CloudFormation cannot delete a bucket that is not empty).
+Like every AWS SDK, boto3 honours AWS_ENDPOINT_URL, which is how the tests point all of this at moto's server.
 """
 
 from __future__ import annotations
@@ -23,6 +23,10 @@ from typing import Any
 NOT_PUBLISHED = ("package.json",)
 #: The page changes with each deploy: browsers and CloudFront revalidate it after five minutes.
 PAGE_CACHE_CONTROL = "public, max-age=300"
+#: Each deploy publishes a new version of every function for the ``live`` alias, and Lambda keeps them all
+#: (they count against the account's 75 GB of code storage). These many newest ones stay besides those an
+#: alias points to, so the alias can still be pointed back by hand.
+KEPT_FUNCTION_VERSIONS = 3
 CONTENT_TYPES = {
     ".html": "text/html; charset=utf-8",
     ".css": "text/css; charset=utf-8",
@@ -172,3 +176,30 @@ def empty_bucket(bucket: str, region: str) -> int:
     except s3.exceptions.NoSuchBucket:
         return removed
     return removed
+
+
+def stack_functions(stack: str, region: str) -> list[str]:
+    cloudformation = _session(region).client("cloudformation")
+    resources = cloudformation.describe_stack_resources(StackName=stack)["StackResources"]
+    return [r["PhysicalResourceId"] for r in resources if r["ResourceType"] == "AWS::Lambda::Function"]
+
+
+def prune_versions(function: str, region: str, keep: int = KEPT_FUNCTION_VERSIONS) -> list[str]:
+    """Delete ``function``'s published versions but the ``keep`` newest and any an alias points to (or routes
+    a share of its traffic to); returns the versions deleted, oldest first."""
+    lambda_client = _session(region).client("lambda")
+    aliased = set()
+    for page in lambda_client.get_paginator("list_aliases").paginate(FunctionName=function):
+        for alias in page["Aliases"]:
+            aliased.add(alias["FunctionVersion"])
+            aliased.update(alias.get("RoutingConfig", {}).get("AdditionalVersionWeights", {}))
+    numbered = sorted(
+        int(version["Version"])
+        for page in lambda_client.get_paginator("list_versions_by_function").paginate(FunctionName=function)
+        for version in page["Versions"]
+        if version["Version"].isdigit()
+    )
+    doomed = [str(v) for v in numbered[: max(len(numbered) - keep, 0)] if str(v) not in aliased]
+    for version in doomed:
+        lambda_client.delete_function(FunctionName=function, Qualifier=version)
+    return doomed

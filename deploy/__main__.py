@@ -1,4 +1,4 @@
-"""`python -m deploy stack|publish|empty-buckets`: the steps `make deploy` and `make destroy` run around SAM."""
+"""`python -m deploy stack|publish|prune-versions|empty-buckets`: what `make deploy`/`make destroy` run around SAM."""
 
 from __future__ import annotations
 
@@ -6,12 +6,20 @@ import argparse
 import sys
 from pathlib import Path
 
-from deploy import DeployError, empty_bucket, publish_site, stack_buckets, target_stack
+from deploy import (
+    DeployError,
+    empty_bucket,
+    prune_versions,
+    publish_site,
+    stack_buckets,
+    stack_functions,
+    target_stack,
+)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m deploy", description=__doc__)
-    parser.add_argument("command", choices=["stack", "publish", "empty-buckets"])
+    parser.add_argument("command", choices=["stack", "publish", "prune-versions", "empty-buckets"])
     parser.add_argument("--config", type=Path, default=Path("samconfig.toml"), help="samconfig.toml to read")
     parser.add_argument("--stack", help="stack name (default: the config's)")
     parser.add_argument("--region", help="region (default: the config's)")
@@ -24,6 +32,10 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "publish":
             outputs = publish_site(stack, region, args.site)
             print(f"Site: {outputs.get('SiteUrl')}   Content bucket: s3://{outputs.get('ContentBucketName')}/")
+        elif args.command == "prune-versions":
+            for function in stack_functions(stack, region):
+                deleted = prune_versions(function, region)
+                print(f"{function}: {len(deleted)} old versions deleted {' '.join(deleted)}".rstrip(), flush=True)
         else:
             for bucket in stack_buckets(stack, region):
                 print(f"s3://{bucket}: {empty_bucket(bucket, region)} object versions deleted", flush=True)

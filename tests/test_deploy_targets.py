@@ -371,3 +371,36 @@ def test_destroy_does_nothing_unless_the_stack_name_is_typed(sam_build_dir, moto
     assert code != 0 and "not deleted" in output
     assert versions_left(moto_endpoint, buckets) == 3 * 3
     assert client("cloudformation", moto_endpoint).describe_stacks(StackName=stack)["Stacks"]
+
+
+def test_prune_versions_keeps_the_newest_and_every_aliased_version(moto_endpoint):
+    # GIVEN a stack whose function has had seven deploys (versions 1-7); `live` points at 2, 4 takes a share of it
+    iam, lambda_client = client("iam", moto_endpoint), client("lambda", moto_endpoint)
+    trust = {
+        "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]
+    }
+    role = iam.create_role(RoleName=f"fn-{uuid.uuid4().hex[:6]}", AssumeRolePolicyDocument=json.dumps(trust))["Role"]
+    stack = f"talksearch-prune-{uuid.uuid4().hex[:6]}"
+    function = {"Runtime": "python3.12", "Handler": "app.handler", "Role": role["Arn"], "Code": {"ZipFile": "pass"}}
+    template = {"Resources": {"Fn": {"Type": "AWS::Lambda::Function", "Properties": function}}}
+    cloudformation = client("cloudformation", moto_endpoint)
+    cloudformation.create_stack(StackName=stack, TemplateBody=json.dumps(template))
+    resource = cloudformation.describe_stack_resource(StackName=stack, LogicalResourceId="Fn")
+    name = resource["StackResourceDetail"]["PhysicalResourceId"]
+    for deploy in range(1, 8):
+        lambda_client.update_function_configuration(FunctionName=name, Description=f"deploy {deploy}")
+        assert lambda_client.publish_version(FunctionName=name)["Version"] == str(deploy)
+    lambda_client.create_alias(
+        FunctionName=name, Name="live", FunctionVersion="2", RoutingConfig={"AdditionalVersionWeights": {"4": 0.1}}
+    )
+    prune = [str(ROOT / ".venv" / "bin" / "python"), "-m", "deploy", "prune-versions", "--stack", stack]
+    # WHEN make deploy's last step runs
+    code, output, _ = run([*prune, "--region", REGION], moto_endpoint)
+    # THEN the three newest, the aliased one and the one it routes to are left, and it says what went
+    assert code == 0, output
+    assert f"{name}: 2 old versions deleted 1 3" in output
+    left = lambda_client.list_versions_by_function(FunctionName=name)["Versions"]
+    assert [v["Version"] for v in left] == ["$LATEST", "2", "4", "5", "6", "7"]
+    # AND a second run has nothing left to delete
+    code, output, _ = run([*prune, "--region", REGION], moto_endpoint)
+    assert code == 0 and f"{name}: 0 old versions deleted" in output, output
