@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -65,7 +66,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"stats: {error}", file=sys.stderr)
         return 1
     summary = report(tallies, source=source, since=since, until=until, top=args.top)
-    print(json.dumps(summary, ensure_ascii=False, indent=1) if args.json else render(summary))
+    try:
+        print(json.dumps(summary, ensure_ascii=False, indent=1) if args.json else render(summary), flush=True)
+    except BrokenPipeError:  # `make stats | head`: the reader has what it wanted
+        # Python would flush stdout again at exit and print a traceback: point it at /dev/null first
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
 
 

@@ -151,6 +151,17 @@ def test_command_line_prints_json_and_says_when_there_are_no_logs(logs, tmp_path
     assert empty.stderr.startswith("stats: no logs in ") and "make dev" in empty.stderr
 
 
+def test_a_reader_that_stops_early_gets_no_traceback(logs):
+    # GIVEN `python -m stats | head -1`: the pipe is closed before stats writes anything
+    command = [sys.executable, "-m", "stats", "--logs-dir", str(logs.parent), "--since", "30d"]
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process.stdout.close()
+    # THEN it stops quietly, as command-line tools do when their reader has gone
+    _, stderr = process.communicate(timeout=60)
+    assert b"Traceback" not in stderr and b"BrokenPipe" not in stderr, stderr.decode()
+    assert process.returncode == 0
+
+
 def test_make_stats_passes_since_the_stack_and_options_on():
     dry = subprocess.run(
         ["make", "-n", "stats", "SINCE=2d", "STACK=talks", "REGION=eu-west-1", "STATS_ARGS=--json"],
