@@ -180,6 +180,18 @@ TALKS.append(
 )
 
 ID = {talk["title"]: talk["id"] for talk in TALKS}
+#: A talk not in TALKS: what a later build adds.
+NEW_TALK = {
+    "id": "pycon-fr-2025/zeppelins",
+    "title": "Des zeppelins et du Python",
+    "speakers": ["Anne Onyme"],
+    "event": "PyCon FR 2025",
+    "date": "2025-10-31",
+    "language": "fra",
+    "tags": [],
+    "summary": "Piloter un zeppelin avec MicroPython.",
+    "url": "https://video.example.org/zeppelins",
+}
 
 
 def write_content(directory: Path, talks: list[dict] | None = None) -> Path:

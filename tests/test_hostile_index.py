@@ -19,7 +19,7 @@ from pathlib import Path
 import boto3
 import pytest
 from moto import mock_aws
-from search_support import TALKS, call, http_event, write_content
+from search_support import NEW_TALK, TALKS, call, http_event, write_content
 from whoosh.filedb.filestore import FileStorage
 from whoosh.index import TOC
 
@@ -34,17 +34,6 @@ from talksearch.store import open_store
 
 BUCKET = "talksearch-hostile"
 LOCATION = f"s3://{BUCKET}/index"
-NEW_TALK = {
-    "id": "pycon-fr-2025/zeppelins",
-    "title": "Des zeppelins et du Python",
-    "speakers": ["Anne Onyme"],
-    "event": "PyCon FR 2025",
-    "date": "2025-10-31",
-    "language": "fra",
-    "tags": [],
-    "summary": "Piloter un zeppelin avec MicroPython.",
-    "url": "https://video.example.org/zeppelins",
-}
 
 
 class _RunsShell:

@@ -20,21 +20,10 @@ from functions.search.lifecycle import IndexHolder
 from index_builder import build_and_publish
 from talksearch.contracts import Manifest
 from talksearch.store import open_store
-from tests.search_support import TALKS, write_content
+from tests.search_support import NEW_TALK, TALKS, write_content
 
 BUCKET = "talksearch-lifecycle"
 LOCATION = f"s3://{BUCKET}/index"
-NEW_TALK = {
-    "id": "pycon-fr-2025/zeppelins",
-    "title": "Des zeppelins et du Python",
-    "speakers": ["Anne Onyme"],
-    "event": "PyCon FR 2025",
-    "date": "2025-10-31",
-    "language": "fra",
-    "tags": [],
-    "summary": "Piloter un zeppelin avec MicroPython.",
-    "url": "https://video.example.org/zeppelins",
-}
 
 
 class Clock:
