@@ -11,9 +11,12 @@ import contextlib
 import json
 import logging
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from talksearch.contracts import ENV_REFRESH_SECONDS, Locations
@@ -86,16 +89,33 @@ def environment(values: dict[str, str], keep: tuple[str, ...] = ()) -> Iterator[
 
 
 class EmbeddedAws:
-    """moto's ThreadedMotoServer on 127.0.0.1 and a free port."""
+    """moto's server on 127.0.0.1 and a free port, in a process of its own.
+
+    Its own process because moto keeps every object version it was sent (each 21.7k-talk artifact is
+    48 MB): in the stack's process that memory was indistinguishable from the functions' own, and made
+    ``make soak`` report the stand-in's growth as the product's (docs/reliability.md, "Memory across
+    index swaps"). The child stops when its stdin closes, so it never outlives the stack, even killed.
+    """
 
     def __init__(self) -> None:
-        from moto.server import ThreadedMotoServer
+        self._process = subprocess.Popen(
+            [sys.executable, "-c", "from devstack.aws import serve_until_stdin_closes; serve_until_stdin_closes()"],
+            cwd=Path(__file__).resolve().parent.parent,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        ready = self._process.stdout.readline().split()  # "<host> <port>", once it listens
+        if len(ready) != 2:
+            self._process.kill()
+            self._process.wait()
+            raise RuntimeError(f"the embedded S3 did not start (exit code {self._process.returncode})")
+        self.endpoint = f"http://{ready[0]}:{ready[1]}"
 
-        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per S3 call on the console
-        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-        self._server.start()
-        host, port = self._server.get_host_and_port()
-        self.endpoint = f"http://{host}:{port}"
+    @property
+    def pid(self) -> int:
+        """The embedded AWS's process, whose memory is the stand-in's, not the functions'."""
+        return self._process.pid
 
     def client(self, service: str) -> Any:
         import boto3
@@ -144,10 +164,29 @@ class EmbeddedAws:
         )
 
     def stop(self) -> None:
-        """Forget every bucket and queue (moto keeps them per process), then stop serving."""
+        """Forget every bucket and queue, then stop serving: the child exits when its stdin closes."""
         import urllib.request
 
         reset = urllib.request.Request(f"{self.endpoint}/moto-api/reset", method="POST")
         with contextlib.suppress(OSError):  # the server is going away either way
             urllib.request.urlopen(reset, timeout=5).close()
-        self._server.stop()
+        self._process.stdin.close()
+        try:
+            self._process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait()
+        self._process.stdout.close()
+
+
+def serve_until_stdin_closes() -> None:
+    """The child ``EmbeddedAws`` starts: moto's server, its address on stdout, until the parent closes stdin."""
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per S3 call on the console
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    print(host, port, flush=True)
+    sys.stdin.read()  # returns at EOF: the stack stopped, or died
+    server.stop()
