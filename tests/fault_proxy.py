@@ -9,8 +9,9 @@ whatever S3 client the code under test uses::
         proxy.inject("hang", path="index.tar.gz")  # hold every artifact request until the client gives up
 
 Kinds: ``slowdown`` (503 SlowDown, S3's throttling answer), ``hang`` (read the request, never answer),
-``truncate`` (the full Content-Length, half the body, then the connection closes) and ``drop`` (close
-the connection without answering).
+``truncate`` (the full Content-Length, half the body, then the connection closes), ``drop`` (close
+the connection without answering) and ``trickle`` (a GET's body one byte every 0.2 s, never slow enough
+for a client's read timeout, until ``release()``; then the rest at once: a download as slow as a test needs).
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
-FAULTS = ("slowdown", "hang", "truncate", "drop")
+FAULTS = ("slowdown", "hang", "truncate", "drop", "trickle")
+TRICKLE_SECONDS_PER_BYTE = 0.2
 _SLOWDOWN = (
     b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>SlowDown</Code>'
     b"<Message>Please reduce your request rate.</Message><RequestId>FAULTPROXY</RequestId></Error>"
@@ -43,6 +45,9 @@ class FaultProxy:
         self._faults: list[_Fault] = []
         self._lock = threading.Lock()
         self._stopping = threading.Event()
+        self._released = threading.Event()
+        #: trickled downloads still sending their body
+        self.trickling = 0
         #: (method, path, fault kind or None) of every request, in order
         self.requests: list[tuple[str, str, str | None]] = []
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
@@ -65,6 +70,10 @@ class FaultProxy:
         with self._lock:
             self._faults.clear()
 
+    def release(self) -> None:
+        """Let every trickled download, now and later, send the rest of its body at once."""
+        self._released.set()
+
     def faulted(self, kind: str) -> int:
         return sum(1 for _, _, fault in self.requests if fault == kind)
 
@@ -74,6 +83,7 @@ class FaultProxy:
 
     def __exit__(self, *exc: object) -> None:
         self._stopping.set()  # ends the hangs
+        self._released.set()  # ... and the trickles
         self._server.shutdown()
         self._server.server_close()
 
@@ -128,7 +138,30 @@ class FaultProxy:
                     self.wfile.write(data[: len(data) // 2])
                     self.close_connection = True
                     return
+                if fault == "trickle" and self.command == "GET":
+                    self._trickle(response.status, headers, data)
+                    return
                 self._answer(response.status, headers, data, head=self.command == "HEAD")
+
+            def _trickle(self, status: int, headers: dict[str, str], data: bytes) -> None:
+                headers = {k: v for k, v in headers.items() if k.lower() != "content-length"}
+                headers["Content-Length"] = str(len(data))
+                with proxy._lock:
+                    proxy.trickling += 1
+                try:
+                    self.send_response(status)
+                    for name, value in headers.items():
+                        self.send_header(name, value)
+                    self.end_headers()
+                    sent = 0
+                    while sent < len(data) - 1 and not proxy._released.wait(TRICKLE_SECONDS_PER_BYTE):
+                        self.wfile.write(data[sent : sent + 1])
+                        self.wfile.flush()
+                        sent += 1
+                    self.wfile.write(data[sent:])
+                finally:
+                    with proxy._lock:
+                        proxy.trickling -= 1
 
             def _answer(self, status: int, headers: dict[str, str], data: bytes, head: bool = False) -> None:
                 stated = [v for k, v in headers.items() if k.lower() == "content-length"]

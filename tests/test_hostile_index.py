@@ -107,6 +107,8 @@ def test_warm_function_refuses_the_hostile_version_and_keeps_serving_the_good_on
     marker = tmp_path / "payload-ran"
     hostile = publish_hostile_version(tmp_path, marker)
     with caplog.at_level(logging.ERROR):
+        search(lambda_context)  # starts the check in the background
+        assert holder.wait_for_swap(timeout=60)
         status, after_headers, after = search(lambda_context)
 
     assert not marker.exists(), "the index's pickle ran code in the search function"

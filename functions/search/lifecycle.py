@@ -1,11 +1,16 @@
 """Which index version the warm container serves, and how it moves to the next one.
 
-At most every ``MANIFEST_REFRESH_SECONDS`` the first request to arrive reads the manifest
-(one small GET). When it names a new version, that request downloads the artifact, checks
-its sha256 (``talksearch.artifact``), unpacks it into a fresh directory under /tmp, opens it and
-only then swaps it in: requests already running keep the engine they started with, and a
-missing, corrupt or unreadable artifact leaves the current version serving (logged as an
-error, retried at the next check); an index holding a pickle no index holds
+At most every ``MANIFEST_REFRESH_SECONDS`` the first request to arrive starts a check of the
+manifest (one small GET) in a background thread and is answered from the current version at once.
+When the manifest names a new version, that thread downloads the artifact, checks its sha256
+(``talksearch.artifact``), unpacks it into a fresh directory under /tmp, opens it and only then
+swaps it in: no visitor waits for S3, however slow it is. One check or swap is in flight at a time.
+Lambda freezes the container between invocations, so a swap progresses only while some invocation
+runs: it completes over the next requests (docs/reliability.md, "The swap off the request path").
+A cold container has nothing to answer from and loads the first version inside the request.
+Requests already running keep the engine they started with, and a missing, corrupt or unreadable
+artifact leaves the current version serving (logged as an error, retried at the next check); an
+index holding a pickle no index holds
 (``talksearch.index_files.unpickling``) is refused, logged, and not tried again until the manifest
 changes. The previous version stays open for requests still using it; older ones are closed and
 deleted from /tmp.
@@ -21,7 +26,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from threading import Lock
+from threading import Lock, Thread
 
 from talksearch.contracts import ENV_REFRESH_SECONDS, SCHEMA_VERSION, Manifest
 
@@ -62,6 +67,7 @@ class IndexHolder:
         self._previous = None
         self._manifest_etag: str | None = None
         self._next_check = float("-inf")
+        #: held while a check or swap is in flight: at most one at a time, released by whoever ran it
         self._lock = Lock()
         self._loads = 0
 
@@ -74,17 +80,50 @@ class IndexHolder:
         return self._store
 
     def engine(self):
-        """The engine to answer this request with (None while no index has ever been loaded)."""
-        if self._clock() >= self._next_check and self._lock.acquire(blocking=self._engine is None):
+        """The engine to answer this request with (None while no index has ever been loaded).
+
+        Cold (no engine yet), the check runs in this request: it has nothing else to answer from, and
+        requests arriving meanwhile wait for it. Warm, a due check starts in the background and this
+        request gets the current engine at once.
+        """
+        if self._clock() < self._next_check:
+            return self._engine
+        if self._engine is None:
+            with self._lock:
+                if self._engine is None and self._clock() >= self._next_check:
+                    self._refresh()
+        elif self._lock.acquire(blocking=False):
             try:
-                if self._clock() >= self._next_check:
-                    self.refresh()
-            finally:
+                Thread(target=self._refresh_in_background, name="index-swap", daemon=True).start()
+            except BaseException:
                 self._lock.release()
+                raise
         return self._engine
 
+    def wait_for_swap(self, timeout: float) -> bool:
+        """True once no check or swap is in flight (False after ``timeout`` seconds): for callers that need a
+        check's outcome, such as tests."""
+        if not self._lock.acquire(timeout=timeout):
+            return False
+        self._lock.release()
+        return True
+
+    def _refresh_in_background(self) -> None:
+        try:
+            if self._clock() >= self._next_check:
+                self._refresh()
+        except Exception:  # _refresh logs what it expects; anything else must not end the thread silently
+            self.log.exception("index check failed; still serving %s", self.version)
+        finally:
+            self._lock.release()
+
     def refresh(self) -> bool:
-        """Check the manifest now; True when a new version was swapped in."""
+        """Check the manifest now, after any check in flight (the builder's warm-up); True when a new version
+        was swapped in."""
+        with self._lock:
+            return self._refresh()
+
+    def _refresh(self) -> bool:
         self._next_check = self._clock() + self.refresh_seconds
         try:
             manifest, etag = self.store.read_manifest()
@@ -174,7 +213,7 @@ def _collect_frozen() -> None:
     ``SearchEngine.warm`` freezes everything alive (``gc.freeze``), so that full collections never walk
     the index; but the cyclic collector never frees frozen objects either, and each retired version
     stayed in memory for good (measured: docs/reliability.md, "Memory across index swaps"). One full
-    collection per swap, in the request that already paid for the download.
+    collection per swap, in the thread that already paid for the download.
     """
     gc.unfreeze()
     gc.collect()
