@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import logging
 import os
+import pickle
 import shlex
 import tarfile
+from collections.abc import Callable
+from contextlib import contextmanager
 from pathlib import Path
 
 import boto3
@@ -46,15 +49,21 @@ class _RunsShell:
         return os.system, (self.command,)
 
 
-def publish_hostile_version(tmp: Path, marker: Path) -> Manifest:
-    """Publish the current index again with its TOC's segment list replaced by a payload touching ``marker``;
-    the manifest's sha256 matches the artifact, and the build state is the previous version's."""
+def publish_hostile_version(
+    tmp: Path, marker: Path | None = None, segments: Callable[[list], list] | None = None
+) -> Manifest:
+    """Publish the current index again with its TOC's segment list changed by ``segments`` (default: a payload
+    touching ``marker`` put first); the manifest's sha256 matches the artifact, and the build state is the
+    previous version's."""
     store = open_store(LOCATION)
     good, etag = store.read_manifest()
     index_dir = download_index(store, good, tmp / "hostile-index")
     storage = FileStorage(str(index_dir))
     toc = TOC.read(storage, "MAIN", schema=build_schema())
-    toc.segments = [_RunsShell(f"touch {shlex.quote(str(marker))}"), *toc.segments]
+    if segments is None:
+        toc.segments = [_RunsShell(f"touch {shlex.quote(str(marker))}"), *toc.segments]
+    else:
+        toc.segments = segments(toc.segments)
     storage.delete_file(TOC._filename("MAIN", toc.generation))  # rewritten in place
     toc.write(storage, "MAIN")
     version = new_index_version(suffix="hostile")
@@ -185,3 +194,152 @@ def test_the_restricted_unpickler_refuses_what_an_index_never_holds(tmp_path):
     # what posting blocks hold: tuples of numbers and bytes, in protocol 2
     block = ((1, 2, 3), (1.0, 2.0, 1.0), (b"\x01", b"\x02\x03", b""))
     assert unpickling.loads(pickle.dumps(block, 2)) == block
+
+
+# --- below the table of contents: posting blocks, compressed pieces, segment names ------------------------------
+
+ZEPPELIN_TALKS = [  # in more talks than INLINE_POSTINGS: the term's postings get a posting block of their own
+    {**NEW_TALK, "id": f"pycon-fr-2025/zeppelins-{n}", "title": f"Des zeppelins et du Python, épisode {n}"}
+    for n in range(12)
+]
+
+
+@contextmanager
+def zeppelin_blocks_written_as(monkeypatch, *, pickled=None, deflated=None):
+    """While building, write every posting block of the terms starting "zeppelin" with ``pickled`` as its pickle
+    (bytes) or ``deflated`` as its compressed data: what someone writing the index prefix could publish."""
+    from whoosh.codec import whoosh3
+
+    target = {"on": False}
+    start_term, finish_field = whoosh3.W3FieldWriter.start_term, whoosh3.W3FieldWriter.finish_field
+    real_dumps, real_zlib = whoosh3.dumps, whoosh3.zlib
+
+    def marking_start_term(self, btext):
+        target["on"] = btext.startswith(b"zeppelin")
+        start_term(self, btext)
+
+    def marking_finish_field(self):
+        target["on"] = False
+        finish_field(self)
+
+    def dumps(obj, protocol=2):
+        return pickled if target["on"] and pickled is not None else real_dumps(obj, protocol)
+
+    class Zlib:
+        def __getattr__(self, name):
+            return getattr(real_zlib, name)
+
+        def compress(self, data, level=-1):
+            return deflated if target["on"] and deflated is not None else real_zlib.compress(data, level)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(whoosh3.W3FieldWriter, "start_term", marking_start_term)
+        patch.setattr(whoosh3.W3FieldWriter, "finish_field", marking_finish_field)
+        patch.setattr(whoosh3, "dumps", dumps)
+        patch.setattr(whoosh3, "zlib", Zlib())
+        yield
+
+
+def serve_good_then_publish(published, lambda_context, tmp_path, build) -> tuple[IndexHolder, str, str]:
+    """A warm function serving the good version; then ``build()`` publishes the next one and the function swaps
+    to it. Returns the holder, the good version and the next one."""
+    holder = IndexHolder(LOCATION, refresh_seconds=0, work_dir=tmp_path / "served")
+    search_app.set_index_holder(holder)
+    assert search(lambda_context)[0] == 200
+    good = holder.version
+    write_content(published, [*TALKS, *ZEPPELIN_TALKS])
+    build()
+    search(lambda_context)  # starts the check in the background
+    assert holder.wait_for_swap(timeout=60)
+    return holder, good, open_store(LOCATION).read_manifest()[0].index_version
+
+
+def test_a_query_reaching_a_hostile_posting_block_gets_a_json_error_and_the_last_good_version_serves(
+    published, tmp_path, lambda_context, caplog, monkeypatch
+):
+    marker = tmp_path / "payload-ran"
+    payload = pickle.dumps(_RunsShell(f"touch {shlex.quote(str(marker))}"), 2)
+
+    def build():
+        with zeppelin_blocks_written_as(monkeypatch, pickled=payload):
+            assert build_and_publish(str(published), LOCATION, full=True).published
+
+    holder, good, hostile = serve_good_then_publish(published, lambda_context, tmp_path, build)
+    assert holder.version == hostile  # it opens: the payload sits in a posting block no query has read yet
+    # WHEN a query reaches that block
+    with caplog.at_level(logging.ERROR):
+        status, headers, body = search(lambda_context, "zeppelin")
+    # THEN nothing ran, the visitor gets a JSON error saying so, the log names the version
+    assert not marker.exists(), "the posting block's pickle ran code in the search function"
+    assert status == 503 and headers["retry-after"] == "1"
+    assert set(body) == {"message"} and hostile in body["message"] and "Traceback" not in body["message"]
+    assert f"index {hostile} refused by a query" in caplog.text and "posix.system" in caplog.text
+    # AND the function is back on the last good version, for good: the manifest still names the hostile one
+    for q in ("zeppelin", "kubernetes"):
+        status, headers, _ = search(lambda_context, q)
+        assert holder.wait_for_swap(timeout=60)
+        assert status == 200 and headers["etag"] == f'W/"{good}"'
+    assert holder.version == good
+
+
+def test_a_posting_block_inflating_past_its_cap_is_refused_before_it_is_inflated(
+    published, tmp_path, lambda_context, caplog, monkeypatch
+):
+    import tracemalloc
+    import zlib
+
+    from talksearch.index_files.inflating import MAX_INFLATED_BYTES
+
+    bomb = zlib.compress(bytes(6 * MAX_INFLATED_BYTES), 9)  # 96 MB of zeros in about 100 kB
+    assert len(bomb) < 200_000
+
+    def build():
+        with zeppelin_blocks_written_as(monkeypatch, deflated=bomb):
+            assert build_and_publish(str(published), LOCATION, full=True).published
+
+    holder, good, bombed = serve_good_then_publish(published, lambda_context, tmp_path, build)
+    assert holder.version == bombed
+    tracemalloc.start()
+    try:
+        with caplog.at_level(logging.ERROR):
+            status, _, body = search(lambda_context, "zeppelin")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 3 * MAX_INFLATED_BYTES, f"the query held {peak:,} bytes"
+    assert status == 503 and bombed in body["message"]
+    assert "inflates past" in caplog.text
+    assert holder.wait_for_swap(timeout=60) and holder.version == good
+
+
+def test_a_segment_named_outside_the_index_folder_is_refused(published, tmp_path, lambda_context, caplog, monkeypatch):
+    """A table of contents may name a segment anything; Whoosh opens its files by that name joined to the index's
+    folder, so an absolute name (or one with ``..``) reads files from anywhere: here a copy of a real index
+    placed outside, whose segment file Whoosh opened."""
+    holder = IndexHolder(LOCATION, refresh_seconds=0, work_dir=tmp_path / "served")
+    search_app.set_index_holder(holder)
+    assert search(lambda_context)[0] == 200
+    good = holder.version
+    store = open_store(LOCATION)
+    outside = download_index(store, store.read_manifest()[0], tmp_path / "outside")
+
+    def rename(segment):
+        segment.name = str(outside / segment.segment_id())  # segment_id() answers .name when there is one
+        return segment
+
+    hostile = publish_hostile_version(tmp_path, segments=lambda segments: [rename(s) for s in segments])
+    opened: list[Path] = []
+    open_file = FileStorage.open_file
+
+    def recording_open_file(self, name, **options):
+        opened.append(Path(self.folder, name).resolve())
+        return open_file(self, name, **options)
+
+    monkeypatch.setattr(FileStorage, "open_file", recording_open_file)
+    with caplog.at_level(logging.ERROR):
+        search(lambda_context)
+        assert holder.wait_for_swap(timeout=60)
+        status, headers, _ = search(lambda_context)
+    assert [p for p in opened if outside in p.parents] == [], "a segment file outside the index was opened"
+    assert status == 200 and headers["etag"] == f'W/"{good}"'
+    assert f"index {hostile.index_version} refused" in caplog.text and "names a segment" in caplog.text

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import json
 import os
+import sys
+from contextvars import ContextVar
 from http import HTTPStatus
 from time import perf_counter
 from urllib.parse import parse_qs, unquote
@@ -63,6 +65,8 @@ class IndexUnavailable(Exception):
 
 
 _holder: IndexHolder | None = None
+#: The engine this request was answered from (a query may find a damaged piece of its index: ``unexpected``).
+_answering: ContextVar = ContextVar("answering", default=None)
 
 
 def set_index_holder(holder: IndexHolder | None) -> None:
@@ -85,6 +89,7 @@ def current_engine():
     engine = index_holder().engine()
     if engine is None:
         raise IndexUnavailable("no search index has been published yet; try again in a minute")
+    _answering.set(engine)
     return engine
 
 
@@ -241,8 +246,27 @@ def not_found(error: NotFoundError) -> Response:
 
 @app.exception_handler(Exception)
 def unexpected(error: Exception) -> Response:
+    engine = _answering.get()
+    if engine is not None and _is_unsafe_index_error(error):
+        # a pickle no index holds, or a piece inflating past its cap, below the table of contents: nothing ran
+        if index_holder().refuse(engine, error):
+            return _error(
+                HTTPStatus.SERVICE_UNAVAILABLE,
+                f"index version {engine.version} is damaged and no longer served; try again",
+                {"Retry-After": "1"},
+            )
+        return _error(
+            HTTPStatus.INTERNAL_SERVER_ERROR, f"index version {engine.version} is damaged; it has been logged"
+        )
     logger.exception("unexpected error")
     return _error(HTTPStatus.INTERNAL_SERVER_ERROR, "internal error; it has been logged")
+
+
+def _is_unsafe_index_error(error: Exception) -> bool:
+    """Whether ``error`` is ``talksearch.index_files.UnsafeIndexError``, checked without importing Whoosh (the
+    class exists once an index has been opened)."""
+    unpickling = sys.modules.get("talksearch.index_files.unpickling")
+    return unpickling is not None and isinstance(error, unpickling.UnsafeIndexError)
 
 
 # log_event=False whatever POWERTOOLS_LOGGER_LOG_EVENT says: an event holds the visitor's address, agent and cookies.
@@ -252,6 +276,7 @@ def lambda_handler(event: dict, context) -> dict:
     # No request counter: Lambda's own Invocations metric is free, a custom one costs $0.30 a month.
     if is_warm_up_event(event):
         return warm_up()
+    _answering.set(None)
     return app.resolve(event, context)
 
 

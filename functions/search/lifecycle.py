@@ -12,8 +12,9 @@ Requests already running keep the engine they started with, and a missing, corru
 artifact leaves the current version serving (logged as an error, retried at the next check); an
 index holding a pickle no index holds
 (``talksearch.index_files.unpickling``) is refused, logged, and not tried again until the manifest
-changes. The previous version stays open for requests still using it; older ones are closed and
-deleted from /tmp.
+changes. The same goes for a version a query finds such a pickle (or an over-large compressed piece)
+in, below the table of contents: ``refuse`` goes back to the previous version, if there is one. The
+previous version stays open for requests still using it; older ones are closed and deleted from /tmp.
 """
 
 from __future__ import annotations
@@ -69,6 +70,10 @@ class IndexHolder:
         self._next_check = float("-inf")
         #: held while a check or swap is in flight: at most one at a time, released by whoever ran it
         self._lock = Lock()
+        #: held only while ``_engine``/``_previous`` change (a swap, a refusal), never across S3 or a load
+        self._serving = Lock()
+        #: versions refused at load or by a query: never served again, whatever the manifest says
+        self._refused: set[str] = set()
         self._loads = 0
 
     @property
@@ -135,6 +140,9 @@ class IndexHolder:
         if self._engine is not None and manifest.index_version == self._engine.version:
             self._manifest_etag = etag
             return False
+        if manifest.index_version in self._refused:
+            self._manifest_etag = etag
+            return False
         if manifest.schema_version != SCHEMA_VERSION:
             self.log.error(
                 "index %s has schema version %s, this function reads %s; still serving %s",
@@ -152,8 +160,9 @@ class IndexHolder:
             if not isinstance(error, UnsafeIndexError):
                 self.log.exception("could not load index %s; still serving %s", manifest.index_version, self.version)
                 return False
-            # a hostile index is not downloaded again until the manifest changes
+            # a hostile index is not downloaded again
             self._manifest_etag = etag
+            self._refused.add(manifest.index_version)
             self.log.error("index %s refused: %s; still serving %s", manifest.index_version, error, self.version)
             return False
         self._swap(engine)
@@ -198,8 +207,22 @@ class IndexHolder:
                 else:
                     entry.unlink(missing_ok=True)
 
+    def refuse(self, engine, error: Exception) -> bool:
+        """A query found ``error`` (an ``UnsafeIndexError``) in ``engine``'s files: never serve its version again,
+        and go back to the previous version if there is one (True), else keep serving it (False: there is
+        nothing else; only queries reaching the bad piece fail)."""
+        with self._serving:
+            self._refused.add(engine.version)
+            went_back = engine is self._engine and self._previous is not None
+            if went_back:  # the refused one stays open, as previous, for the requests still using it
+                self._engine, self._previous = self._previous, self._engine
+        serving = self.version
+        self.log.error("index %s refused by a query: %s; serving %s", engine.version, error, serving)
+        return went_back or (serving is not None and serving != engine.version)
+
     def _swap(self, engine) -> None:
-        retired, self._previous, self._engine = self._previous, self._engine, engine
+        with self._serving:
+            retired, self._previous, self._engine = self._previous, self._engine, engine
         if retired is not None:
             retired.close()
             shutil.rmtree(retired.snapshot.index_dir, ignore_errors=True)

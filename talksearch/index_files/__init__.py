@@ -24,26 +24,35 @@ multi-block posting lists, so that a Whoosh change fails a test instead of chang
 Measured on the 21,713-talk corpus; how: docs/architecture.md, "The door to Whoosh".
 
 Index files come from S3: importing this package makes every pickle Whoosh reads go through
-``unpickling`` (a hostile one raises ``UnsafeIndexError``), and ``open_index`` never unpickles the
-schema stored in the table of contents: it gives Whoosh this code's ``talksearch.schema``, the one
-every index of this ``SCHEMA_VERSION`` was written with.
+``unpickling`` (a hostile one raises ``UnsafeIndexError``) and every zlib stream it inflates go through
+``inflating`` (bounded), and ``open_index`` never unpickles the schema stored in the table of contents:
+it gives Whoosh this code's ``talksearch.schema``, the one every index of this ``SCHEMA_VERSION`` was
+written with. It checks the segment names the table of contents lists before any segment file is
+opened: only names Whoosh's codec writes, ``<index name>_<16 letters or digits>``, so that no name
+reaches a file outside the index's folder.
 """
 
 from __future__ import annotations
 
 import os
+import re
 
 from whoosh import index as whoosh_index
 from whoosh.fields import Schema
 from whoosh.filedb.structfile import StructFile
 
-from talksearch.index_files import unpickling
+from talksearch.index_files import inflating, unpickling
 from talksearch.index_files.unpickling import UnsafeIndexError
 from talksearch.schema import build_schema
 
 __all__ = ["UnsafeIndexError", "create_index", "open_index"]
 
 unpickling.install()
+inflating.install()
+
+#: A segment's name as Whoosh's codec writes it (``Segment._random_id``: 16 of ``whoosh.util.IDCHARS``); each of
+#: its files is this name and an extension.
+_SEGMENT_NAME = re.compile(r"[A-Za-z0-9]{1,64}_[0-9a-z]{16}")
 
 
 def create_index(directory: str | os.PathLike, schema: Schema) -> whoosh_index.FileIndex:
@@ -57,10 +66,22 @@ def open_index(directory: str | os.PathLike, *, readonly: bool = False) -> whoos
     Raises ``UnsafeIndexError`` when the table of contents holds a pickle no index holds.
     """
     try:
-        return whoosh_index.open_dir(str(directory), readonly=readonly, schema=build_schema())
+        index = whoosh_index.open_dir(str(directory), readonly=readonly, schema=build_schema())
+        _check_segment_names(index)
     except Exception as error:
         _close_open_files(error)
         raise
+    return index
+
+
+def _check_segment_names(index: whoosh_index.FileIndex) -> None:
+    """Refuse a table of contents naming a segment Whoosh's codec would not name (``../x``, ``/etc/x``): its
+    files are opened by that name, joined to the index's folder."""
+    schema = build_schema()
+    for segment in whoosh_index.TOC.read(index.storage, index.indexname, schema=schema).segments:
+        name = segment.segment_id() if hasattr(segment, "segment_id") else None
+        if not isinstance(name, str) or not _SEGMENT_NAME.fullmatch(name) or not name.startswith(index.indexname + "_"):
+            raise UnsafeIndexError(f"the index's table of contents names a segment {name!r:.100}, which no index has")
 
 
 def _close_open_files(error: BaseException) -> None:
