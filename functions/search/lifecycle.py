@@ -11,10 +11,11 @@ A cold container has nothing to answer from and loads the first version inside t
 Requests already running keep the engine they started with, and a missing, corrupt or unreadable
 artifact leaves the current version serving (logged as an error, retried at the next check); an
 index holding a pickle no index holds
-(``talksearch.index_files.unpickling``) is refused, logged, and not tried again until the manifest
-changes. The same goes for a version a query finds such a pickle (or an over-large compressed piece)
-in, below the table of contents: ``refuse`` goes back to the previous version, if there is one. The
-previous version stays open for requests still using it; older ones are closed and deleted from /tmp.
+(``talksearch.index_files.unpickling``) is refused, logged, and never tried again, even if a
+later manifest names it again. The same goes for a version in which a query finds such a pickle (or
+an over-large compressed piece) below the table of contents: ``refuse`` goes back to the previous
+version, if there is one. The previous version stays open for requests still using it; older ones
+are closed and deleted from /tmp.
 """
 
 from __future__ import annotations
