@@ -282,6 +282,24 @@ def test_a_query_reaching_a_hostile_posting_block_gets_a_json_error_and_the_last
     assert holder.version == good
 
 
+def test_with_no_good_version_to_go_back_to_only_the_queries_reaching_the_bad_block_fail_and_with_a_503(
+    published, tmp_path, lambda_context, monkeypatch
+):
+    # GIVEN a cold function whose first version holds a hostile posting block
+    marker = tmp_path / "payload-ran"
+    write_content(published, [*TALKS, *ZEPPELIN_TALKS])
+    with zeppelin_blocks_written_as(monkeypatch, pickled=pickle.dumps(_RunsShell(f"touch {marker}"), 2)):
+        assert build_and_publish(str(published), LOCATION, full=True).published
+    search_app.set_index_holder(IndexHolder(LOCATION, refresh_seconds=0, work_dir=tmp_path / "served"))
+    hostile = open_store(LOCATION).read_manifest()[0].index_version
+    # WHEN a query reaches the block THEN a 503 with a message, as the site is unavailable for it; nothing ran
+    status, _, body = search(lambda_context, "zeppelin")
+    assert (status, set(body)) == (503, {"message"}) and hostile in body["message"]
+    assert not marker.exists()
+    # AND queries that never read that block are still answered from the only version there is
+    assert search(lambda_context, "kubernetes")[0] == 200
+
+
 def test_a_posting_block_inflating_past_its_cap_is_refused_before_it_is_inflated(
     published, tmp_path, lambda_context, caplog, monkeypatch
 ):

@@ -255,9 +255,8 @@ def unexpected(error: Exception) -> Response:
                 f"index version {engine.version} is damaged and no longer served; try again",
                 {"Retry-After": "1"},
             )
-        return _error(
-            HTTPStatus.INTERNAL_SERVER_ERROR, f"index version {engine.version} is damaged; it has been logged"
-        )
+        # nothing to go back to: the site is unavailable for the queries reaching that piece until a rebuild
+        return _error(HTTPStatus.SERVICE_UNAVAILABLE, f"index version {engine.version} is damaged; it has been logged")
     logger.exception("unexpected error")
     return _error(HTTPStatus.INTERNAL_SERVER_ERROR, "internal error; it has been logged")
 
