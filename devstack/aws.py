@@ -181,8 +181,12 @@ class EmbeddedAws:
 
 def serve_until_stdin_closes() -> None:
     """The child ``EmbeddedAws`` starts: moto's server, its address on stdout, until the parent closes stdin."""
+    import signal
+
     from moto.server import ThreadedMotoServer
 
+    # Ctrl-C in a terminal reaches the whole process group: the stack stops, then closes our stdin
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per S3 call on the console
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
