@@ -23,8 +23,9 @@ from functions.search.snapshot import K1, IndexSnapshot
 from functions.search.words import stem_fr
 
 #: Whole-word BM25F contributions kept per index version (common words: thousands of talks each), and
-#: as many of those words' talks in the canonical order (their impact order).
-CONTRIBUTION_CACHE_SIZE = 64
+#: those words' talks in the canonical order (their impact order), each bounded by the talks held.
+CONTRIBUTION_CACHE_SIZE = 512
+CONTRIBUTION_CACHE_TALKS = 600_000
 #: Proximity: in queries of 2 to PROXIMITY_MAX_WORDS plain words, the PROXIMITY_POOL best talks
 #: gain up to PROXIMITY_BONUS (times the share of consecutive word pairs found in order at most
 #: PROXIMITY_SLOP positions apart; removed stop words keep their positions).
@@ -44,8 +45,12 @@ class Scorer:
 
     def __init__(self, snapshot: IndexSnapshot) -> None:
         self.snapshot = snapshot
-        self._contributions: LRU[tuple, tuple[TermGroup, dict[int, float]]] = LRU(CONTRIBUTION_CACHE_SIZE)
-        self._impact_orders: LRU[tuple, tuple[TermGroup, tuple[int, ...]]] = LRU(CONTRIBUTION_CACHE_SIZE)
+        self._contributions: LRU[tuple, tuple[TermGroup, dict[int, float]]] = LRU(
+            CONTRIBUTION_CACHE_SIZE, cost=_talks_held, budget=CONTRIBUTION_CACHE_TALKS
+        )
+        self._impact_orders: LRU[tuple, tuple[TermGroup, tuple[int, ...]]] = LRU(
+            CONTRIBUTION_CACHE_SIZE, cost=_talks_held, budget=CONTRIBUTION_CACHE_TALKS
+        )
 
     def top(
         self,
@@ -250,6 +255,10 @@ class Scorer:
         for d, found in close.items():
             if found:
                 scores[d] *= 1.0 + PROXIMITY_BONUS * found / len(pairs)
+
+
+def _talks_held(entry: tuple[TermGroup, Collection[int]]) -> int:
+    return 1 + len(entry[1])
 
 
 def _group_key(group: TermGroup) -> tuple:

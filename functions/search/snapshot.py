@@ -28,9 +28,17 @@ from talksearch.schema import FACETS, STOP_WORDS, VALUE_SEPARATOR
 #: BM25 free parameters (the usual ones).
 K1 = 1.2
 B = 0.75
-#: Decoded posting lists kept in memory per index version (the most recently used ones).
+#: Decoded posting lists kept in memory per index version (the most recently used ones), bounded by
+#: the postings they hold (about 80 bytes each: 800,000 ≈ 65 MB), so that many rare terms stay cached
+#: next to a few common ones (1,024 lists thrashed over a 700-query mix: re-reading them was the
+#: largest cost of warm queries).
+TERM_CACHE_ENTRIES = 16384
+TERM_CACHE_POSTINGS = 800_000
+#: Prefix expansions and vocabulary slices kept per index version.
 TERM_CACHE_SIZE = 1024
-PHRASE_CACHE_SIZE = 128
+#: Phrase matches (tuples of talks) kept per index version, bounded by the talks they hold.
+PHRASE_CACHE_SIZE = 4096
+PHRASE_CACHE_TALKS = 500_000
 #: Typo candidates sharing a head this long are checked against the vocabulary slice starting so,
 #: read at most VOCABULARY_SLICE_MAX terms far.
 VOCABULARY_SLICE_MIN = 3
@@ -65,9 +73,11 @@ class IndexSnapshot:
         self.deleted = self.files.deleted
         self.version = version
         self.built_at = built_at
-        self._terms: LRU[tuple[str, str], TermData | None] = LRU(TERM_CACHE_SIZE)
+        self._terms: LRU[tuple[str, str], TermData | None] = LRU(
+            TERM_CACHE_ENTRIES, cost=_postings_held, budget=TERM_CACHE_POSTINGS
+        )
         self._prefixes: LRU[tuple, tuple[str, ...]] = LRU(TERM_CACHE_SIZE)
-        self._phrases: LRU[tuple, tuple[int, ...]] = LRU(PHRASE_CACHE_SIZE)
+        self._phrases: LRU[tuple, tuple[int, ...]] = LRU(PHRASE_CACHE_SIZE, cost=len, budget=PHRASE_CACHE_TALKS)
         self._slices: LRU[tuple[str, str], dict[str, None] | None] = LRU(TERM_CACHE_SIZE)
         self._norms: LRU[str, tuple[bytes, tuple[float, ...]]] = LRU(64)
         self._stop_words: LRU[str, dict[int, float]] = LRU(64)
@@ -265,6 +275,10 @@ class IndexSnapshot:
 
     def doc_for_id(self, talk_id: str) -> int | None:
         return self.files.doc_for_id(talk_id)
+
+
+def _postings_held(data: TermData | None) -> int:
+    return 1 if data is None else 1 + len(data.frequencies)
 
 
 def _in_order(positions: list[list[int]], slop: int) -> bool:
