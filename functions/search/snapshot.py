@@ -39,6 +39,9 @@ TERM_CACHE_SIZE = 1024
 #: Phrase matches (tuples of talks) kept per index version, bounded by the talks they hold.
 PHRASE_CACHE_SIZE = 4096
 PHRASE_CACHE_TALKS = 500_000
+#: Stored talks (title, speakers, summary…) kept per index version: the talks that head common queries
+#: come back page after page, and reading one is a block decompression and an unpickling.
+STORED_CACHE_SIZE = 2048
 #: Typo candidates sharing a head this long are checked against the vocabulary slice starting so,
 #: read at most VOCABULARY_SLICE_MAX terms far.
 VOCABULARY_SLICE_MIN = 3
@@ -81,6 +84,7 @@ class IndexSnapshot:
         self._slices: LRU[tuple[str, str], dict[str, None] | None] = LRU(TERM_CACHE_SIZE)
         self._norms: LRU[str, tuple[bytes, tuple[float, ...]]] = LRU(64)
         self._stop_words: LRU[str, dict[int, float]] = LRU(64)
+        self._stored: LRU[int, dict] = LRU(STORED_CACHE_SIZE)
 
     def close(self) -> None:
         self.files.close()
@@ -271,7 +275,8 @@ class IndexSnapshot:
 
     # --- stored talks ----------------------------------------------------------------------------
     def stored(self, doc: int) -> dict:
-        return self.files.stored(doc)
+        """One talk's stored fields (shared between requests: read, never change)."""
+        return self._stored.get_or_compute(doc, self.files.stored)
 
     def doc_for_id(self, talk_id: str) -> int | None:
         return self.files.doc_for_id(talk_id)
