@@ -250,7 +250,8 @@ class IndexSnapshot:
         ``slop`` is how far apart consecutive words may be (1: adjacent; more where stop words were
         removed). Positions are decoded only for the candidate talks. ``cache``: only when ``within``
         follows from the words themselves (every talk having them all), the fields and words being
-        the cache key.
+        the cache key. Candidates without a word whose posting list is cached are dropped first: the
+        blocks holding their numbers are then not decoded (a common word's positions cost a block each).
         """
         fields_and_words = [(f, tuple(w), slop) for f, w, slop in fields_and_words]
         key = tuple(fields_and_words)
@@ -261,6 +262,14 @@ class IndexSnapshot:
         matched: set[int] = set()
         for fieldname, words, slop in fields_and_words:
             candidates = set(within) - matched
+            for word in words:  # talks without a word in this field have no positions to decode
+                known = self._terms.get((fieldname, word))
+                if known is not None and candidates:
+                    frequencies = known.frequencies
+                    if len(candidates) <= len(frequencies):
+                        candidates = {d for d in candidates if d in frequencies}
+                    else:
+                        candidates = candidates.intersection(frequencies)
             per_word: dict[str, dict[int, list[int]]] = {}
             # rarest word first: the common ones are then decoded only for the few talks left
             for word in sorted(set(words), key=lambda w: self.doc_frequency(fieldname, w)):
