@@ -20,6 +20,7 @@ from itertools import chain, groupby
 from operator import countOf, itemgetter
 from threading import Lock
 
+from functions.search.lru import LRU
 from functions.search.snapshot import IndexSnapshot
 from talksearch.contracts import FACET_NAMES
 from talksearch.schema import FACETS, fold
@@ -32,7 +33,11 @@ _MULTI_VALUED = {"speaker"}
 TOP_DOWN_MIN_TALKS = 2000
 TOP_DOWN_MIN_VALUES = 4 * FACET_LIMIT
 #: ... and given up, for the Counter, once the talks of the values counted pass this share of the match.
-TOP_DOWN_BUDGET = 0.5
+TOP_DOWN_BUDGET = 2.0
+
+#: Counts of unfiltered matches of this many talks or more kept per index version, by the match's set
+#: object (a word's match is cached, ``matching.WORD_CACHE_SIZE``: the same object comes back).
+COUNTED_CACHE_SIZE = 256
 
 #: (value -> its talks, the same pairs by number of talks descending)
 _ValueTalks = tuple[dict[object, tuple[int, ...]], tuple[tuple[object, tuple[int, ...]], ...]]
@@ -50,6 +55,7 @@ class FacetIndex:
         self._non_empty: dict[str, bool] = {}
         self._every_talk_counts: dict[str, Counter] = {}
         self._by_value: dict[str, _ValueTalks | None] = {}
+        self._counted: LRU[int, tuple[frozenset[int], dict[str, list[dict]]]] = LRU(COUNTED_CACHE_SIZE)
         self._lock = Lock()
 
     def warm(self) -> None:
@@ -107,6 +113,13 @@ class FacetIndex:
                 with self._lock:
                     self._browse_counts = cached
             return self._snapshot.live_docs, cached
+        if not filters and isinstance(matching, frozenset) and len(matching) >= TOP_DOWN_MIN_TALKS:
+            # counts depend on the talks alone; the set held in the entry keeps its id from being reused
+            found = self._counted.get(id(matching))
+            if found is None or found[0] is not matching:
+                found = (matching, self._count_all(matching, {}))
+                self._counted.put(id(matching), found)
+            return matching, found[1]
         base: Collection[int] = self._snapshot.live_docs if matching is None else matching
         allowed = {facet: self.talks_with(facet, values) for facet, values in filters.items()}
         result = _intersect(base, allowed.values())
