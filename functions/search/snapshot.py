@@ -39,6 +39,8 @@ TERM_CACHE_SIZE = 1024
 #: Phrase matches (tuples of talks) kept per index version, bounded by the talks they hold.
 PHRASE_CACHE_SIZE = 4096
 PHRASE_CACHE_TALKS = 500_000
+#: Positions of a term in one talk kept per index version (proximity and phrase checks).
+POSITIONS_CACHE_SIZE = 65536
 #: Stored talks (title, speakers, summary…) kept per index version: the talks that head common queries
 #: come back page after page, and reading one is a block decompression and an unpickling.
 STORED_CACHE_SIZE = 2048
@@ -85,6 +87,7 @@ class IndexSnapshot:
         self._norms: LRU[str, tuple[bytes, tuple[float, ...]]] = LRU(64)
         self._stop_words: LRU[str, dict[int, float]] = LRU(64)
         self._stored: LRU[int, dict] = LRU(STORED_CACHE_SIZE)
+        self._positions: LRU[tuple[str, str, int], tuple[int, ...]] = LRU(POSITIONS_CACHE_SIZE)
 
     def close(self) -> None:
         self.files.close()
@@ -275,12 +278,34 @@ class IndexSnapshot:
             for word in sorted(set(words), key=lambda w: self.doc_frequency(fieldname, w)):
                 if not candidates:
                     break
-                per_word[word] = found = self.files.positions(fieldname, word, candidates)
+                per_word[word] = found = self.positions(fieldname, word, candidates)
                 candidates &= found.keys()
             matched.update(d for d in candidates if _in_order([per_word[w][d] for w in words], slop))
         if cache:
             self._phrases.put(key, tuple(matched))  # a tuple of ints is invisible to the cyclic GC
         return matched
+
+    def positions(self, fieldname: str, term: str, docs: set[int]) -> dict[int, tuple[int, ...]]:
+        """A term's positions in each of ``docs`` that has it, per talk cached per version: the talks that
+        head common queries come back in query after query's proximity check, and decoding one talk's
+        positions of a common word decodes (unpickles) its whole posting block."""
+        found: dict[int, tuple[int, ...]] = {}
+        missing = []
+        get = self._positions.get
+        for doc in docs:
+            known = get((fieldname, term, doc))
+            if known is None:
+                missing.append(doc)
+            elif known:
+                found[doc] = known
+        if missing:
+            read = self.files.positions(fieldname, term, missing)
+            for doc in missing:
+                positions = tuple(read.get(doc, ()))  # () also says "not in this talk"
+                self._positions.put((fieldname, term, doc), positions)
+                if positions:
+                    found[doc] = positions
+        return found
 
     # --- stored talks ----------------------------------------------------------------------------
     def stored(self, doc: int) -> dict:
