@@ -16,7 +16,7 @@ import heapq
 import re
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from itertools import chain, groupby
+from itertools import accumulate, chain, groupby
 from operator import countOf, itemgetter
 from threading import Lock
 
@@ -39,8 +39,10 @@ TOP_DOWN_BUDGET = 2.0
 #: object (a word's match is cached, ``matching.WORD_CACHE_SIZE``: the same object comes back).
 COUNTED_CACHE_SIZE = 256
 
-#: (value -> its talks, the same pairs by number of talks descending)
-_ValueTalks = tuple[dict[object, tuple[int, ...]], tuple[tuple[object, tuple[int, ...]], ...]]
+#: (value -> its talks, the same pairs by number of talks descending, those numbers, their running sums)
+_ValueTalks = tuple[
+    dict[object, tuple[int, ...]], tuple[tuple[object, tuple[int, ...]], ...], tuple[int, ...], tuple[int, ...]
+]
 
 
 class FacetIndex:
@@ -168,7 +170,7 @@ class FacetIndex:
         values tied at its last count are the Counter's (ties are then ordered by ``top_values``).
         """
         found = self._values_by_size(facet)
-        if found is None:
+        if found is None or self._too_flat(found[2], found[3], len(docs)):
             return None
         counts = self._largest_counts(found[1], docs)
         if counts is not None:
@@ -176,6 +178,15 @@ class FacetIndex:
                 if value not in counts and (count := len(docs.intersection(found[0].get(value, ())))):
                     counts[value] = count
         return counts
+
+    def _too_flat(self, sizes: tuple[int, ...], cumulative: tuple[int, ...], matched: int) -> bool:
+        """Whether counting from the largest values down would likely pass its budget: the values with at
+        least the FACET_LIMIT-th largest value's share of the match (the top's last count if every value
+        were spread evenly) hold more talks than the budget allows (flat values: every speaker gives 2
+        talks). Only the way of counting is chosen here, never the counts."""
+        expected_cut = sizes[FACET_LIMIT - 1] * matched / max(1, self._snapshot.doc_count)
+        reaching = bisect.bisect_right(sizes, -expected_cut, key=int.__neg__)  # sizes descending
+        return reaching > 0 and cumulative[reaching - 1] > matched * TOP_DOWN_BUDGET
 
     @staticmethod
     def _largest_counts(by_size: Sequence[tuple[object, tuple[int, ...]]], docs: set[int] | frozenset[int]):
@@ -222,7 +233,9 @@ class FacetIndex:
             built = None
         else:  # tuples of ints and strs: untracked by the cyclic GC
             by_value = {value: tuple(docs) for value, docs in talks.items()}
-            built = by_value, tuple(sorted(by_value.items(), key=lambda item: -len(item[1])))
+            by_size = tuple(sorted(by_value.items(), key=lambda item: -len(item[1])))
+            sizes = tuple(len(docs) for _, docs in by_size)
+            built = by_value, by_size, sizes, tuple(accumulate(sizes))
         self._by_value[facet] = built
         return built
 

@@ -19,14 +19,16 @@ V = TypeVar("V")
 class LRU(Generic[K, V]):
     """At most ``size`` entries; a hit makes an entry the most recent, the least recent goes first.
 
-    With ``cost`` (an entry's weight, e.g. the talks of a posting list), also at most ``budget`` in all:
-    a cache of posting lists is then bounded by what it holds, not by how many lists (a common word's
-    list is 10,000 times a rare word's), and holds many rare ones where a count would hold few.
+    With ``cost`` (an entry's weight, e.g. the talks of a posting list), also at most ``budget`` in all,
+    except that the ``keep`` most recent entries always stay: a cache of posting lists then holds many
+    rare ones where a count would hold few (a common word's list is 10,000 times a rare word's), and
+    never fewer than ``keep`` lists on a corpus whose lists are all long.
     """
 
-    def __init__(self, size: int, *, cost: Callable[[V], int] | None = None, budget: int = 0) -> None:
+    def __init__(self, size: int, *, cost: Callable[[V], int] | None = None, budget: int = 0, keep: int = 1) -> None:
         self.size = size
         self.budget = budget
+        self.keep = max(1, keep)
         self._cost = cost
         self._costs: dict[K, int] = {}
         self._spent = 0
@@ -51,7 +53,7 @@ class LRU(Generic[K, V]):
                 cost = self._cost(value)
                 self._spent += cost - self._costs.get(key, 0)
                 self._costs[key] = cost
-            while len(self._entries) > self.size or (self._spent > self.budget and len(self._entries) > 1):
+            while len(self._entries) > self.size or (self._spent > self.budget and len(self._entries) > self.keep):
                 evicted, _ = self._entries.popitem(last=False)
                 self._spent -= self._costs.pop(evicted, 0)
 

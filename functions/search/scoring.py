@@ -26,6 +26,7 @@ from functions.search.words import stem_fr
 #: those words' talks in the canonical order (their impact order), each bounded by the talks held.
 CONTRIBUTION_CACHE_SIZE = 512
 CONTRIBUTION_CACHE_TALKS = 600_000
+CONTRIBUTION_CACHE_KEEP = 64
 #: Proximity: in queries of 2 to PROXIMITY_MAX_WORDS plain words, the PROXIMITY_POOL best talks
 #: gain up to PROXIMITY_BONUS (times the share of consecutive word pairs found in order at most
 #: PROXIMITY_SLOP positions apart; removed stop words keep their positions).
@@ -46,10 +47,10 @@ class Scorer:
     def __init__(self, snapshot: IndexSnapshot) -> None:
         self.snapshot = snapshot
         self._contributions: LRU[tuple, tuple[TermGroup, dict[int, float]]] = LRU(
-            CONTRIBUTION_CACHE_SIZE, cost=_talks_held, budget=CONTRIBUTION_CACHE_TALKS
+            CONTRIBUTION_CACHE_SIZE, cost=_talks_held, budget=CONTRIBUTION_CACHE_TALKS, keep=CONTRIBUTION_CACHE_KEEP
         )
         self._impact_orders: LRU[tuple, tuple[TermGroup, tuple[int, ...]]] = LRU(
-            CONTRIBUTION_CACHE_SIZE, cost=_talks_held, budget=CONTRIBUTION_CACHE_TALKS
+            CONTRIBUTION_CACHE_SIZE, cost=_talks_held, budget=CONTRIBUTION_CACHE_TALKS, keep=CONTRIBUTION_CACHE_KEEP
         )
 
     def top(
@@ -102,13 +103,18 @@ class Scorer:
         the canonical order (contribution descending, then talk number) hold the answer of every query
         on that word: its first ``count`` talks within ``docs``. A common word or a two-letter prefix
         (half the corpus) then costs ``count`` set lookups instead of scoring and selecting among all.
+        The order is sorted at the word's second query (its contributions cached by the first): a word
+        met once is not worth a sort of all its talks.
         """
         if group.within is not None:
             return None
-        contributions = self._word_contributions(group, len(docs))
-        if contributions is None or count * len(contributions) > len(docs) * len(docs):
-            return None  # few of its talks wanted (a filter): the walk would pass over many to find them
         key = _group_key(group)
+        cached = self._contributions.get(key)  # the word's second query: its first scored every talk
+        if cached is None:
+            return None
+        contributions = cached[1]
+        if count * len(contributions) > len(docs) * len(docs):
+            return None  # few of its talks wanted (a filter): the walk would pass over many to find them
         found = self._impact_orders.get(key)
         if found is None:
             order = sorted(contributions)  # talk number ascending, then (a stable sort) contribution descending

@@ -31,14 +31,16 @@ B = 0.75
 #: Decoded posting lists kept in memory per index version (the most recently used ones), bounded by
 #: the postings they hold (about 80 bytes each: 800,000 ≈ 65 MB), so that many rare terms stay cached
 #: next to a few common ones (1,024 lists thrashed over a 700-query mix: re-reading them was the
-#: largest cost of warm queries).
+#: largest cost of warm queries); never fewer than TERM_CACHE_KEEP lists (the count the cache had before).
 TERM_CACHE_ENTRIES = 16384
 TERM_CACHE_POSTINGS = 800_000
+TERM_CACHE_KEEP = 1024
 #: Prefix expansions and vocabulary slices kept per index version.
 TERM_CACHE_SIZE = 1024
 #: Phrase matches (tuples of talks) kept per index version, bounded by the talks they hold.
 PHRASE_CACHE_SIZE = 4096
 PHRASE_CACHE_TALKS = 500_000
+PHRASE_CACHE_KEEP = 128
 #: Positions of a term in one talk kept per index version (proximity and phrase checks).
 POSITIONS_CACHE_SIZE = 65536
 #: Stored talks (title, speakers, summary…) kept per index version: the talks that head common queries
@@ -79,10 +81,12 @@ class IndexSnapshot:
         self.version = version
         self.built_at = built_at
         self._terms: LRU[tuple[str, str], TermData | None] = LRU(
-            TERM_CACHE_ENTRIES, cost=_postings_held, budget=TERM_CACHE_POSTINGS
+            TERM_CACHE_ENTRIES, cost=_postings_held, budget=TERM_CACHE_POSTINGS, keep=TERM_CACHE_KEEP
         )
         self._prefixes: LRU[tuple, tuple[str, ...]] = LRU(TERM_CACHE_SIZE)
-        self._phrases: LRU[tuple, tuple[int, ...]] = LRU(PHRASE_CACHE_SIZE, cost=len, budget=PHRASE_CACHE_TALKS)
+        self._phrases: LRU[tuple, tuple[int, ...]] = LRU(
+            PHRASE_CACHE_SIZE, cost=len, budget=PHRASE_CACHE_TALKS, keep=PHRASE_CACHE_KEEP
+        )
         self._slices: LRU[tuple[str, str], dict[str, None] | None] = LRU(TERM_CACHE_SIZE)
         self._norms: LRU[str, tuple[bytes, tuple[float, ...]]] = LRU(64)
         self._stop_words: LRU[str, dict[int, float]] = LRU(64)
