@@ -413,3 +413,18 @@ def test_caches_keep_the_most_recently_used_entries():
     # "a", read again before "c" came, stayed; "b", the least recently used, went and was computed again
     assert computed == ["a", "b", "c", "b"]
     assert len(cache) == 2 and cache.get("a") == "A" and cache.get("c") is None
+
+
+def test_a_cache_with_a_budget_holds_many_small_entries_or_few_large_ones():
+    from functions.search.lru import LRU
+
+    cache = LRU(100, cost=len, budget=10)
+    for key in "abcdefghij":  # ten entries of one talk each: all stay
+        cache.put(key, [1])
+    assert len(cache) == 10
+    cache.put("big", list(range(6)))  # six talks: the six least recently used go
+    assert len(cache) == 5 and cache.get("f") is None and cache.get("g") == [1]
+    cache.put("g", list(range(4)))  # replaced (1 → 4): three more go, not four
+    assert len(cache) == 2 and cache.get("j") is None and cache.get("big") is not None
+    cache.put("huge", list(range(50)))  # over budget alone: kept, as the most recent, and alone
+    assert len(cache) == 1 and cache.get("huge") is not None

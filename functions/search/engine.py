@@ -27,7 +27,8 @@ from time import perf_counter
 
 from functions.search.expansion import Expander
 from functions.search.facets import FacetIndex
-from functions.search.highlight import Highlighter
+from functions.search.highlight import Highlighter, Prepared, prepare
+from functions.search.lru import LRU
 from functions.search.matching import ClauseMatcher, Coordination, Match, match_all, match_any, match_some
 from functions.search.params import InvalidParameter, SearchParams
 from functions.search.query import ParsedQuery, parse_query
@@ -53,6 +54,9 @@ FILL_BELOW = 10
 FILL_MOST = 2000
 RELATED_TALKS = 5
 RELATED_TERMS = 12
+#: Summaries prepared for snippets (``highlight.prepare``) kept per index version, by their characters.
+PREPARED_CACHE_SIZE = 2048
+PREPARED_CACHE_CHARS = 4_000_000
 
 
 class SearchEngine:
@@ -78,6 +82,9 @@ class SearchEngine:
         self.scorer = Scorer(self.snapshot)
         self.facets = FacetIndex(self.snapshot)
         self.suggester = Suggester(self.matcher, self.scorer, self.facets)
+        self._prepared: LRU[int, Prepared] = LRU(
+            PREPARED_CACHE_SIZE, cost=lambda p: 2 * len(p.text), budget=PREPARED_CACHE_CHARS
+        )
         if warm:
             self.warm()
         self.time_budget = (time_budget_ms if time_budget_ms is not None else _budget_from_env()) / 1000.0
@@ -201,9 +208,13 @@ class SearchEngine:
     def _hit(self, doc: int, scores: Scores | None, highlighter: Highlighter) -> dict:
         stored = self.snapshot.stored(doc)
         summary = stored.get("summary") or ""
+        if summary:
+            prepared = self._prepared.get(doc)
+            if prepared is None:
+                self._prepared.put(doc, prepared := prepare(summary))
         return {
             **_talk_fields(stored),
-            "snippet": highlighter.snippet(summary) if summary else "",
+            "snippet": highlighter.snippet(prepared) if summary else "",
             "score": round(scores[doc], 4) if scores is not None and doc in scores else None,
         }
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Iterable
+from typing import NamedTuple
 
 from functions.search.words import stem_en, stem_fr
 from talksearch.schema import fold
@@ -20,6 +21,21 @@ SNIPPET_CHARS = 240
 SCAN_CHARS = 4000
 _WORD = re.compile(r"\w+")
 _STEM_PREFIX = 3
+
+
+class Prepared(NamedTuple):
+    """A summary as snippets read it: whitespace collapsed, its first SCAN_CHARS characters, and folded
+    (None where folding changes the length, so offsets would not carry over). The same for every query:
+    the engine keeps it per talk."""
+
+    text: str
+    folded: str | None
+
+
+def prepare(summary: str) -> Prepared:
+    text = " ".join(summary[: SCAN_CHARS * 2].split())[:SCAN_CHARS]
+    folded = fold(text)
+    return Prepared(text, folded if len(folded) == len(text) else None)
 
 
 class Highlighter:
@@ -40,18 +56,18 @@ class Highlighter:
             return False
         return stem_fr(folded) in self.stems_fr or stem_en(folded) in self.stems_en
 
-    def spans(self, text: str) -> list[tuple[int, int]]:
+    def spans(self, prepared: Prepared) -> list[tuple[int, int]]:
         if self._candidates is None:
             return []
-        folded = fold(text)
-        if len(folded) == len(text):  # folding maps one character to one: offsets carry over
-            return [m.span() for m in self._candidates.finditer(folded) if self._matches(m.group())]
-        return [m.span() for m in _WORD.finditer(text) if self._matches(fold(m.group()))]
+        if prepared.folded is not None:  # folding maps one character to one: offsets carry over
+            return [m.span() for m in self._candidates.finditer(prepared.folded) if self._matches(m.group())]
+        return [m.span() for m in _WORD.finditer(prepared.text) if self._matches(fold(m.group()))]
 
-    def snippet(self, text: str, length: int = SNIPPET_CHARS) -> str:
-        """The ``length``-character window of ``text`` holding the most matches, escaped, matches marked."""
-        text = " ".join(text[: SCAN_CHARS * 2].split())[:SCAN_CHARS]
-        spans = self.spans(text)
+    def snippet(self, summary: str | Prepared, length: int = SNIPPET_CHARS) -> str:
+        """The ``length``-character window of the summary holding the most matches, escaped, matches marked."""
+        prepared = summary if isinstance(summary, Prepared) else prepare(summary)
+        text = prepared.text
+        spans = self.spans(prepared)
         start, end = _best_window(text, spans, length)
         shown = [(s, e) for s, e in spans if s >= start and e <= end]
         parts = ["…"] if start > 0 else []

@@ -17,10 +17,21 @@ V = TypeVar("V")
 
 
 class LRU(Generic[K, V]):
-    """At most ``size`` entries; a hit makes an entry the most recent, the least recent goes first."""
+    """At most ``size`` entries; a hit makes an entry the most recent, the least recent goes first.
 
-    def __init__(self, size: int) -> None:
+    With ``cost`` (an entry's weight, e.g. the talks of a posting list), also at most ``budget`` in all,
+    except that the ``keep`` most recent entries always stay: a cache of posting lists then holds many
+    rare ones where a count would hold few (a common word's list is 10,000 times a rare word's), and
+    never fewer than ``keep`` lists on a corpus whose lists are all long.
+    """
+
+    def __init__(self, size: int, *, cost: Callable[[V], int] | None = None, budget: int = 0, keep: int = 1) -> None:
         self.size = size
+        self.budget = budget
+        self.keep = max(1, keep)
+        self._cost = cost
+        self._costs: dict[K, int] = {}
+        self._spent = 0
         self._entries: OrderedDict[K, V] = OrderedDict()
         self._lock = Lock()
 
@@ -38,8 +49,13 @@ class LRU(Generic[K, V]):
         with self._lock:
             self._entries[key] = value
             self._entries.move_to_end(key)
-            while len(self._entries) > self.size:
-                self._entries.popitem(last=False)
+            if self._cost is not None:
+                cost = self._cost(value)
+                self._spent += cost - self._costs.get(key, 0)
+                self._costs[key] = cost
+            while len(self._entries) > self.size or (self._spent > self.budget and len(self._entries) > self.keep):
+                evicted, _ = self._entries.popitem(last=False)
+                self._spent -= self._costs.pop(evicted, 0)
 
     def get_or_compute(self, key: K, compute: Callable[[K], V]) -> V:
         """The cached value of ``key``, or ``compute(key)``, kept for next time. It is computed outside the

@@ -39,6 +39,11 @@ TITLE_TERM_BONUS = 1.5
 TYPED_TERM_SLOP = 3
 #: Matches of expanded clauses kept per index version (the same entries come back query after query).
 EXPANDED_CACHE_SIZE = 256
+#: Matches of words kept per index version, bounded by their talks: a common word's talks are one union
+#: of its field terms' talks (a few ms for a two-letter prefix), and the same set object coming back
+#: lets the facet counts of that set be kept too (``facets.FacetIndex``).
+WORD_CACHE_SIZE = 1024
+WORD_CACHE_TALKS = 300_000
 
 Weighted = tuple[TermData, float]
 
@@ -92,6 +97,7 @@ class ClauseMatcher:
         self.snapshot = snapshot
         self.expander = expander
         self._expanded: LRU[tuple, Match] = LRU(EXPANDED_CACHE_SIZE)
+        self._words: LRU[tuple, Match] = LRU(WORD_CACHE_SIZE, cost=lambda m: 1 + len(m.docs), budget=WORD_CACHE_TALKS)
 
     def idf(self, doc_frequency: int) -> float:
         total = self.snapshot.doc_count
@@ -105,6 +111,9 @@ class ClauseMatcher:
 
     def match_word(self, terms: Iterable[Term]) -> Match:
         """Talks containing any of the terms, which all stand for one word: one group, one idf."""
+        return self._words.get_or_compute(tuple(terms), self._match_word)
+
+    def _match_word(self, terms: tuple[Term, ...]) -> Match:
         weighted = tuple((data, weight) for f, t, weight in terms if (data := self.snapshot.term(f, t)) is not None)
         docs = frozenset().union(*(data.frequencies for data, _ in weighted))
         return Match(docs, [TermGroup(self.idf(len(docs)), weighted)] if weighted else [])

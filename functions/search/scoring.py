@@ -14,7 +14,7 @@ from __future__ import annotations
 import heapq
 import math
 from collections.abc import Collection, Sequence
-from itertools import pairwise
+from itertools import islice, pairwise
 from operator import countOf
 
 from functions.search.lru import LRU
@@ -22,8 +22,11 @@ from functions.search.matching import Coordination, Match, TermGroup
 from functions.search.snapshot import K1, IndexSnapshot
 from functions.search.words import stem_fr
 
-#: Whole-word BM25F contributions kept per index version (common words: thousands of talks each).
-CONTRIBUTION_CACHE_SIZE = 64
+#: Whole-word BM25F contributions kept per index version (common words: thousands of talks each), and
+#: those words' talks in the canonical order (their impact order), each bounded by the talks held.
+CONTRIBUTION_CACHE_SIZE = 512
+CONTRIBUTION_CACHE_TALKS = 600_000
+CONTRIBUTION_CACHE_KEEP = 64
 #: Proximity: in queries of 2 to PROXIMITY_MAX_WORDS plain words, the PROXIMITY_POOL best talks
 #: gain up to PROXIMITY_BONUS (times the share of consecutive word pairs found in order at most
 #: PROXIMITY_SLOP positions apart; removed stop words keep their positions).
@@ -43,7 +46,12 @@ class Scorer:
 
     def __init__(self, snapshot: IndexSnapshot) -> None:
         self.snapshot = snapshot
-        self._contributions: LRU[tuple, tuple[TermGroup, dict[int, float]]] = LRU(CONTRIBUTION_CACHE_SIZE)
+        self._contributions: LRU[tuple, tuple[TermGroup, dict[int, float]]] = LRU(
+            CONTRIBUTION_CACHE_SIZE, cost=_talks_held, budget=CONTRIBUTION_CACHE_TALKS, keep=CONTRIBUTION_CACHE_KEEP
+        )
+        self._impact_orders: LRU[tuple, tuple[TermGroup, tuple[int, ...]]] = LRU(
+            CONTRIBUTION_CACHE_SIZE, cost=_talks_held, budget=CONTRIBUTION_CACHE_TALKS, keep=CONTRIBUTION_CACHE_KEEP
+        )
 
     def top(
         self,
@@ -63,6 +71,10 @@ class Scorer:
         if count <= 0 or not docs:
             return [], {}
         docs = docs if isinstance(docs, (set, frozenset)) else set(docs)
+        if coordination is None and len(groups) == 1 and not _proximity_applies(words):
+            found = self.top_by_impact(docs, groups[0], count)
+            if found is not None:
+                return found
         first = coordination.complete if coordination is not None else ()
         if coordination is not None:
             scores = self.coordinated_scores(docs, groups, coordination, count, words)
@@ -80,6 +92,39 @@ class Scorer:
         else:
             head.sort(key=lambda doc: (-scores[doc], doc))
         return (head + ranked[PROXIMITY_POOL:])[:count], scores
+
+    def top_by_impact(
+        self, docs: set[int] | frozenset[int], group: TermGroup, count: int
+    ) -> tuple[list[int], Scores] | None:
+        """The ``count`` best of ``docs`` scored by one word, read off that word's impact order (None: not
+        cheaper than scoring ``docs``).
+
+        A talk's score is then its contribution alone, so the word's talks sorted once per version in
+        the canonical order (contribution descending, then talk number) hold the answer of every query
+        on that word: its first ``count`` talks within ``docs``. A common word or a two-letter prefix
+        (half the corpus) then costs ``count`` set lookups instead of scoring and selecting among all.
+        The order is sorted at the word's second query (its contributions cached by the first): a word
+        met once is not worth a sort of all its talks.
+        """
+        if group.within is not None:
+            return None
+        key = _group_key(group)
+        cached = self._contributions.get(key)  # the word's second query: its first scored every talk
+        if cached is None:
+            return None
+        contributions = cached[1]
+        if count * len(contributions) > len(docs) * len(docs):
+            return None  # few of its talks wanted (a filter): the walk would pass over many to find them
+        found = self._impact_orders.get(key)
+        if found is None:
+            order = sorted(contributions)  # talk number ascending, then (a stable sort) contribution descending
+            order.sort(key=contributions.__getitem__, reverse=True)
+            found = (group, tuple(order))
+            self._impact_orders.put(key, found)
+        best = list(islice(filter(docs.__contains__, found[1]), count))
+        if len(best) < min(count, len(docs)):
+            return None  # talks without the word (score 0) would fill the page: rank them all
+        return best, {d: contributions[d] for d in best}
 
     def coordinated_scores(
         self,
@@ -187,8 +232,7 @@ class Scorer:
 
     def _word_contributions(self, group: TermGroup, wanted: int) -> dict[int, float] | None:
         """One word's BM25F contribution to each of its talks, when worth computing for all of them."""
-        # the talks a group counts in are not in the key: its contribution to each talk is the same
-        key = (group.idf, *((id(data), weight) for data, weight in group.terms))
+        key = _group_key(group)
         found = self._contributions.get(key)
         if found is not None:
             return found[1]
@@ -217,6 +261,15 @@ class Scorer:
         for d, found in close.items():
             if found:
                 scores[d] *= 1.0 + PROXIMITY_BONUS * found / len(pairs)
+
+
+def _talks_held(entry: tuple[TermGroup, Collection[int]]) -> int:
+    return 1 + len(entry[1])
+
+
+def _group_key(group: TermGroup) -> tuple:
+    """What a group's contributions depend on (not the talks it counts in: its contribution to each is the same)."""
+    return (group.idf, *((id(data), weight) for data, weight in group.terms))
 
 
 def _proximity_applies(words: Sequence[str]) -> bool:

@@ -28,9 +28,24 @@ from talksearch.schema import FACETS, STOP_WORDS, VALUE_SEPARATOR
 #: BM25 free parameters (the usual ones).
 K1 = 1.2
 B = 0.75
-#: Decoded posting lists kept in memory per index version (the most recently used ones).
+#: Decoded posting lists kept in memory per index version (the most recently used ones), bounded by
+#: the postings they hold (about 80 bytes each: 800,000 ≈ 65 MB), so that many rare terms stay cached
+#: next to a few common ones (1,024 lists thrashed over a 700-query mix: re-reading them was the
+#: largest cost of warm queries); never fewer than TERM_CACHE_KEEP lists (the count the cache had before).
+TERM_CACHE_ENTRIES = 16384
+TERM_CACHE_POSTINGS = 800_000
+TERM_CACHE_KEEP = 1024
+#: Prefix expansions and vocabulary slices kept per index version.
 TERM_CACHE_SIZE = 1024
-PHRASE_CACHE_SIZE = 128
+#: Phrase matches (tuples of talks) kept per index version, bounded by the talks they hold.
+PHRASE_CACHE_SIZE = 4096
+PHRASE_CACHE_TALKS = 500_000
+PHRASE_CACHE_KEEP = 128
+#: Positions of a term in one talk kept per index version (proximity and phrase checks).
+POSITIONS_CACHE_SIZE = 65536
+#: Stored talks (title, speakers, summary…) kept per index version: the talks that head common queries
+#: come back page after page, and reading one is a block decompression and an unpickling.
+STORED_CACHE_SIZE = 2048
 #: Typo candidates sharing a head this long are checked against the vocabulary slice starting so,
 #: read at most VOCABULARY_SLICE_MAX terms far.
 VOCABULARY_SLICE_MIN = 3
@@ -65,12 +80,18 @@ class IndexSnapshot:
         self.deleted = self.files.deleted
         self.version = version
         self.built_at = built_at
-        self._terms: LRU[tuple[str, str], TermData | None] = LRU(TERM_CACHE_SIZE)
+        self._terms: LRU[tuple[str, str], TermData | None] = LRU(
+            TERM_CACHE_ENTRIES, cost=_postings_held, budget=TERM_CACHE_POSTINGS, keep=TERM_CACHE_KEEP
+        )
         self._prefixes: LRU[tuple, tuple[str, ...]] = LRU(TERM_CACHE_SIZE)
-        self._phrases: LRU[tuple, tuple[int, ...]] = LRU(PHRASE_CACHE_SIZE)
+        self._phrases: LRU[tuple, tuple[int, ...]] = LRU(
+            PHRASE_CACHE_SIZE, cost=len, budget=PHRASE_CACHE_TALKS, keep=PHRASE_CACHE_KEEP
+        )
         self._slices: LRU[tuple[str, str], dict[str, None] | None] = LRU(TERM_CACHE_SIZE)
         self._norms: LRU[str, tuple[bytes, tuple[float, ...]]] = LRU(64)
         self._stop_words: LRU[str, dict[int, float]] = LRU(64)
+        self._stored: LRU[int, dict] = LRU(STORED_CACHE_SIZE)
+        self._positions: LRU[tuple[str, str, int], tuple[int, ...]] = LRU(POSITIONS_CACHE_SIZE)
 
     def close(self) -> None:
         self.files.close()
@@ -236,7 +257,8 @@ class IndexSnapshot:
         ``slop`` is how far apart consecutive words may be (1: adjacent; more where stop words were
         removed). Positions are decoded only for the candidate talks. ``cache``: only when ``within``
         follows from the words themselves (every talk having them all), the fields and words being
-        the cache key.
+        the cache key. Candidates without a word whose posting list is cached are dropped first: the
+        blocks holding their numbers are then not decoded (a common word's positions cost a block each).
         """
         fields_and_words = [(f, tuple(w), slop) for f, w, slop in fields_and_words]
         key = tuple(fields_and_words)
@@ -247,24 +269,59 @@ class IndexSnapshot:
         matched: set[int] = set()
         for fieldname, words, slop in fields_and_words:
             candidates = set(within) - matched
+            for word in words:  # talks without a word in this field have no positions to decode
+                known = self._terms.get((fieldname, word))
+                if known is not None and candidates:
+                    frequencies = known.frequencies
+                    if len(candidates) <= len(frequencies):
+                        candidates = {d for d in candidates if d in frequencies}
+                    else:
+                        candidates = candidates.intersection(frequencies)
             per_word: dict[str, dict[int, list[int]]] = {}
             # rarest word first: the common ones are then decoded only for the few talks left
             for word in sorted(set(words), key=lambda w: self.doc_frequency(fieldname, w)):
                 if not candidates:
                     break
-                per_word[word] = found = self.files.positions(fieldname, word, candidates)
+                per_word[word] = found = self.positions(fieldname, word, candidates)
                 candidates &= found.keys()
             matched.update(d for d in candidates if _in_order([per_word[w][d] for w in words], slop))
         if cache:
             self._phrases.put(key, tuple(matched))  # a tuple of ints is invisible to the cyclic GC
         return matched
 
+    def positions(self, fieldname: str, term: str, docs: set[int]) -> dict[int, tuple[int, ...]]:
+        """A term's positions in each of ``docs`` that has it, per talk cached per version: the talks that
+        head common queries come back in query after query's proximity check, and decoding one talk's
+        positions of a common word decodes (unpickles) its whole posting block."""
+        found: dict[int, tuple[int, ...]] = {}
+        missing = []
+        get = self._positions.get
+        for doc in docs:
+            known = get((fieldname, term, doc))
+            if known is None:
+                missing.append(doc)
+            elif known:
+                found[doc] = known
+        if missing:
+            read = self.files.positions(fieldname, term, missing)
+            for doc in missing:
+                positions = tuple(read.get(doc, ()))  # () also says "not in this talk"
+                self._positions.put((fieldname, term, doc), positions)
+                if positions:
+                    found[doc] = positions
+        return found
+
     # --- stored talks ----------------------------------------------------------------------------
     def stored(self, doc: int) -> dict:
-        return self.files.stored(doc)
+        """One talk's stored fields (shared between requests: read, never change)."""
+        return self._stored.get_or_compute(doc, self.files.stored)
 
     def doc_for_id(self, talk_id: str) -> int | None:
         return self.files.doc_for_id(talk_id)
+
+
+def _postings_held(data: TermData | None) -> int:
+    return 1 if data is None else 1 + len(data.frequencies)
 
 
 def _in_order(positions: list[list[int]], slop: int) -> bool:

@@ -1,0 +1,124 @@
+"""The search core's shortcuts answer exactly what the long way answers.
+
+A word's impact order (its talks sorted once by score) gives the page without scoring every talk, and
+facets of many values are counted from their largest values down: each is checked here against the
+long way (every talk scored, every talk's values counted) over the same index and queries, hits,
+scores, totals, facets and snippets alike.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+
+from functions.search import facets as facets_module
+from functions.search.engine import SearchEngine
+from functions.search.scoring import Scorer
+from index_builder import write_index
+from index_builder.parsers import parse_source
+
+WORDS = ["python", "data", "web", "django", "testing", "async", "machine", "learning", "science", "packaging",
+         "security", "typing", "database", "cloud", "api", "performance", "community", "teaching", "numpy",
+         "pandas", "deployment", "docker", "rust", "compiler", "parser", "graph", "network", "music", "games",
+         "robots"]  # fmt: skip
+#: Skewed like a real corpus: a few speakers, events and companies have many talks, most have one or two.
+SPEAKERS = [f"Speaker {n:03d}" for n in range(150)]
+EVENTS = [f"Conf {n:03d}" for n in range(100)]
+COMPANIES = [f"Company {n:02d}" for n in range(90)]
+TALKS = 600
+
+
+def _zipf(rng: random.Random, values: list[str]) -> str:
+    return rng.choices(values, weights=[1.0 / (rank + 1) for rank in range(len(values))])[0]
+
+
+def _talks() -> list[dict]:
+    rng = random.Random(12)
+    talks = []
+    for n in range(TALKS):
+        words = [_zipf(rng, WORDS) for _ in range(rng.randint(8, 30))]
+        speakers = sorted({_zipf(rng, SPEAKERS) for _ in range(rng.choice((1, 1, 1, 2)))})
+        talks.append({
+            "id": f"talk/{n:03d}",
+            "title": " ".join(words[:4]).capitalize(),
+            "speakers": speakers,
+            "event": _zipf(rng, EVENTS),
+            "company": _zipf(rng, COMPANIES) if n % 3 else "",
+            "date": f"{2010 + n % 12}-0{1 + n % 9}-1{n % 10}",
+            "language": "eng" if n % 4 else "fra",
+            "summary": " ".join(words) + ".",
+        })  # fmt: skip
+    return talks
+
+
+QUERIES = [
+    *({"q": word} for word in WORDS[:12]),
+    *({"q": word[:2] + "*"} for word in WORDS[:12]),
+    {"q": "python", "page": 2},
+    {"q": "python", "page": 3, "size": 25},
+    {"q": "data", "lang": "fra"},
+    {"q": "web", "event": "Conf 000"},
+    {"q": "python", "speaker": "Speaker 000"},
+    {"q": "python", "speaker": "Speaker 149"},  # selected, too rare to be in the top
+    {"q": "da*", "company": "Company 01", "year": "2012"},
+    {"q": "python", "sort": "date"},
+    {"q": "python -data"},
+    {"q": '"machine learning"'},
+    {"q": "python data"},
+]
+
+
+@pytest.fixture(scope="module")
+def index_dir(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("fast-paths") / "index"
+    talks = parse_source("talks.jsonl", "\n".join(map(json.dumps, _talks())).encode()).talks
+    write_index(talks, directory)
+    return directory
+
+
+def _answers(index_dir) -> list[dict]:
+    """Every query's answer, asked twice (a word's shortcuts are built by its first query, used by the next)."""
+    engine = SearchEngine(index_dir, time_budget_ms=10_000_000)
+    try:
+        return [{k: v for k, v in engine.search(**params).items() if k != "took_ms"} for params in QUERIES * 2]
+    finally:
+        engine.close()
+
+
+def test_pages_read_off_a_words_impact_order_are_the_pages_of_scoring_every_talk(index_dir, monkeypatch):
+    taken = []
+    walk = Scorer.top_by_impact
+
+    def spied(self, docs, group, count):
+        found = walk(self, docs, group, count)
+        taken.append(found is not None)
+        return found
+
+    monkeypatch.setattr(Scorer, "top_by_impact", spied)
+    fast = _answers(index_dir)
+    assert sum(taken) >= 20  # the shortcut answered most one-word queries asked again
+    monkeypatch.setattr(Scorer, "top_by_impact", lambda self, docs, group, count: None)
+    assert fast == _answers(index_dir)
+    assert any(len(answer["hits"]) == 10 and answer["total"] > 100 for answer in fast)
+
+
+def test_facets_counted_from_their_largest_values_down_are_the_counts_of_every_talk(index_dir, monkeypatch):
+    counted = []
+    largest = facets_module.FacetIndex._largest_counts
+
+    def spied(by_size, docs):
+        found = largest(by_size, docs)
+        counted.append(found is not None)
+        return found
+
+    monkeypatch.setattr(facets_module, "TOP_DOWN_MIN_TALKS", 50)  # a small corpus: the shortcut on every match
+    monkeypatch.setattr(facets_module, "TOP_DOWN_BUDGET", 10.0)
+    monkeypatch.setattr(facets_module.FacetIndex, "_largest_counts", staticmethod(spied))
+    fast = _answers(index_dir)
+    assert sum(counted) >= 10  # speakers, events, companies of the larger matches
+    monkeypatch.setattr(facets_module, "TOP_DOWN_MIN_TALKS", 10**9)
+    assert fast == _answers(index_dir)
+    rare = fast[QUERIES.index({"q": "python", "speaker": "Speaker 149"})]["facets"]["speaker"]
+    assert rare[-1]["value"] == "Speaker 149" and rare[-1]["count"] > 0
