@@ -93,10 +93,15 @@ def write_index(
     writer.commit(merge=False)
 
 
+#: Lambda gives a function one vCPU's worth of time per 1,769 MB of memory (and 2 vCPUs from 1,769 MB).
+LAMBDA_MB_PER_CORE = 1_769
+
+
 def can_fork_worker() -> bool:
     """Whether a second process would get a core of its own, and forking this process is safe.
 
-    A rebuild Lambda has 2 vCPUs from 1,769 MB (less than one core's worth of time below); a
+    On Lambda (``AWS_LAMBDA_FUNCTION_MEMORY_SIZE``) two processes need 3,538 MB: below, the two
+    vCPUs share less than two cores' worth of time and the second process only adds its work. A
     process with other threads (the local stack's, a test's moto server) is never forked, since a
     lock another thread holds would stay held in the child.
     """
@@ -104,6 +109,9 @@ def can_fork_worker() -> bool:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
         return False
+    lambda_mb = os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "")
+    if lambda_mb.isdigit():
+        cores = min(cores, int(lambda_mb) // LAMBDA_MB_PER_CORE)
     return cores >= 2 and threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods()
 
 

@@ -244,3 +244,17 @@ def test_analysing_in_a_second_process_writes_the_same_index(tmp_path, worker):
     # THEN the segment files are byte for byte the same, also when the analysing process stops early
     assert segment_files(tmp_path / "two") == segment_files(tmp_path / "one")
     assert ("stopped after 200 talks" in done.stderr) == (worker == "worker-dies")
+
+
+@pytest.mark.parametrize(("memory_mb", "forks"), [("2048", False), ("3538", True)])
+def test_a_rebuild_lambda_analyses_in_a_second_process_only_with_two_cores_worth_of_memory(
+    monkeypatch, memory_mb, forks
+):
+    from index_builder import writer
+
+    monkeypatch.setattr(writer.os, "sched_getaffinity", lambda pid: {0, 1})  # Lambda shows 2 vCPUs from 1,769 MB
+    monkeypatch.setattr(writer.threading, "active_count", lambda: 1)
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", memory_mb)
+    assert writer.can_fork_worker() is forks
+    monkeypatch.setattr(writer.threading, "active_count", lambda: 2)  # another thread: never forked
+    assert writer.can_fork_worker() is False
