@@ -254,7 +254,10 @@ def test_a_rebuild_lambda_analyses_in_a_second_process_only_with_two_cores_worth
 
     monkeypatch.setattr(writer.os, "sched_getaffinity", lambda pid: {0, 1})  # Lambda shows 2 vCPUs from 1,769 MB
     monkeypatch.setattr(writer.threading, "active_count", lambda: 1)
+    monkeypatch.setattr(writer.os, "getloadavg", lambda: (0.2, 0.2, 0.2))
     monkeypatch.setenv("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", memory_mb)
     assert writer.can_fork_worker() is forks
+    monkeypatch.setattr(writer.os, "getloadavg", lambda: (1.5, 1.5, 1.5))  # both cores busy: one process
+    assert writer.can_fork_worker() is False
     monkeypatch.setattr(writer.threading, "active_count", lambda: 2)  # another thread: never forked
     assert writer.can_fork_worker() is False
