@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import sys
 from pathlib import Path
 
@@ -42,7 +43,19 @@ def main(argv: list[str]) -> int:
     before = resident_mb()
     build = engine.build(corpus, Path(content_dir), Path(workdir))
     peak = peak_rss_mb()
-    print(json.dumps({"seconds": build.seconds, "detail": build.detail, "base_rss_mb": before, "peak_rss_mb": peak}))
+    # the builder's analysing process, when it used one (Linux reports kB)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    print(
+        json.dumps(
+            {
+                "seconds": build.seconds,
+                "detail": build.detail,
+                "base_rss_mb": before,
+                "peak_rss_mb": peak,
+                "children_peak_rss_mb": children,
+            }
+        )
+    )
     return 0
 
 

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
 from whoosh import index as whoosh_index
 
 from index_builder.writer import TalkWriter, update_index, write_index
@@ -167,3 +173,91 @@ def test_a_write_over_the_postings_budget_is_split_into_segments_with_the_same_a
         assert one == split_body, q
     for engine in engines:
         engine.close()
+
+
+def segment_files(directory) -> dict[str, bytes]:
+    """The bytes of every file inside the index's compound segments, by segment order and extension."""
+    from whoosh.filedb.compound import CompoundStorage
+    from whoosh.filedb.filestore import FileStorage
+
+    storage, files = FileStorage(str(directory)), {}
+    for n, segment in enumerate(open_index(directory)._segments()):
+        compound = CompoundStorage(storage.open_file(segment.make_filename(".seg")), use_mmap=False)
+        for inner in compound.list():
+            files[f"{n}.{inner.split('.', 1)[1]}"] = compound.open_file(inner).read()
+        compound.close()
+    return files
+
+
+def synthetic_talks(count: int) -> list[Talk]:
+    from bench.corpus import synthetic_records
+    from index_builder.parsers import parse_source
+
+    records = "\n".join(json.dumps(r, ensure_ascii=False) for r in synthetic_records(count))
+    return parse_source("synthetic.jsonl", records.encode("utf-8")).talks
+
+
+def test_postings_are_written_byte_for_byte_as_whoosh_writes_them(tmp_path, monkeypatch):
+    # GIVEN talks with inlined, one-block and multi-block posting lists, in two segments
+    talks = TRICKY_TALKS + synthetic_talks(700)
+    write_index(talks, tmp_path / "fast", postings_per_segment=60_000, parallel=False)
+    # WHEN Whoosh's own posting writer writes the same segments
+    monkeypatch.setattr("talksearch.index_files.writing._writes_w3_postings", lambda fieldwriter: False)
+    write_index(talks, tmp_path / "whoosh", postings_per_segment=60_000, parallel=False)
+    # THEN every file of every segment is the same, byte for byte
+    fast, whoosh = segment_files(tmp_path / "fast"), segment_files(tmp_path / "whoosh")
+    assert {name.split(".")[0] for name in fast} == {"0", "1"}
+    assert fast.keys() == whoosh.keys()
+    assert [name for name in fast if fast[name] != whoosh[name]] == []
+
+
+_PARALLEL_WRITE = """
+import sys
+from index_builder import writer
+from tests.test_builder_writer import TRICKY_TALKS, synthetic_talks
+
+if sys.argv[2] == "worker-dies":
+    real = writer._analyse_talks
+
+    def first_batch_only(talks, send):
+        real(talks[: writer._ANALYSIS_BATCH], send)
+
+    writer._analyse_talks = first_batch_only
+writer.write_index(TRICKY_TALKS + synthetic_talks(700), sys.argv[1], postings_per_segment=60_000, parallel=True)
+"""
+
+
+@pytest.mark.parametrize("worker", ["works", "worker-dies"])
+def test_analysing_in_a_second_process_writes_the_same_index(tmp_path, worker):
+    # GIVEN the same talks written in one process, and analysed in a forked one (a fresh interpreter
+    # runs the write: a process with threads, like pytest's, is never forked)
+    talks = TRICKY_TALKS + synthetic_talks(700)
+    write_index(talks, tmp_path / "one", postings_per_segment=60_000, parallel=False)
+    done = subprocess.run(
+        [sys.executable, "-c", _PARALLEL_WRITE, str(tmp_path / "two"), worker],
+        cwd=Path(__file__).parent.parent,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    # THEN the segment files are byte for byte the same, also when the analysing process stops early
+    assert segment_files(tmp_path / "two") == segment_files(tmp_path / "one")
+    assert ("stopped after 200 talks" in done.stderr) == (worker == "worker-dies")
+
+
+@pytest.mark.parametrize(("memory_mb", "forks"), [("2048", False), ("3538", True)])
+def test_a_rebuild_lambda_analyses_in_a_second_process_only_with_two_cores_worth_of_memory(
+    monkeypatch, memory_mb, forks
+):
+    from index_builder import writer
+
+    monkeypatch.setattr(writer.os, "sched_getaffinity", lambda pid: {0, 1})  # Lambda shows 2 vCPUs from 1,769 MB
+    monkeypatch.setattr(writer.threading, "active_count", lambda: 1)
+    monkeypatch.setattr(writer.os, "getloadavg", lambda: (0.2, 0.2, 0.2))
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", memory_mb)
+    assert writer.can_fork_worker() is forks
+    monkeypatch.setattr(writer.os, "getloadavg", lambda: (1.5, 1.5, 1.5))  # both cores busy: one process
+    assert writer.can_fork_worker() is False
+    monkeypatch.setattr(writer.threading, "active_count", lambda: 2)  # another thread: never forked
+    assert writer.can_fork_worker() is False
