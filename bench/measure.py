@@ -260,7 +260,8 @@ def load_test(base: str, queries: list[dict], total_requests: int, concurrency: 
     if not hey:
         return {"skipped": "hey is not installed (make bench installs it with apt-get)"}
     urls = [api_url(base, q["params"]) for q in queries]
-    per_url = max(concurrency, total_requests // len(urls))
+    # hey splits -n evenly over its -c workers and drops the remainder (-n 150 -c 4 sends 148): ask a multiple
+    per_url = max(1, total_requests // len(urls) // concurrency) * concurrency
     latencies: list[float] = []
     statuses: dict[str, int] = {}
     errors = 0
