@@ -190,6 +190,10 @@ class Manifest:
 
 #: The facets /api/search filters on and counts, in the order answers list them.
 FACET_NAMES = ("speaker", "company", "event", "year", "lang")
+#: The index field holding each facet's exact values (the builder writes them, the search function reads them).
+FACETS = dict(zip(FACET_NAMES, ("f_speaker", "f_company", "f_event", "year", "lang"), strict=True))
+#: Multi-valued exact fields (speakers) are indexed as one string joined by this character.
+VALUE_SEPARATOR = "\t"
 SORTS = ("relevance", "date")
 MAX_QUERY_CHARS = 200
 MAX_PAGE = 100

@@ -1,7 +1,7 @@
-"""The Whoosh schema and text analysis, shared by the builder (writes) and the search function (reads).
+"""The Whoosh schema: what the builder writes for each talk, and how each field is analysed.
 
-Only Whoosh's own tokenizers and filters are used, so the pickled schema inside an index
-opens in the search function without importing the builder.
+Only Whoosh's own tokenizers and filters are used, over the tables of ``talksearch.analysis``
+(the search function analyses queries with those tables alone, without importing this module).
 
 Analysis, in order: split on word characters (so ``l'API`` and ``l’API`` give ``l`` + ``api``),
 lowercase, fold accents, drop French/English stop words and elided articles (``l``, ``d``,
@@ -15,74 +15,39 @@ proximity (the French-stemmed copies and names): the index is what every cold st
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 from whoosh.analysis import CharsetFilter, LowercaseFilter, RegexTokenizer, StemFilter, StopFilter
 from whoosh.columns import VarBytesColumn
 from whoosh.fields import COLUMN, ID, NUMERIC, STORED, TEXT, Schema
-from whoosh.lang import stemmer_for_language
-from whoosh.lang.stopwords import stoplists
 from whoosh.support.charset import accent_map
 
-from talksearch.contracts import FACET_NAMES, SCHEMA_VERSION
+from talksearch.analysis import STEMMERS, STOP_WORDS, TECH_STOP_WORDS, WORD, fold, query_words
+from talksearch.contracts import FACETS, SCHEMA_VERSION, VALUE_SEPARATOR
 
 __all__ = [
     "FACETS",
     "SCHEMA_VERSION",
     "STEMMERS",
+    "STOP_WORDS",
+    "TECH_STOP_WORDS",
     "VALUE_SEPARATOR",
     "Talk",
     "build_schema",
     "fold",
+    "query_words",
     "talk_to_document",
 ]
 
-#: Each facet the API offers (talksearch.contracts.FACET_NAMES), and the field holding its exact values.
-FACETS = dict(zip(FACET_NAMES, ("f_speaker", "f_company", "f_event", "year", "lang"), strict=True))
-
-#: Multi-valued exact fields (speakers) are indexed as one string joined by this character.
-VALUE_SEPARATOR = "\t"
-
-_ELIDED = {"c", "d", "j", "l", "m", "n", "s", "t", "qu", "jusqu", "lorsqu", "puisqu", "quoiqu"}
-
-
-def fold(text: str) -> str:
-    """Lowercase and strip accents the way the index does (for stop lists and display keys)."""
-    return text.lower().translate(accent_map)
-
-
-#: French function words Whoosh's French list lacks; without them ``les`` is indexed as ``le``
-#: in every French talk and matches everything.
-_FRENCH_STOPS = {"les", "cette", "ils", "elles", "leurs", "dont", "quoi", "donc", "ni"}
-
-STOP_WORDS = frozenset(fold(w) for w in stoplists["fr"] | stoplists["en"] | _FRENCH_STOPS) | _ELIDED
-#: Stop words that are also tech terms, kept in queries (the index drops them from texts; titles are
-#: searched for them): ``AI`` (on the French list, from *j'ai*) and the C language (from *c'est*).
-TECH_STOP_WORDS = frozenset({"ai", "c"})
-#: Elided articles (``l'``, ``c'est``) and ``j'ai`` are not words of a query: ``c'est`` is not the C language.
-_ELISION = re.compile(r"\bj['’]ai\b|\b(?:[cdjlmnst]|qu|jusqu|lorsqu|puisqu|quoiqu)['’](?=\w)", re.IGNORECASE)
-
-
-def query_words(text: str, keep_stop: bool = False) -> list[str]:
-    """The words of a query or a synonym term: folded, without elided articles, and without stop words
-    except tech terms (``keep_stop``: with every one, for a query of stop words only)."""
-    words = [t.text for t in NAMES(_ELISION.sub(" ", text))]
-    return words if keep_stop else [w for w in words if w not in STOP_WORDS or w in TECH_STOP_WORDS]
-
 
 def _chain(stem_lang: str | None, stop: bool = True):
-    chain = RegexTokenizer(r"\w+") | LowercaseFilter() | CharsetFilter(accent_map)
+    chain = RegexTokenizer(WORD.pattern) | LowercaseFilter() | CharsetFilter(accent_map)
     if stop:
         chain = chain | StopFilter(stoplist=STOP_WORDS, minsize=1, renumber=False)
     if stem_lang:
         chain = chain | StemFilter(lang=stem_lang, cachesize=50000)
     return chain
 
-
-#: The stemmers of the French and English chains, for code that stems words itself (the builder's
-#: fast analysis, the search function's query words).
-STEMMERS = {"fr": stemmer_for_language("fr"), "en": stemmer_for_language("en")}
 
 FRENCH = _chain("fr")
 ENGLISH = _chain("en")

@@ -32,7 +32,7 @@ from pathlib import Path
 
 from whoosh.lang import stemmer_for_language
 
-from talksearch.schema import STOP_WORDS, query_words
+from talksearch.analysis import STOP_WORDS, query_words
 
 __all__ = [
     "GLOSSARY_DIR",

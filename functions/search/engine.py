@@ -37,7 +37,7 @@ from functions.search.snapshot import IndexSnapshot
 from functions.search.suggest import Suggester
 from functions.search.translations import expand_query, load_table
 from functions.search.words import folded_words, stem_en, stem_fr
-from talksearch.schema import fold
+from talksearch.analysis import fold
 from talksearch.synonyms import SynonymTable
 
 __all__ = ["InvalidParameter", "SearchEngine"]

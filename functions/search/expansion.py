@@ -15,7 +15,7 @@ import string
 from functions.search.lru import LRU
 from functions.search.snapshot import TITLE_STOP_WORDS, IndexSnapshot
 from functions.search.words import stem_en, stem_fr
-from talksearch.schema import STOP_WORDS
+from talksearch.analysis import STOP_WORDS
 
 #: BM25F field weights: how many times a field's length-normalised term frequency counts
 #: before a word's frequencies are saturated together (the ranking barely moves for title 2–5).

@@ -22,8 +22,8 @@ from threading import Lock
 
 from functions.search.lru import LRU
 from functions.search.snapshot import IndexSnapshot
-from talksearch.contracts import FACET_NAMES
-from talksearch.schema import FACETS, fold
+from talksearch.analysis import fold
+from talksearch.contracts import FACET_NAMES, FACETS
 
 #: Values returned per facet (selected values are always added).
 FACET_LIMIT = 20

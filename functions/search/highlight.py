@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from typing import NamedTuple
 
 from functions.search.words import stem_en, stem_fr
-from talksearch.schema import fold
+from talksearch.analysis import fold
 
 SNIPPET_CHARS = 240
 #: Matches are looked for in this much of a summary (a few are 15,000 characters long).

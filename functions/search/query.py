@@ -19,7 +19,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from itertools import pairwise
 
-from talksearch.schema import FOLDED, NAMES, query_words
+from talksearch.analysis import folded_tokens, name_words, query_words
 
 #: Words beyond this many are ignored: each costs posting-list reads.
 MAX_CLAUSES = 12
@@ -83,7 +83,7 @@ def normalise_text(text: str) -> str:
 
 def _phrase(text: str) -> tuple[list[str], int]:
     """Folded non-stop words of a phrase and the slop that allows for the stop words removed between them."""
-    tokens = [(t.text, t.pos) for t in FOLDED(text, positions=True)]  # Whoosh reuses one Token object
+    tokens = folded_tokens(text)
     words = [word for word, _ in tokens]
     gaps = [b - a for (_, a), (_, b) in pairwise(tokens)]
     return words, max(gaps, default=1)
@@ -165,7 +165,7 @@ def _clauses_of(match: re.Match, query: ParsedQuery, keep_stop: bool) -> list[Cl
             return []
         return _word_clauses(value, keep_stop)
     if name in NAME_FIELDS:
-        words = [t.text for t in NAMES(value)]
+        words = name_words(value)
         return [Clause("name", words, value, field=NAME_FIELDS[name])] if words else []
     clauses: list[Clause] = []
     if match.group("field"):  # unknown field: its name is just another word

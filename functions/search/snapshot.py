@@ -22,8 +22,9 @@ from pathlib import Path
 from typing import NamedTuple
 
 from functions.search.lru import LRU
+from talksearch.analysis import STOP_WORDS
+from talksearch.contracts import FACETS, VALUE_SEPARATOR
 from talksearch.index_files.reading import LENGTH_OF_BYTE, IndexFiles
-from talksearch.schema import FACETS, STOP_WORDS, VALUE_SEPARATOR
 
 #: BM25 free parameters (the usual ones).
 K1 = 1.2

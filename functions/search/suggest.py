@@ -16,8 +16,8 @@ from functions.search.params import SuggestParams
 from functions.search.query import normalise_text
 from functions.search.scoring import Scorer
 from functions.search.words import folded_words, stem_fr
+from talksearch.analysis import fold
 from talksearch.contracts import MAX_SUGGESTIONS
-from talksearch.schema import fold
 
 #: Completions read at most this many vocabulary entries.
 COMPLETION_SCAN = 1000

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from functions.search.query import Clause, ParsedQuery, _phrase
+from talksearch.analysis import STOP_WORDS, fold
 from talksearch.contracts import SYNONYMS_NAME
-from talksearch.schema import STOP_WORDS, fold
 from talksearch.synonyms import Phrase, SynonymFormatError, SynonymTable
 
 logger = logging.getLogger(__name__)

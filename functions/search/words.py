@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from talksearch.schema import FOLDED, STEMMERS
+from talksearch.analysis import STEMMERS, folded_tokens
 
 stem_fr = lru_cache(maxsize=50_000)(STEMMERS["fr"])
 stem_en = lru_cache(maxsize=50_000)(STEMMERS["en"])
@@ -17,4 +17,4 @@ stem_en = lru_cache(maxsize=50_000)(STEMMERS["en"])
 
 def folded_words(text: str) -> list[str]:
     """Folded, unstemmed, non-stop words of ``text``, exactly as the ``words`` field indexed them."""
-    return [token.text for token in FOLDED(text)]
+    return [word for word, _ in folded_tokens(text)]
