@@ -6,9 +6,11 @@ given to a store are relative to its root; keys written into a manifest (``artif
 full bucket keys, as ``talksearch.contracts`` defines them, so a reader holding only the bucket
 name can follow them.
 
-boto3 is imported and its client created on first use: the search function pays for it only
-when it really talks to S3, and the endpoint comes from ``AWS_ENDPOINT_URL_S3`` /
-``AWS_ENDPOINT_URL``, which boto3 reads itself (moto server locally, real S3 in AWS).
+The builder and the rebuild function use boto3 (``S3Store``), imported and its client created on
+first use; the endpoint comes from ``AWS_ENDPOINT_URL_S3`` / ``AWS_ENDPOINT_URL``, which boto3 reads
+itself (moto server locally, real S3 in AWS). The search function only reads, through
+``open_reader``: ``S3ReadStore`` signs its own GETs (``talksearch.s3_get``), with no boto3 to import
+on a cold start, and the same endpoint variables, timeouts, attempts and errors.
 
 A hung or throttling S3 must not hold a search request past API Gateway's 30 s: every call has a
 2 s connect and a 4 s read timeout and at most 2 attempts (botocore's standard retry mode, which
@@ -43,10 +45,12 @@ __all__ = [
     "LocalStore",
     "ManifestConflictError",
     "ObjectTooLargeError",
+    "S3ReadStore",
     "S3Store",
     "Store",
     "StoreError",
     "StoredObject",
+    "open_reader",
     "open_store",
 ]
 
@@ -283,6 +287,63 @@ class S3Store(Store):
             raise StoreError(f"could not delete {first.get('Key')}: {first.get('Message')}")
 
 
+class S3ReadStore(Store):
+    """The search function's read-only view of an S3 prefix: ``talksearch.s3_get``'s signed GETs, no boto3.
+
+    Its ``client`` (created on first use) reads the credentials, region and endpoint from the
+    environment then, as boto3's does; the same timeouts, attempts and errors as ``S3Store`` reads.
+    """
+
+    def __init__(self, bucket: str, prefix: str = "") -> None:
+        self.bucket = bucket
+        self.prefix = prefix.strip("/")
+        self.location = s3_location(bucket, self.prefix)
+        self._client = None
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            from talksearch.s3_get import S3GetClient
+
+            self._client = S3GetClient()
+        return self._client
+
+    def read_bytes(self, key: str, max_bytes: int | None = None) -> bytes:
+        with self.client.get(self.bucket, self.full_key(key)) as body:
+            return _read_stream(key, body, body.content_length, max_bytes)
+
+    def read_with_etag(self, key: str, max_bytes: int | None = None) -> tuple[bytes, str] | None:
+        from talksearch.s3_get import S3ResponseError
+
+        try:
+            body = self.client.get(self.bucket, self.full_key(key))
+        except S3ResponseError as error:
+            if error.code == "NoSuchKey":
+                return None
+            raise
+        with body:
+            return _read_stream(key, body, body.content_length, max_bytes), body.etag
+
+    def open_stream(self, key: str) -> contextlib.AbstractContextManager:
+        return self.client.get(self.bucket, self.full_key(key))
+
+
+def _read_stream(key: str, body: Any, stated: int, max_bytes: int | None) -> bytes:
+    """A body of ``stated`` bytes, refused unread when that is over ``max_bytes`` (and once one byte more has
+    been read, should it run on past it)."""
+    _check_size(key, stated, max_bytes)
+    limit = None if max_bytes is None else max_bytes + 1
+    chunks, total = [], 0
+    while limit is None or total < limit:
+        chunk = body.read(1 << 20 if limit is None else min(1 << 20, limit - total))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        total += len(chunk)
+    _check_size(key, total, max_bytes, read=True)
+    return b"".join(chunks)
+
+
 def _read_body(key: str, response: dict, max_bytes: int | None) -> bytes:
     """A GetObject body, refused unread when its length says it is over ``max_bytes`` (and, should it run on
     past its length, once one byte more than that has been read)."""
@@ -412,6 +473,12 @@ class LocalStore(Store):
             while parent != self.root and parent.is_dir() and not any(parent.iterdir()):
                 parent.rmdir()
                 parent = parent.parent
+
+
+def open_reader(location: str | os.PathLike) -> Store:
+    """A store that only reads, for the search function: ``S3ReadStore`` (no boto3) or a local folder."""
+    store = open_store(location)
+    return S3ReadStore(store.bucket, store.prefix) if isinstance(store, S3Store) else store
 
 
 def open_store(location: str | os.PathLike) -> Store:

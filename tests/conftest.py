@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -12,6 +13,7 @@ from pathlib import Path
 import boto3
 import pytest
 from moto import mock_aws
+from moto.server import ThreadedMotoServer
 
 from talksearch.store import open_store
 
@@ -54,6 +56,35 @@ def moto_bucket(name: str) -> Iterator:
         client = boto3.client("s3")
         client.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": "eu-west-3"})
         yield client
+
+
+@pytest.fixture(scope="session")
+def moto_server_endpoint() -> Iterator[str]:
+    """One moto server for the session: what the search function's own signed GETs (``talksearch.s3_get``)
+    reach, since ``mock_aws`` only patches botocore."""
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@contextmanager
+def moto_server_aws(endpoint: str) -> Iterator[None]:
+    """Every AWS client created inside (boto3's, the search function's) talks to moto's server at ``endpoint``,
+    emptied first, as ``mock_aws`` starts empty."""
+    urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"), timeout=10).close()
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("AWS_ENDPOINT_URL", endpoint)
+        env.delenv("AWS_ENDPOINT_URL_S3", raising=False)
+        yield
+
+
+@pytest.fixture
+def moto_server(moto_server_endpoint) -> Iterator[str]:
+    """moto's server, emptied, with every AWS client of the test pointed at it; yields its endpoint."""
+    with moto_server_aws(moto_server_endpoint):
+        yield moto_server_endpoint
 
 
 @pytest.fixture

@@ -40,6 +40,7 @@ def main() -> None:
         "result": result,
         "import_seconds": import_seconds,
         "modules": sorted({name.split(".")[0] for name in sys.modules}),
+        "module_names": sorted(sys.modules),
         "module_files": {
             name: getattr(sys.modules.get(name), "__file__", None) for name in ("functions", "talksearch", "boto3")
         },

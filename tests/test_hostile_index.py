@@ -21,7 +21,6 @@ from pathlib import Path
 
 import boto3
 import pytest
-from moto import mock_aws
 from search_support import NEW_TALK, TALKS, call, http_event, write_content
 from whoosh.filedb.filestore import FileStorage
 from whoosh.index import TOC
@@ -89,15 +88,14 @@ def publish_hostile_version(
 
 
 @pytest.fixture
-def published(tmp_path, monkeypatch):
-    """A good index published to a moto bucket the search function reads (refreshing at every request)."""
-    with mock_aws():
-        boto3.client("s3").create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "eu-west-3"})
-        content = write_content(tmp_path / "content")
-        assert build_and_publish(str(content), LOCATION, full=True).published
-        monkeypatch.setenv("TMPDIR", str(tmp_path))
-        yield content
-        search_app.set_index_holder(None)
+def published(moto_server, tmp_path, monkeypatch):
+    """A good index published to a moto server's bucket the search function reads (refreshing at every request)."""
+    boto3.client("s3").create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "eu-west-3"})
+    content = write_content(tmp_path / "content")
+    assert build_and_publish(str(content), LOCATION, full=True).published
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    yield content
+    search_app.set_index_holder(None)
 
 
 def search(lambda_context, q: str = "kubernetes") -> tuple[int, dict, dict]:

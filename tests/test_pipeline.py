@@ -7,7 +7,6 @@ import json
 
 import boto3
 import pytest
-from moto import mock_aws
 from rebuild_events import CONTENT_BUCKET, s3_notification
 from search_support import http_event
 
@@ -33,8 +32,8 @@ def talk(slug: str, title: str, summary: str) -> bytes:
 
 
 @pytest.fixture
-def aws(monkeypatch):
-    """The deployment's storage and queue in moto, wired like template.yaml: versioned content bucket whose
+def aws(moto_server, monkeypatch):
+    """The deployment's storage and queue on moto's server, wired like template.yaml: versioned content bucket whose
     creations and removals under talks/ are announced to the index queue."""
     for name, value in {
         "CONTENT_BUCKET": CONTENT_BUCKET,
@@ -44,28 +43,27 @@ def aws(monkeypatch):
         "MANIFEST_REFRESH_SECONDS": "0",
     }.items():
         monkeypatch.setenv(name, value)
-    with mock_aws():
-        s3, sqs = boto3.client("s3"), boto3.client("sqs")
-        for bucket in (CONTENT_BUCKET, INDEX_BUCKET):
-            s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "eu-west-3"})
-        s3.put_bucket_versioning(Bucket=CONTENT_BUCKET, VersioningConfiguration={"Status": "Enabled"})
-        queue_url = sqs.create_queue(QueueName="IndexQueue")["QueueUrl"]
-        queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        s3.put_bucket_notification_configuration(
-            Bucket=CONTENT_BUCKET,
-            NotificationConfiguration={
-                "QueueConfigurations": [
-                    {
-                        "QueueArn": queue_arn,
-                        "Events": ["s3:ObjectCreated:*", "s3:ObjectRemoved:*"],
-                        "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": "talks/"}]}},
-                    }
-                ]
-            },
-        )
-        search.set_index_holder(None)  # read the index from this moto S3, not one a previous test loaded
-        yield s3, sqs, queue_url, queue_arn
-        search.set_index_holder(None)
+    s3, sqs = boto3.client("s3"), boto3.client("sqs")
+    for bucket in (CONTENT_BUCKET, INDEX_BUCKET):
+        s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "eu-west-3"})
+    s3.put_bucket_versioning(Bucket=CONTENT_BUCKET, VersioningConfiguration={"Status": "Enabled"})
+    queue_url = sqs.create_queue(QueueName="IndexQueue")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    s3.put_bucket_notification_configuration(
+        Bucket=CONTENT_BUCKET,
+        NotificationConfiguration={
+            "QueueConfigurations": [
+                {
+                    "QueueArn": queue_arn,
+                    "Events": ["s3:ObjectCreated:*", "s3:ObjectRemoved:*"],
+                    "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": "talks/"}]}},
+                }
+            ]
+        },
+    )
+    search.set_index_holder(None)  # read the index from this moto S3, not one a previous test loaded
+    yield s3, sqs, queue_url, queue_arn
+    search.set_index_holder(None)
 
 
 def deliver(sqs, queue_url: str, queue_arn: str, context) -> list[dict]:

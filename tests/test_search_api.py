@@ -13,21 +13,20 @@ from urllib.parse import quote
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from functions.search import app as search_app
 from index_builder import build_and_publish
 from talksearch.contracts import MAX_QUERY_CHARS, MAX_TALK_ID_CHARS, VISIT_FIELD
-from tests.conftest import FakeLambdaContext
+from tests.conftest import FakeLambdaContext, moto_server_aws
 from tests.search_support import EVENTS, ID, TALKS, call, http_event, query_string, write_content
 
 BUCKET = "talksearch-index"
 
 
 @pytest.fixture(scope="module")
-def published(tmp_path_factory):
-    """A bucket holding an index published by the builder; yields the build report."""
-    with pytest.MonkeyPatch.context() as env, mock_aws():
+def published(tmp_path_factory, moto_server_endpoint):
+    """A bucket on moto's server holding an index published by the builder; yields the build report."""
+    with pytest.MonkeyPatch.context() as env, moto_server_aws(moto_server_endpoint):
         env.setenv("AWS_ACCESS_KEY_ID", "testing")
         env.setenv("AWS_SECRET_ACCESS_KEY", "testing")
         env.setenv("AWS_DEFAULT_REGION", "eu-west-3")
@@ -158,19 +157,20 @@ def test_openapi_document_lists_the_routes(api):
     }
 
 
-def test_health_is_503_before_any_index_is_published(monkeypatch, lambda_context, tmp_path):
-    with mock_aws():
-        boto3.client("s3").create_bucket(Bucket="empty", CreateBucketConfiguration={"LocationConstraint": "eu-west-3"})
-        monkeypatch.setenv("INDEX_BUCKET", "empty")
-        monkeypatch.setenv("TMPDIR", str(tmp_path))
+def test_health_is_503_before_any_index_is_published(published, monkeypatch, lambda_context, tmp_path):
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket="empty", CreateBucketConfiguration={"LocationConstraint": "eu-west-3"})
+    monkeypatch.setenv("INDEX_BUCKET", "empty")
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    search_app.set_index_holder(None)
+    try:
+        for path in ("/api/health", "/api/search"):
+            status, headers, body = call(search_app.lambda_handler, http_event(path), lambda_context)
+            assert_error(status, headers, body, 503)
+            assert headers["retry-after"]
+    finally:
         search_app.set_index_holder(None)
-        try:
-            for path in ("/api/health", "/api/search"):
-                status, headers, body = call(search_app.lambda_handler, http_event(path), lambda_context)
-                assert_error(status, headers, body, 503)
-                assert headers["retry-after"]
-        finally:
-            search_app.set_index_holder(None)
+        s3.delete_bucket(Bucket="empty")
 
 
 # --- errors ---------------------------------------------------------------------------------------------------

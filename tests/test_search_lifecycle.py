@@ -17,7 +17,6 @@ from pathlib import Path
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from functions.search.lifecycle import IndexHolder
 from index_builder import build_and_publish
@@ -38,13 +37,12 @@ class Clock:
 
 
 @pytest.fixture
-def bucket(tmp_path):
-    with mock_aws():
-        s3 = boto3.client("s3")
-        s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "eu-west-3"})
-        content = write_content(tmp_path / "content")
-        assert build_and_publish(str(content), LOCATION, full=True).published
-        yield s3, content
+def bucket(moto_server, tmp_path):
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "eu-west-3"})
+    content = write_content(tmp_path / "content")
+    assert build_and_publish(str(content), LOCATION, full=True).published
+    return s3, content
 
 
 @pytest.fixture
@@ -175,14 +173,13 @@ def test_index_of_another_schema_version_is_not_opened(bucket, holder, caplog):
     assert "schema version" in caplog.text
 
 
-def test_no_engine_until_an_index_is_published(tmp_path):
-    with mock_aws():
-        boto3.client("s3").create_bucket(Bucket="empty", CreateBucketConfiguration={"LocationConstraint": "eu-west-3"})
-        holder = IndexHolder("s3://empty/index", refresh_seconds=0, work_dir=tmp_path)
-        assert holder.engine() is None
-        content = write_content(tmp_path / "content")
-        build_and_publish(str(content), "s3://empty/index", full=True)
-        assert holder.engine().search(q="")["total"] == len(TALKS)
+def test_no_engine_until_an_index_is_published(moto_server, tmp_path):
+    boto3.client("s3").create_bucket(Bucket="empty", CreateBucketConfiguration={"LocationConstraint": "eu-west-3"})
+    holder = IndexHolder("s3://empty/index", refresh_seconds=0, work_dir=tmp_path)
+    assert holder.engine() is None
+    content = write_content(tmp_path / "content")
+    build_and_publish(str(content), "s3://empty/index", full=True)
+    assert holder.engine().search(q="")["total"] == len(TALKS)
 
 
 def test_memory_stays_flat_across_fifty_index_swaps(tmp_path):

@@ -14,7 +14,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import boto3
 import pytest
-from moto import mock_aws
 from moto.server import ThreadedMotoServer
 from rebuild_events import s3_notification, sqs_event
 from search_support import call, http_event, write_content
@@ -31,17 +30,16 @@ SEARCH_ALIAS = "arn:aws:lambda:eu-west-3:123456789012:function:talksearch-Search
 
 
 @pytest.fixture
-def index_bucket(monkeypatch, tmp_path):
-    """An empty moto index bucket the search function is configured to read (a long refresh interval)."""
-    with mock_aws():
-        boto3.client("s3").create_bucket(Bucket="warm", CreateBucketConfiguration={"LocationConstraint": "eu-west-3"})
-        monkeypatch.setenv("INDEX_BUCKET", "warm")
-        monkeypatch.setenv("INDEX_PREFIX", "index")
-        monkeypatch.setenv("MANIFEST_REFRESH_SECONDS", "300")
-        monkeypatch.setenv("TMPDIR", str(tmp_path))
-        search_app.set_index_holder(None)
-        yield tmp_path
-        search_app.set_index_holder(None)
+def index_bucket(moto_server, monkeypatch, tmp_path):
+    """An empty index bucket on moto's server the search function is configured to read (a long refresh interval)."""
+    boto3.client("s3").create_bucket(Bucket="warm", CreateBucketConfiguration={"LocationConstraint": "eu-west-3"})
+    monkeypatch.setenv("INDEX_BUCKET", "warm")
+    monkeypatch.setenv("INDEX_PREFIX", "index")
+    monkeypatch.setenv("MANIFEST_REFRESH_SECONDS", "300")
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    search_app.set_index_holder(None)
+    yield tmp_path
+    search_app.set_index_holder(None)
 
 
 def publish(content_dir, talks_count: int) -> str:

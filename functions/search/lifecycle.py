@@ -1,7 +1,8 @@
 """Which index version the warm container serves, and how it moves to the next one.
 
 At most every ``MANIFEST_REFRESH_SECONDS`` the first request to arrive starts a check of the
-manifest (one small GET) in a background thread and is answered from the current version at once.
+manifest (one small GET, signed by ``talksearch.s3_get``: this function imports no boto3) in a
+background thread and is answered from the current version at once.
 When the manifest names a new version, that thread downloads the artifact, checks its sha256
 (``talksearch.artifact``), unpacks it into a fresh directory under /tmp, opens it and only then
 swaps it in: no visitor waits for S3, however slow it is. One check or swap is in flight at a time.
@@ -80,9 +81,9 @@ class IndexHolder:
     @property
     def store(self):
         if self._store is None:
-            from talksearch.store import open_store
+            from talksearch.store import open_reader
 
-            self._store = open_store(self.location)
+            self._store = open_reader(self.location)
         return self._store
 
     def engine(self):
