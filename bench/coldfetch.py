@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -38,7 +39,7 @@ from bench.measure import sha256_of
 
 BUCKET = "talksearch-bench-cold"
 REGION = "eu-west-3"
-FIELDS = ("import_ms", "fetch_ms", "open_ms", "query_ms", "total_ms", "process_ms", "peak_rss_mb")
+FIELDS = ("import_ms", "fetch_ms", "open_ms", "query_ms", "total_ms", "process_ms", "cpu_ms", "peak_rss_mb")
 
 
 @dataclass
@@ -46,15 +47,15 @@ class S3Endpoint:
     url: str
     client: object
 
-    def child_env(self, **extra: str) -> dict[str, str]:
-        """What a fresh process needs to reach this server (credentials are moto's dummies)."""
+    def child_env(self, root: Path = ROOT, **extra: str) -> dict[str, str]:
+        """What a fresh process running ``root``'s code needs to reach this server (credentials are moto's dummies)."""
         env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "POWERTOOLS_"))}
         return env | {
             "AWS_ENDPOINT_URL_S3": self.url,
             "AWS_ACCESS_KEY_ID": "bench",
             "AWS_SECRET_ACCESS_KEY": "bench",
             "AWS_DEFAULT_REGION": REGION,
-            "PYTHONPATH": str(ROOT),
+            "PYTHONPATH": str(root),
             **extra,
         }
 
@@ -181,12 +182,14 @@ print(json.dumps({{"import_ms": (imported - started) * 1000, "fetch_ms": (fetche
 """
 
 
-def talksearch_cold_fetch(endpoint: S3Endpoint, published: Path, params: dict, runs: int, workdir: Path) -> dict:
-    """The search function's own cold path, from a published tree uploaded under ``talksearch/``."""
+def talksearch_cold_fetch(
+    endpoint: S3Endpoint, published: Path, params: dict, runs: int, workdir: Path, root: Path = ROOT
+) -> dict:
+    """The search function's own cold path (``root``'s checkout of it), from a published tree under ``talksearch/``."""
     upload_tree(endpoint, published, "talksearch")
     env = {"INDEX_BUCKET": BUCKET, "INDEX_PREFIX": "talksearch", "POWERTOOLS_LOG_LEVEL": "ERROR"}
     script = _TALKSEARCH.replace("{peak}", _PEAK)
-    return _runs([sys.executable, "-c", script, json.dumps(params)], endpoint, env, runs, workdir)
+    return _runs([sys.executable, "-c", script, json.dumps(params)], endpoint, env, runs, workdir, root=root)
 
 
 def peer_cold_fetch(
@@ -201,25 +204,80 @@ def peer_cold_fetch(
     return _runs(argv, endpoint, {}, runs, workdir, unpacked=unpacked)
 
 
-def _runs(argv: list[str], endpoint: S3Endpoint, env: dict, runs: int, workdir: Path, unpacked: str = "") -> dict:
+def _runs(
+    argv: list[str], endpoint: S3Endpoint, env: dict, runs: int, workdir: Path, unpacked: str = "", root: Path = ROOT
+) -> dict:
+    """``runs`` fresh processes; medians of their figures, with ``cpu_ms``: the process's user + system CPU,
+    all threads, interpreter start included (what a loaded machine stretches least)."""
     measured = []
     for _ in range(runs):
         # a fresh /tmp for each process, as a new Lambda sandbox has
         with tempfile.TemporaryDirectory(prefix="cold-", dir=workdir) as tmp:
             args = [*argv, tmp, unpacked] if unpacked else argv
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), _children_cpu_seconds()
             done = subprocess.run(
-                args, cwd=ROOT, env=endpoint.child_env(TMPDIR=tmp, **env), capture_output=True, text=True, timeout=300
-            )
-            elapsed = (time.perf_counter() - started) * 1000
+                args, cwd=root, env=endpoint.child_env(root, TMPDIR=tmp, **env), capture_output=True, text=True,
+                timeout=300,
+            )  # fmt: skip
+            elapsed, cpu = (time.perf_counter() - started) * 1000, (_children_cpu_seconds() - cpu) * 1000
         if done.returncode != 0:
             lines = (done.stderr.strip() or done.stdout.strip() or "(no output)").splitlines()
             raise RuntimeError(f"cold start with fetch failed: {lines[-1][:300]}")
         figures = json.loads(done.stdout.strip().splitlines()[-1])
-        measured.append(figures | {"process_ms": elapsed})
+        measured.append(figures | {"process_ms": elapsed, "cpu_ms": cpu})
     summary: dict = {"runs": runs}
     for key in FIELDS:
         values = [m[key] for m in measured if m.get(key) is not None]
         summary[key] = statistics.median(values) if values else None
     summary["peak_rss_max_mb"] = max(m["peak_rss_mb"] for m in measured)
     return summary
+
+
+def _children_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m bench.coldfetch PUBLISHED TANTIVY_DIR``: talksearch's cold path with the fetch and tantivy's, in
+    one run from one moto server, without building either (a published tree, a tantivy index directory); with
+    ``--baseline CHECKOUT``, also another checkout's search function on the same tree (before/after a change)."""
+    import argparse
+
+    from bench.measure import pack_artifact
+
+    parser = argparse.ArgumentParser(prog="python -m bench.coldfetch", description=main.__doc__)
+    parser.add_argument("published", type=Path, help="a published index tree (manifest.json, versions/)")
+    parser.add_argument("tantivy", type=Path, help="a tantivy index directory (bench.engines.tantivy_peer's)")
+    parser.add_argument("--runs", type=int, default=5, help="fresh processes per engine (default 5)")
+    parser.add_argument("--baseline", type=Path, help="another checkout whose search function runs too")
+    parser.add_argument("--query", default="python web", help="the first query (default: %(default)s)")
+    args = parser.parse_args(argv)
+    params = {"q": args.query}
+    results: dict = {}
+    with s3_server() as endpoint, tempfile.TemporaryDirectory(prefix="coldfetch-") as tmp:
+        workdir = Path(tmp)
+        if args.baseline:
+            results["talksearch (baseline)"] = talksearch_cold_fetch(
+                endpoint, args.published, params, args.runs, workdir, root=args.baseline.resolve()
+            )
+        results["talksearch"] = talksearch_cold_fetch(endpoint, args.published, params, args.runs, workdir)
+        archive = workdir / "tantivy.tar.gz"
+        size = pack_artifact(args.tantivy, archive)
+        results["tantivy"] = peer_cold_fetch(
+            endpoint, "tantivy", "bench.engines.tantivy_peer", "Searcher", archive, args.tantivy.name, params,
+            args.runs, workdir,
+        ) | {"artifact_bytes": size}  # fmt: skip
+    print(json.dumps(results, indent=1))
+    tantivy = results["tantivy"]
+    for name, figures in results.items():
+        print(
+            f"{name:22} first answer {figures['total_ms']:6.0f} ms ({figures['total_ms'] / tantivy['total_ms']:.2f}x "
+            f"tantivy), CPU {figures['cpu_ms']:6.0f} ms ({figures['cpu_ms'] / tantivy['cpu_ms']:.2f}x), "
+            f"peak {figures['peak_rss_max_mb']:.0f} MB",
+            file=sys.stderr,
+        )
+
+
+if __name__ == "__main__":
+    main()
