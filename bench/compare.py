@@ -2,6 +2,7 @@
 
     python -m bench.compare record INDEX_DIR --out answers.json.gz [--mix FILE]... [--relevance FILE --corpus NAME]...
     python -m bench.compare check answers.json.gz INDEX_DIR      # this checkout's engine against a recording
+    python -m bench.compare check answers.json.gz INDEX_DIR --pack search.pack   # ... reading the search pack
     python -m bench.compare diff a.json.gz b.json.gz             # two recordings
 
 ``record`` runs every query of the mixes (and of the judged relevance files, for one corpus) through
@@ -224,11 +225,18 @@ def write_recording(recording: dict, path: Path) -> None:
         json.dump(recording, f, ensure_ascii=False)
 
 
-def open_engine(index_dir: Path):
+def open_engine(index_dir: Path, pack: Path | None = None):
+    """The engine over ``index_dir``, reading its postings and stored talks from ``pack`` when given (its
+    search pack, ``talksearch.search_pack``) rather than from the Whoosh files."""
     from functions.search.engine import SearchEngine
 
+    files = None
+    if pack is not None:
+        from talksearch.search_pack import PackFiles
+
+        files = PackFiles(pack.read_bytes())
     # no time budget: a busy machine must not cut optional work from one side only
-    return SearchEngine(index_dir, time_budget_ms=10_000_000)
+    return SearchEngine(index_dir, time_budget_ms=10_000_000, files=files)
 
 
 def queries_of(args: argparse.Namespace) -> list[dict]:
@@ -262,6 +270,7 @@ def main(argv: list[str] | None = None) -> int:
     check = commands.add_parser("check", help="this checkout's answers over an index against a recording")
     check.add_argument("recording", type=Path)
     check.add_argument("index", type=Path)
+    check.add_argument("--pack", type=Path, help="read the index from this search pack (its synonyms from INDEX)")
     diff = commands.add_parser("diff", help="two recordings")
     diff.add_argument("a", type=Path)
     diff.add_argument("b", type=Path)
@@ -273,7 +282,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     a = read_recording(args.recording if args.command == "check" else args.a)
     if args.command == "check":
-        b = record(open_engine(args.index), ({k: q[k] for k in ("source", "kind", "params")} for q in a["queries"]))
+        b = record(
+            open_engine(args.index, args.pack), ({k: q[k] for k in ("source", "kind", "params")} for q in a["queries"])
+        )
     else:
         b = read_recording(args.b)
     return report(differences(a, b))

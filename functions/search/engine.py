@@ -72,10 +72,14 @@ class SearchEngine:
         warm: bool = True,
         synonyms: SynonymTable | None = None,
         log: logging.Logger | None = None,
+        files=None,
     ) -> None:
         """``synonyms``: the table to expand queries with (default: the index's own ``synonyms.json``;
-        an index without one, or with one that is refused, is served without expansion, logged on ``log``)."""
-        self.snapshot = IndexSnapshot(index_dir, version=version or Path(index_dir).name, built_at=built_at)
+        an index without one, or with one that is refused, is served without expansion, logged on ``log``).
+        ``files``: what the index is read through (``IndexSnapshot``'s ``files``)."""
+        self.snapshot = IndexSnapshot(
+            index_dir, version=version or Path(index_dir).name, built_at=built_at, files=files
+        )
         self.synonyms = synonyms if synonyms is not None else load_table(Path(index_dir), log)
         self.expander = Expander(self.snapshot)
         self.matcher = ClauseMatcher(self.snapshot, self.expander)

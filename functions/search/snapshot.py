@@ -74,9 +74,11 @@ class TermData(NamedTuple):
 class IndexSnapshot:
     """A read-only index opened once and kept open; safe to share between threads."""
 
-    def __init__(self, index_dir: str | Path, version: str = "", built_at: str = "") -> None:
+    def __init__(self, index_dir: str | Path, version: str = "", built_at: str = "", files=None) -> None:
+        """``files``: what the index is read through (default: ``IndexFiles`` over ``index_dir``; a
+        ``talksearch.search_pack.PackFiles`` answers the same)."""
         self.index_dir = Path(index_dir)
-        self.files = IndexFiles(self.index_dir)
+        self.files = files if files is not None else IndexFiles(self.index_dir)
         self.doc_count = self.files.doc_count
         self.deleted = self.files.deleted
         self.version = version

@@ -6,24 +6,29 @@ check that falls back to Whoosh's public API, so a different Whoosh is slower, n
 
 from __future__ import annotations
 
+import heapq
 import os
 from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Collection, Iterable, Iterator, Sequence
-from itertools import accumulate, repeat
+from itertools import accumulate, chain, groupby, repeat
+from operator import itemgetter
 from pathlib import Path
 
 from whoosh.codec.whoosh3 import LENGTHS_COLUMN, W3LeafMatcher, _lenfield
+from whoosh.fields import NUMERIC
 from whoosh.matching.wrappers import FilterMatcher
 from whoosh.reading import TermNotFound
 from whoosh.util.numeric import byte_to_length, length_to_byte
 
-from talksearch.index_files import open_index
+from talksearch.index_files import open_index, unpickling
 
 __all__ = ["LENGTH_OF_BYTE", "IndexFiles"]
 
 #: The field length each of the 256 length bytes stands for (lengths are stored in one byte, logarithmically).
 LENGTH_OF_BYTE = tuple(byte_to_length(b) for b in range(256))
+#: Distinct position values ``field_postings`` keeps unpickled while it reads a field (most are shared).
+POSITION_VALUES_KEPT = 1 << 20
 
 
 class IndexFiles:
@@ -160,6 +165,81 @@ class IndexFiles:
         """The live talk with this id, or None."""
         ids, _ = self.postings("id", talk_id)
         return ids[0] if ids else None
+
+    # --- the whole index, for exporting it (talksearch.search_pack) ----------------------------------
+    def segment_ranges(self) -> list[tuple[int, int]]:
+        """(first doc number, doc count) of each segment."""
+        return [(offset, segment.doc_count_all()) for segment, offset in self._segments]
+
+    def text_fields(self) -> dict[str, bool]:
+        """Indexed fields whose terms are text (not numbers), each with whether it keeps positions."""
+        schema = self._reader.schema
+        return {
+            name: schema[name].format.supports("positions")
+            for name in schema.names()
+            if schema[name].indexed and not isinstance(schema[name], NUMERIC)
+        }
+
+    def column_fields(self) -> list[str]:
+        schema = self._reader.schema
+        return [name for name in schema.names() if schema[name].column_type is not None]
+
+    def field_postings(self, fieldname: str) -> Iterator[tuple[str, list[int], list[int], list[float], list[int]]]:
+        """Every term of the field in order: (term, its document frequency in each segment (0: absent; deleted
+        talks counted, and a term stays in a segment's vocabulary until a merge), its live talks, their
+        frequencies, their positions as Whoosh encodes them: each talk's first position, then differences).
+
+        One pass over each segment's term table: a short posting list comes with its term (inlined), a
+        longer one is read a block at a time; positions are unpickled a term at a time, in one stream.
+        """
+        keeps_positions = self._reader.schema[fieldname].format.supports("positions")
+        streams = [
+            self._segment_postings(segment, n, offset, fieldname, keeps_positions)
+            for n, (segment, offset) in enumerate(self._segments)
+        ]
+        merged = heapq.merge(*streams, key=itemgetter(0)) if len(streams) > 1 else streams[0]
+        count, deleted = len(self._segments), self.deleted
+        known: dict[bytes, list[int]] = {}  # position values unpickled so far
+        for term, group in groupby(merged, key=itemgetter(0)):
+            per_segment = [0] * count
+            ids: list[int] = []
+            frequencies: list[float] = []
+            values: list[bytes] = []
+            for _, n, df, segment_ids, segment_frequencies, segment_values in group:
+                per_segment[n] = df
+                ids.extend(segment_ids)
+                frequencies.extend(segment_frequencies)
+                values.extend(segment_values)
+            if len(known) > POSITION_VALUES_KEPT:
+                known.clear()
+            deltas = unpickling.position_deltas(values, known) if keeps_positions else []
+            if deleted and ids:
+                kept = [i for i, d in enumerate(ids) if d not in deleted]
+                if len(kept) != len(ids):
+                    ids, frequencies = [ids[i] for i in kept], [frequencies[i] for i in kept]
+                    deltas = [deltas[i] for i in kept] if keeps_positions else deltas
+            yield term.decode("utf-8"), per_segment, ids, frequencies, list(chain.from_iterable(deltas))
+
+    def _segment_postings(self, segment, n: int, offset: int, fieldname: str, keeps_positions: bool) -> Iterator[tuple]:
+        """(term bytes, segment number, document frequency, talks, frequencies, encoded positions) of one segment."""
+        for term, info in segment.iter_field(fieldname):
+            inlined = info.inlined_postings() if info.is_inlined() else None
+            if inlined is not None:
+                ids, weights, values = inlined
+                weights = weights if weights else [1.0] * len(ids)
+                ids = [d + offset for d in ids] if offset else list(ids)
+            else:
+                ids, weights, values = [], [], []
+                matcher = segment.postings(fieldname, term)
+                if isinstance(matcher, FilterMatcher):
+                    matcher = matcher.child
+                    matcher.reset()
+                for block_ids, block_weights, block_values in _block_postings(matcher, offset):
+                    ids.extend(block_ids)
+                    weights.extend(block_weights)
+                    if keeps_positions:
+                        values.extend(block_values)
+            yield term, n, info.doc_frequency(), ids, weights, values if keeps_positions else ()
 
 
 def _reads_blocks(matcher) -> bool:

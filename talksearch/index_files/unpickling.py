@@ -20,7 +20,7 @@ import pickle
 import sys
 import types
 
-__all__ = ["ALLOWED", "UnsafeIndexError", "install", "load", "loads"]
+__all__ = ["ALLOWED", "UnsafeIndexError", "install", "load", "loads", "position_deltas"]
 
 #: (module, name) of every global an index's pickles may name; each only builds data.
 ALLOWED = frozenset(
@@ -52,6 +52,24 @@ class _RestrictedUnpickler(pickle.Unpickler):
 def loads(data: bytes, /, **options) -> object:
     """``pickle.loads`` building only the globals in ``ALLOWED``."""
     return _RestrictedUnpickler(io.BytesIO(data), **options).load()
+
+
+def position_deltas(values: list[bytes], known: dict[bytes, list[int]]) -> list[list[int]]:
+    """The position lists of Whoosh's Positions format (a 4-byte count, then a pickled list of each position's
+    distance from the one before), unpickled through the restricted unpickler in one stream.
+
+    ``known``: value -> list already unpickled, kept by the caller across terms (most postings have one
+    position, and the same few values: they are unpickled once). The lists returned are shared: never change them.
+    """
+    new = [value for value in dict.fromkeys(values) if value not in known]
+    if new:
+        stream = io.BytesIO(b"".join(value[4:] for value in new))
+        load = _RestrictedUnpickler(stream).load
+        found = [load() for _ in new]
+        if stream.read(1) or not all(type(deltas) is list for deltas in found):
+            raise UnsafeIndexError("an index file's positions are not lists of numbers: refused")
+        known.update(zip(new, found, strict=True))
+    return list(map(known.__getitem__, values))
 
 
 def load(file, /, **options) -> object:

@@ -1,0 +1,402 @@
+"""Reading a search pack: ``PackFiles`` answers what ``talksearch.index_files.reading.IndexFiles`` answers.
+
+Built from the pack's bytes held in memory. Opening reads the header, the section table and the meta
+section only; a field's vocabulary, its chunk directory, a column, a block of stored talks are decoded
+on first use (vocabularies and directories kept, chunks and blocks decoded per read). Decoding is
+zlib, ``array.frombytes``, ``itertools.accumulate`` and ``bisect``: no Python loop per posting or per
+position. Everything in a pack is untrusted: a damaged one raises ``PackError`` (``format``), from the
+open for its header, table and meta, from the first read that meets any other damage, each read
+bounded by the caps in ``format``.
+"""
+
+from __future__ import annotations
+
+import json
+from array import array
+from bisect import bisect_left, bisect_right
+from collections import Counter
+from collections.abc import Collection, Iterable
+from itertools import accumulate, compress, islice, pairwise, repeat
+from threading import Lock
+
+from talksearch.search_pack.format import (
+    CODEC_ZLIB,
+    MAX_CHUNK_BYTES,
+    MAX_META_BYTES,
+    MAX_SEGMENTS,
+    MAX_STORED_BLOCK_BYTES,
+    MAX_TALKS,
+    MAX_TERMS,
+    PackError,
+    inflate,
+    read_arrays,
+    read_table,
+)
+
+__all__ = ["PackFiles"]
+
+#: What a corrupt section can make Python's own decoders raise; each becomes a ``PackError``.
+_DECODING_ERRORS = (ValueError, TypeError, KeyError, IndexError, OverflowError, RecursionError, UnicodeError)
+
+
+class _Field:
+    """One field's vocabulary, document frequencies and posting chunk directory."""
+
+    __slots__ = ("chunk_first", "chunk_inflated", "chunk_offsets", "df", "name", "positional", "postings", "terms")
+
+    def __init__(self, name: str, terms: list[str], df: array, chunks: list[array], postings, positional: bool):
+        self.name = name
+        self.terms = terms
+        self.df = df
+        self.chunk_first, self.chunk_offsets, self.chunk_inflated = chunks
+        self.postings = postings
+        self.positional = positional
+
+
+class PackFiles:
+    """One search pack opened for reading; document numbers as Whoosh's across segments, deleted talks included."""
+
+    def __init__(self, data: bytes | memoryview) -> None:
+        self._data = memoryview(data).cast("B") if not isinstance(data, bytes) else memoryview(data)
+        self._table = read_table(self._data)
+        self._lock = Lock()
+        self._fields: dict[str, _Field | None] = {}
+        self._segment_df: dict[str, list[array]] = {}
+        meta = self._meta()
+        self.doc_count: int = meta["doc_count"]
+        self._segments: list[tuple[int, int]] = meta["segments"]
+        self._field_meta: dict[str, dict] = meta["fields"]
+        self._column_meta: dict[str, dict] = meta["columns"]
+        self._total_lengths: dict[str, int] = meta["lengths"]
+        self._block_talks: int = meta["stored"]["block_talks"]
+        self._blocks: int = meta["stored"]["blocks"]
+        self._stored_index: list[array] | None = None
+        (deleted,) = self._arrays("deleted", 1)
+        if deleted and max(deleted) >= self.doc_count:
+            raise PackError("the deleted talks include numbers past the talk count")
+        self.deleted = frozenset(deleted)
+
+    def close(self) -> None:
+        """Nothing to release: the pack is bytes in memory (kept for ``IndexFiles``' interface)."""
+
+    # --- sections ------------------------------------------------------------------------------------
+    def _section(self, name: str) -> bytes | memoryview:
+        entry = self._table.get(name)
+        if entry is None:
+            raise PackError(f"the pack has no section {name!r}")
+        offset, stored, inflated, codec = entry
+        data = self._data[offset : offset + stored]
+        return inflate(data, inflated, f"section {name!r}") if codec == CODEC_ZLIB else data
+
+    def _arrays(self, name: str, count: int) -> list[array]:
+        return read_arrays(self._section(name), count, f"section {name!r}")
+
+    def _meta(self) -> dict:
+        entry = self._table.get("meta")
+        if entry is None:
+            raise PackError("the pack has no meta section")
+        if entry[2] > MAX_META_BYTES:
+            raise PackError(f"the meta section declares {entry[2]:,} bytes, over the {MAX_META_BYTES:,} cap")
+        try:
+            meta = json.loads(bytes(self._section("meta")).decode("utf-8"))
+            return _checked_meta(meta)
+        except PackError:
+            raise
+        except _DECODING_ERRORS as error:
+            raise PackError(f"the meta section is not what a pack holds ({type(error).__name__})") from None
+
+    def _field(self, fieldname: str) -> _Field | None:
+        """A field's vocabulary and chunk directory, decoded at its first use; None for a field the pack lacks."""
+        if fieldname in self._fields:
+            return self._fields[fieldname]
+        with self._lock:
+            if fieldname not in self._fields:
+                self._fields[fieldname] = self._read_field(fieldname)
+        return self._fields[fieldname]
+
+    def _read_field(self, fieldname: str) -> _Field | None:
+        described = self._field_meta.get(fieldname)
+        if described is None:
+            return None
+        count = described["terms"]
+        try:
+            text = bytes(self._section(f"terms/{fieldname}")).decode("utf-8")
+        except UnicodeDecodeError:
+            raise PackError(f"the terms of {fieldname!r} are not UTF-8") from None
+        terms = text.split(chr(described["separator"])) if count else []
+        if len(terms) != count:
+            raise PackError(f"field {fieldname!r}: {len(terms):,} terms where the meta section says {count:,}")
+        if terms != sorted(terms):
+            raise PackError(f"the terms of {fieldname!r} are not in order")
+        (df,) = self._arrays(f"df/{fieldname}", 1)
+        chunks = self._arrays(f"chunks/{fieldname}", 3)
+        first, offsets, inflated = chunks
+        postings = self._section(f"post/{fieldname}")
+        if len(df) != count:
+            raise PackError(f"field {fieldname!r}: {len(df):,} frequencies for {count:,} terms")
+        if len(offsets) != len(first) + 1 or len(inflated) != len(first) or (count and not first):
+            raise PackError(f"field {fieldname!r}: a chunk directory of mismatched arrays")
+        if first and (first[0] != 0 or any(a >= b for a, b in pairwise(first)) or first[-1] >= count):
+            raise PackError(f"field {fieldname!r}: chunks do not start at increasing terms")
+        if offsets[0] != 0 or offsets[-1] > len(postings) or any(a > b for a, b in pairwise(offsets)):
+            raise PackError(f"field {fieldname!r}: chunk offsets outside the postings section")
+        if inflated and max(inflated) > MAX_CHUNK_BYTES:
+            raise PackError(f"field {fieldname!r}: a chunk declares over {MAX_CHUNK_BYTES:,} bytes")
+        return _Field(fieldname, terms, df, chunks, postings, bool(described["positions"]))
+
+    def _per_segment_df(self, field: _Field) -> list[array]:
+        """Each segment's document frequency of every term (one segment: the field's own)."""
+        if len(self._segments) == 1:
+            return [field.df]
+        found = self._segment_df.get(field.name)
+        if found is None:
+            (flat,) = self._arrays(f"segdf/{field.name}", 1)
+            count, segments = len(field.terms), len(self._segments)
+            if len(flat) != count * segments:
+                raise PackError(f"field {field.name!r}: per-segment frequencies of the wrong length")
+            # flat holds, term after term, that term's frequency in each segment
+            found = [flat[s::segments] for s in range(segments)]
+            self._segment_df[field.name] = found
+        return found
+
+    def _index(self, fieldname: str, term: str) -> tuple[_Field | None, int]:
+        """(field, term number), or (field or None, -1) when the field does not have the term."""
+        field = self._field(fieldname)
+        if field is None:
+            return None, -1
+        terms = field.terms
+        i = bisect_left(terms, term)
+        return (field, i) if i < len(terms) and terms[i] == term else (field, -1)
+
+    # --- terms -----------------------------------------------------------------------------------------
+    def doc_frequency(self, fieldname: str, term: str) -> int:
+        """Talks whose field holds the term, deleted ones included (as Whoosh counts them)."""
+        field, i = self._index(fieldname, term)
+        return field.df[i] if i >= 0 else 0
+
+    def has_term(self, fieldname: str, term: str) -> bool:
+        return self._index(fieldname, term)[1] >= 0
+
+    def known_terms(self, fieldname: str, candidates: Iterable[str]) -> list[tuple[int, str]]:
+        """(document frequency, term) of the candidates the field has."""
+        field = self._field(fieldname)
+        if field is None:
+            return []
+        terms, df, size = field.terms, field.df, len(field.terms)
+        found = []
+        for term in candidates:
+            i = bisect_left(terms, term)
+            if i < size and terms[i] == term:
+                found.append((df[i], term))
+        return found
+
+    def _prefix_range(self, field: _Field, head: str) -> tuple[int, int]:
+        terms = field.terms
+        return bisect_left(terms, head), bisect_left(terms, _after_prefix(head)) if head else len(terms)
+
+    def terms_starting(self, fieldname: str, head: str, limit: int) -> list[str] | None:
+        """The field's terms starting with ``head``, or None when a segment has more than ``limit`` (Whoosh's
+        rule: each segment's vocabulary is scanned on its own)."""
+        field = self._field(fieldname)
+        if field is None:
+            return []
+        low, high = self._prefix_range(field, head)
+        if len(self._segments) > 1:
+            for per_segment in self._per_segment_df(field):
+                part = per_segment[low:high]
+                if len(part) - part.count(0) > limit:
+                    return None
+        elif high - low > limit:
+            return None
+        return field.terms[low:high]
+
+    def prefix_frequencies(self, fieldname: str, prefix: str, scan_limit: int) -> Counter[str]:
+        """Document frequency of the first ``scan_limit`` terms of each segment starting with ``prefix``."""
+        field = self._field(fieldname)
+        if field is None:
+            return Counter()
+        low, high = self._prefix_range(field, prefix)
+        terms = field.terms
+        if len(self._segments) == 1:
+            end = min(high, low + max(scan_limit, 0))
+            return Counter(dict(zip(terms[low:end], field.df[low:end], strict=True)))
+        frequencies: Counter[str] = Counter()
+        for per_segment in self._per_segment_df(field):
+            for i in islice(compress(range(low, high), per_segment[low:high]), max(scan_limit, 0)):
+                frequencies[terms[i]] += per_segment[i]
+        return frequencies
+
+    # --- postings --------------------------------------------------------------------------------------
+    def _term_postings(self, fieldname: str, term: str) -> tuple[_Field | None, list[int], array, array]:
+        """(field, talks, frequencies (empty: all 1), positions of the term's talks one after another, each
+        talk's first one then differences), from the term's chunk; (None, [], ...) when absent."""
+        field, i = self._index(fieldname, term)
+        if i < 0:
+            return None, [], array("B"), array("B")
+        c = bisect_right(field.chunk_first, i) - 1
+        start, end = field.chunk_offsets[c], field.chunk_offsets[c + 1]
+        what = f"a posting chunk of {fieldname!r}"
+        raw = inflate(field.postings[start:end], field.chunk_inflated[c], what)
+        counts, ids, frequencies, positions = read_arrays(raw, 4, what)
+        terms_in_chunk = (field.chunk_first[c + 1] if c + 1 < len(field.chunk_first) else len(field.terms)) - (
+            field.chunk_first[c]
+        )
+        if len(counts) != terms_in_chunk or sum(counts) != len(ids):
+            raise PackError(f"{what}: its talk counts do not match its terms and talks")
+        if frequencies and len(frequencies) != len(ids):
+            raise PackError(f"{what}: {len(frequencies):,} frequencies for {len(ids):,} talks")
+        held = (sum(frequencies) if frequencies else len(ids)) if field.positional else 0
+        if len(positions) != held:
+            raise PackError(f"{what}: {len(positions):,} positions where its frequencies say {held:,}")
+        j = i - field.chunk_first[c]
+        first = sum(counts[:j])
+        talks = list(accumulate(ids[first : first + counts[j]]))
+        if talks and talks[-1] >= self.doc_count:
+            raise PackError(f"{what}: a talk number past the talk count")
+        term_frequencies = frequencies[first : first + counts[j]] if frequencies else array("B")
+        if field.positional:
+            before = sum(frequencies[:first]) if frequencies else first
+            held_here = sum(term_frequencies) if frequencies else counts[j]
+            positions = positions[before : before + held_here]
+        return field, talks, term_frequencies, positions
+
+    def postings(self, fieldname: str, term: str) -> tuple[list[int], list[float]]:
+        """(talks, term frequencies) of one term over every segment, deleted talks left out."""
+        field, talks, frequencies, _ = self._term_postings(fieldname, term)
+        if field is None:
+            return [], []
+        return talks, list(map(float, frequencies)) if frequencies else [1.0] * len(talks)
+
+    def positions(self, fieldname: str, term: str, docs: Collection[int]) -> dict[int, list[int]]:
+        """Word positions of a term in each of ``docs`` that has it (deleted talks have none)."""
+        field, talks, frequencies, positions = self._term_postings(fieldname, term)
+        if field is None or not field.positional or not talks:
+            return {}
+        starts = list(accumulate(frequencies if frequencies else repeat(1, len(talks)), initial=0))
+        found: dict[int, list[int]] = {}
+        size = len(talks)
+        for doc in docs:
+            k = bisect_left(talks, doc)
+            if k < size and talks[k] == doc:
+                found[doc] = list(accumulate(positions[starts[k] : starts[k + 1]]))
+        return found
+
+    # --- per-talk values -------------------------------------------------------------------------------
+    def length_bytes(self, fieldname: str) -> bytes:
+        """One byte per talk: Whoosh's logarithmic encoding of the field's length."""
+        if fieldname not in self._total_lengths:
+            return bytes(self.doc_count)
+        lengths = bytes(self._section(f"len/{fieldname}"))
+        if len(lengths) != self.doc_count:
+            raise PackError(f"the length bytes of {fieldname!r} are not one per talk")
+        return lengths
+
+    def total_length(self, fieldname: str) -> int:
+        return self._total_lengths.get(fieldname, 0)
+
+    def column(self, fieldname: str) -> list[bytes | None]:
+        """A bytes column's value for every talk (None where a segment lacks the column)."""
+        described = self._column_meta.get(fieldname)
+        if described is None:
+            return [None] * self.doc_count
+        values: list[bytes | None] = bytes(self._section(f"col/{fieldname}")).split(bytes([described["separator"]]))
+        if len(values) != self.doc_count:
+            raise PackError(f"column {fieldname!r} has {len(values):,} values for {self.doc_count:,} talks")
+        if described["missing"]:
+            (missing,) = self._arrays(f"colnone/{fieldname}", 1)
+            if len(missing) != described["missing"] or max(missing) >= self.doc_count:
+                raise PackError(f"column {fieldname!r}: its talks without a value are not what the meta says")
+            for doc in missing:
+                values[doc] = None
+        return values
+
+    def stored(self, doc: int) -> dict:
+        """One talk's stored fields."""
+        if not 0 <= doc < self.doc_count:
+            raise IndexError(f"no talk {doc} in a pack of {self.doc_count:,}")
+        index = self._stored_index
+        if index is None:
+            index = self._stored_index = self._read_stored_index()
+        offsets, inflated = index
+        block, line = divmod(doc, self._block_talks)
+        data = self._section("stored/data")
+        raw = inflate(data[offsets[block] : offsets[block + 1]], inflated[block], "a block of stored talks")
+        lines = raw.split(b"\n")
+        expected = min(self._block_talks, self.doc_count - block * self._block_talks)
+        if len(lines) != expected:
+            raise PackError(f"a block of stored talks holds {len(lines)} talks, not {expected}")
+        try:
+            talk = json.loads(lines[line].decode("utf-8"))
+        except _DECODING_ERRORS as error:
+            raise PackError(f"a stored talk is not JSON ({type(error).__name__})") from None
+        if not isinstance(talk, dict):
+            raise PackError("a stored talk is not a JSON object")
+        return talk
+
+    def _read_stored_index(self) -> list[array]:
+        offsets, inflated = self._arrays("stored/index", 2)
+        blocks = self._blocks
+        expected = -(-self.doc_count // self._block_talks)
+        if blocks != expected or len(offsets) != blocks + 1 or len(inflated) != blocks:
+            raise PackError("the stored talks' block index does not match the talk count")
+        end = self._table["stored/data"][1] if "stored/data" in self._table else 0
+        if offsets[0] != 0 or offsets[-1] > end or any(a > b for a, b in pairwise(offsets)):
+            raise PackError("the stored talks' blocks lie outside their section")
+        if inflated and max(inflated) > MAX_STORED_BLOCK_BYTES:
+            raise PackError(f"a block of stored talks declares over {MAX_STORED_BLOCK_BYTES:,} bytes")
+        return [offsets, inflated]
+
+    def doc_for_id(self, talk_id: str) -> int | None:
+        """The live talk with this id, or None."""
+        ids, _ = self.postings("id", talk_id)
+        return ids[0] if ids else None
+
+
+def _after_prefix(head: str) -> str:
+    """The least string greater than every string starting with ``head`` (which is not empty)."""
+    while head and head[-1] == "\U0010ffff":
+        head = head[:-1]
+    return head[:-1] + chr(ord(head[-1]) + 1) if head else "\U0010ffff" * 2
+
+
+def _checked_meta(meta: object) -> dict:
+    """The meta section, every value of the type and range a reader relies on."""
+
+    def need(condition: bool, what: str) -> None:
+        if not condition:
+            raise PackError(f"the meta section's {what} is not what a pack holds")
+
+    def whole(value: object, top: int) -> bool:
+        return type(value) is int and 0 <= value <= top
+
+    need(isinstance(meta, dict), "shape")
+    doc_count = meta.get("doc_count")
+    need(whole(doc_count, MAX_TALKS), "talk count")
+    segments = meta.get("segments")
+    need(isinstance(segments, list) and 0 < len(segments) <= MAX_SEGMENTS, "segment list")
+    at = 0
+    for segment in segments:
+        need(isinstance(segment, list) and len(segment) == 2 and segment[0] == at, "segment list")
+        need(whole(segment[1], MAX_TALKS), "segment list")
+        at += segment[1]
+    need(at == doc_count, "segment list")
+    meta["segments"] = [tuple(s) for s in segments]
+    fields = meta.get("fields")
+    need(isinstance(fields, dict), "field list")
+    for described in fields.values():
+        need(isinstance(described, dict), "field list")
+        need(whole(described.get("terms"), MAX_TERMS), "term count")
+        separator = described.get("separator")
+        need(whole(separator, 0x10FFFF) and not 0xD800 <= separator <= 0xDFFF, "separator")
+        need(type(described.get("positions")) is bool, "positions flag")
+    columns = meta.get("columns")
+    need(isinstance(columns, dict), "column list")
+    for described in columns.values():
+        need(isinstance(described, dict) and whole(described.get("separator"), 255), "column separator")
+        need(whole(described.get("missing"), doc_count), "column's missing values")
+    lengths = meta.get("lengths")
+    need(isinstance(lengths, dict) and all(whole(v, 1 << 62) for v in lengths.values()), "field lengths")
+    stored = meta.get("stored")
+    need(isinstance(stored, dict) and whole(stored.get("block_talks"), 1 << 16) and stored["block_talks"] > 0, "stored")
+    need(whole(stored.get("blocks"), MAX_TALKS), "stored block count")
+    return meta
