@@ -17,7 +17,7 @@ import pytest
 from functions.search.engine import SearchEngine
 from index_builder.parsers import parse_source
 from index_builder.writer import update_index, write_index
-from talksearch.contracts import SITE_SYNONYMS_NAME
+from talksearch.contracts import SITE_SYNONYMS_NAME, SYNONYMS_NAME
 from talksearch.index_files.reading import IndexFiles
 from talksearch.schema import Talk
 from talksearch.search_pack import PackFiles, write_pack
@@ -170,6 +170,17 @@ def test_lengths_columns_and_stored_talks(both):
     for doc in range(files.doc_count):
         talk_id = files.stored(doc)["id"]
         assert pack.doc_for_id(talk_id) == files.doc_for_id(talk_id)
+
+
+def test_the_synonym_table_travels_in_the_pack(index_dir, tmp_path):
+    (index_dir / SYNONYMS_NAME).write_bytes(b'{"groups": []}')
+    try:
+        write_pack(index_dir, tmp_path / "with.pack")
+    finally:
+        (index_dir / SYNONYMS_NAME).unlink()
+    write_pack(index_dir, tmp_path / "without.pack")
+    assert PackFiles((tmp_path / "with.pack").read_bytes()).synonyms() == b'{"groups": []}'
+    assert PackFiles((tmp_path / "without.pack").read_bytes()).synonyms() is None
 
 
 def test_the_reader_imports_neither_whoosh_nor_the_writer():

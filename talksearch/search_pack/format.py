@@ -21,7 +21,8 @@ whose inflated length the table declares. Sections (``<f>`` is a field name, see
   ``post/<f>``: the chunks, each a zlib stream of arrays (see ``Chunk`` in ``reader``);
 - ``len/<f>``: one length byte per talk; ``col/<f>``, ``colnone/<f>``: a column's values joined by a
   byte no value holds, and the talks without a value;
-- ``stored/index``, ``stored/data``: talks' stored fields as JSON lines, in zlib blocks of ``block_talks``.
+- ``stored/index``, ``stored/data``: talks' stored fields as JSON lines, in zlib blocks of ``block_talks``;
+- ``file/synonyms.json``: the index directory's synonym table, when it has one.
 
 Arrays are written as a typecode byte (``ARRAY_TYPECODES``), a u32 count, then ``count`` items. What a
 reader refuses, and every cap below: ``docs/search-pack.md``.
@@ -44,8 +45,10 @@ __all__ = [
     "MAX_SECTIONS",
     "MAX_SECTION_BYTES",
     "MAX_STORED_BLOCK_BYTES",
+    "MAX_SYNONYMS_BYTES",
     "MAX_TALKS",
     "MAX_TERMS",
+    "SYNONYMS_SECTION",
     "VERSION",
     "PackError",
     "inflate",
@@ -78,6 +81,9 @@ MAX_TERMS = 1 << 24
 #: What one posting chunk and one block of stored talks inflate to.
 MAX_CHUNK_BYTES = 1 << 26
 MAX_STORED_BLOCK_BYTES = 1 << 24
+#: The index's synonym table (``synonyms.json``, section ``SYNONYMS_SECTION``): the shipped glossary is 30 kB.
+MAX_SYNONYMS_BYTES = 1 << 24
+SYNONYMS_SECTION = "file/synonyms.json"
 
 #: The typecodes arrays may have, each an unsigned integer of a fixed size on every platform.
 ARRAY_TYPECODES = {"B": 1, "H": 2, "I": 4, "Q": 8}

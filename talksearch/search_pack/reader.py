@@ -25,8 +25,10 @@ from talksearch.search_pack.format import (
     MAX_META_BYTES,
     MAX_SEGMENTS,
     MAX_STORED_BLOCK_BYTES,
+    MAX_SYNONYMS_BYTES,
     MAX_TALKS,
     MAX_TERMS,
+    SYNONYMS_SECTION,
     PackError,
     inflate,
     read_arrays,
@@ -350,6 +352,15 @@ class PackFiles:
         """The live talk with this id, or None."""
         ids, _ = self.postings("id", talk_id)
         return ids[0] if ids else None
+
+    def synonyms(self) -> bytes | None:
+        """The index's ``synonyms.json`` (``talksearch.contracts.SYNONYMS_NAME``) as the builder wrote it, or None."""
+        entry = self._table.get(SYNONYMS_SECTION)
+        if entry is None:
+            return None
+        if entry[2] > MAX_SYNONYMS_BYTES:
+            raise PackError(f"the synonym table declares {entry[2]:,} bytes, over the {MAX_SYNONYMS_BYTES:,} cap")
+        return bytes(self._section(SYNONYMS_SECTION))
 
 
 def _after_prefix(head: str) -> str:

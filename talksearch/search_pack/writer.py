@@ -17,6 +17,7 @@ from itertools import chain, count
 from operator import sub
 from pathlib import Path
 
+from talksearch.contracts import SYNONYMS_NAME
 from talksearch.index_files.reading import IndexFiles
 from talksearch.search_pack.format import (
     CODEC_STORED,
@@ -26,6 +27,8 @@ from talksearch.search_pack.format import (
     MAX_PACK_BYTES,
     MAX_SECTION_BYTES,
     MAX_STORED_BLOCK_BYTES,
+    MAX_SYNONYMS_BYTES,
+    SYNONYMS_SECTION,
     narrowest,
     write_arrays,
     write_header,
@@ -62,6 +65,9 @@ def write_pack(index_dir: str | os.PathLike, destination: str | os.PathLike) -> 
         sections = list(_sections(files))
     finally:
         files.close()
+    synonyms = Path(index_dir) / SYNONYMS_NAME
+    if synonyms.is_file():
+        sections.append(_compressed(SYNONYMS_SECTION, synonyms.read_bytes(), MAX_SYNONYMS_BYTES))
     header = write_header(sections)
     size = len(header) + sum(len(data) for _, data, _, _ in sections)
     if size > MAX_PACK_BYTES:
