@@ -1,8 +1,9 @@
 """Publishing a built index behind the manifest, keeping a few versions, and rolling back to one.
 
-Pack → upload the artifact and the build state under a new version → write the version's
-manifest → replace ``manifest.json`` with a conditional write. Anything that fails before that
-last step leaves the published index untouched; losing the conditional write to another build
+Write the search pack and pack the artifact → upload both and the build state under a new
+version → write the version's manifest → replace ``manifest.json`` with a conditional write.
+Anything that fails before that last step leaves the published index untouched (a pack that cannot
+be written fails before anything is uploaded); losing the conditional write to another build
 deletes the unpublished version.
 """
 
@@ -15,7 +16,17 @@ from pathlib import Path
 
 from index_builder.state import BuildState, write_build_state
 from talksearch.artifact import PackedFile, download_artifact, pack_index, sha256_file, upload_artifact
-from talksearch.contracts import ARTIFACT_NAME, SCHEMA_VERSION, SYNONYMS_NAME, Manifest, new_index_version
+from talksearch.contracts import (
+    ARTIFACT_NAME,
+    PACK_NAME,
+    SCHEMA_VERSION,
+    SYNONYMS_NAME,
+    VERSIONS_DIR,
+    Manifest,
+    join_key,
+    new_index_version,
+)
+from talksearch.search_pack import write_pack
 from talksearch.store import ManifestConflictError, Store, StoreError, open_store
 
 
@@ -35,12 +46,18 @@ def publish(
     copied rather than compressed again. The artifact is written next to ``index_dir``. Raises
     ``ManifestConflictError`` when another build published first.
     """
+    progress("writing the search pack…", force=True)
+    search_pack = write_pack(index_dir, index_dir.parent / PACK_NAME)
     progress("packing the index…", force=True)
     archive = index_dir.parent / ARTIFACT_NAME
     packed = pack_index(index_dir, archive, previous=previous)
     version = new_index_version(suffix=packed.sha256[:8])
-    progress(f"uploading {packed.size / 1e6:.1f} MB as version {version}…", force=True)
+    megabytes = (packed.size + search_pack.size) / 1e6
+    progress(f"uploading {megabytes:.1f} MB (artifact and search pack) as version {version}…", force=True)
     artifact_key, _, _ = upload_artifact(index, archive, version)
+    pack_digest = sha256_file(search_pack.path)
+    pack_key = join_key(VERSIONS_DIR, version, PACK_NAME)
+    index.upload_file(pack_key, search_pack.path, metadata={"sha256": pack_digest})
     manifest = Manifest(
         schema_version=SCHEMA_VERSION,
         index_version=version,
@@ -51,6 +68,9 @@ def publish(
         built_at=datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
         sources={key: source.etag for key, source in state.sources.items()},
         synonyms_sha256=sha256_file(table) if (table := index_dir / SYNONYMS_NAME).is_file() else "",
+        pack_key=index.full_key(pack_key),
+        pack_sha256=pack_digest,
+        pack_bytes=search_pack.size,
     )
     write_build_state(index, version, BuildState(state.sources, packed.files, state.parse_settings))
     index.write_version_manifest(manifest)  # written last: marks the version complete

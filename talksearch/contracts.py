@@ -5,13 +5,15 @@ Where things live in S3 (or in a local folder laid out the same way)::
     s3://<content-bucket>/<content-prefix>/          talk summaries: *.md, *.json, *.jsonl, *.jsonl.gz
     s3://<index-bucket>/<index-prefix>/
         manifest.json                                  the one pointer readers follow (conditional writes only)
-        versions/<index_version>/index.tar.gz          the packed Whoosh index of one build
+        versions/<index_version>/index.tar.gz          the packed Whoosh index of one build (the builder's own state)
+        versions/<index_version>/search.pack           the same index as a search pack (talksearch.search_pack),
+                                                       what the search function reads
         versions/<index_version>/manifest.json         that build's manifest, kept for rollback
         versions/<index_version>/build-state.json.gz   per source: ETag, ids and fingerprints of its talks
                                                        (read by the next incremental build, never by search)
 
-Readers (the search function) only ever read ``manifest.json`` and then the artifact it
-names, after checking its sha256. Writers (the builder) upload the artifact and its
+Readers (the search function) only ever read ``manifest.json`` and then the artifact or the
+search pack it names, after checking its sha256. Writers (the builder) upload the artifact and its
 version manifest first and replace ``manifest.json`` last, with If-Match / If-None-Match,
 so a reader never sees a half-published index and two builders never clobber each other.
 
@@ -39,6 +41,8 @@ SCHEMA_VERSION = 3
 MANIFEST_NAME = "manifest.json"
 VERSIONS_DIR = "versions"
 ARTIFACT_NAME = "index.tar.gz"
+#: The search pack of a version: the Whoosh index's pickle-free derivative (docs/search-pack.md).
+PACK_NAME = "search.pack"
 BUILD_STATE_NAME = "build-state.json.gz"
 #: The compiled synonym table (shipped glossary + the site's synonyms.txt), one more file of the index
 #: directory and so of the artifact; JSON read by ``talksearch.synonyms.SynonymTable.from_json``.
@@ -143,6 +147,10 @@ def artifact_key(index_prefix: str, index_version: str) -> str:
     return join_key(version_prefix(index_prefix, index_version), ARTIFACT_NAME)
 
 
+def pack_key(index_prefix: str, index_version: str) -> str:
+    return join_key(version_prefix(index_prefix, index_version), PACK_NAME)
+
+
 def version_manifest_key(index_prefix: str, index_version: str) -> str:
     return join_key(version_prefix(index_prefix, index_version), MANIFEST_NAME)
 
@@ -172,6 +180,11 @@ class Manifest:
     #: sha256 of the artifact's synonyms.json (glossary + synonyms.txt): a new shipped glossary changes
     #: it without any source changing, and the build is then not "unchanged"
     synonyms_sha256: str = ""
+    #: The version's search pack (full key, sha256, bytes); empty in manifests written before the builder
+    #: published one, whose readers use the artifact.
+    pack_key: str = ""
+    pack_sha256: str = ""
+    pack_bytes: int = 0
 
     def to_json(self) -> bytes:
         return json.dumps(asdict(self), ensure_ascii=False, sort_keys=True, indent=1).encode("utf-8")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -10,7 +11,8 @@ import pytest
 
 from index_builder import build_and_publish, publish, rollback
 from talksearch.artifact import download_index
-from talksearch.contracts import ARTIFACT_NAME, MANIFEST_NAME
+from talksearch.contracts import ARTIFACT_NAME, MANIFEST_NAME, PACK_NAME, Manifest
+from talksearch.search_pack import PackFiles
 from talksearch.store import ManifestConflictError, S3Store, StoreError, open_store
 from tests.conftest import SAMPLE_CONTENT, moto_bucket
 from tests.index_support import indexed_ids
@@ -80,6 +82,13 @@ def test_sample_content_builds_and_publishes_to_s3(s3, tmp_path):
     }
     ids = published_ids(f"s3://{BUCKET}/site/index", tmp_path)
     assert len(ids) == SAMPLE_TALK_COUNT and "rennes-python-meetup/2026-05/asyncio-en-pratique" in ids
+    # and the search pack next to the artifact, with its checksum and size in the manifest
+    assert manifest["pack_key"] == f"site/index/versions/{report.index_version}/{PACK_NAME}"
+    pack = s3.get_object(Bucket=BUCKET, Key=manifest["pack_key"])["Body"].read()
+    assert manifest["pack_sha256"] == hashlib.sha256(pack).hexdigest() and manifest["pack_bytes"] == len(pack)
+    files = PackFiles(pack)
+    assert {files.stored(d)["id"] for d in range(files.doc_count) if d not in files.deleted} == ids
+    assert files.synonyms() is not None  # the site's synonyms.txt, compiled: the search function needs it
 
 
 def test_broken_files_are_skipped_and_reported(content, tmp_path):
@@ -156,8 +165,10 @@ def test_manifest_is_written_last_after_a_complete_upload(s3, content, monkeypat
     # WHEN a build publishes
     report = build_and_publish(str(content), f"s3://{BUCKET}/index")
     # THEN the complete artifact, the build state and the version manifest come first, the manifest last
+    manifest, _ = open_store(f"s3://{BUCKET}/index").read_manifest()
     assert writes == [
         f"upload {ARTIFACT_NAME} {report.artifact_bytes}",
+        f"upload {PACK_NAME} {manifest.pack_bytes}",
         "write build-state.json.gz",
         f"write {MANIFEST_NAME}",
         f"write {MANIFEST_NAME} (conditional)",
@@ -182,6 +193,35 @@ def test_failed_upload_leaves_the_published_manifest(s3, content, monkeypatch, t
     manifest, _ = open_store(index).read_manifest()
     assert manifest.index_version == first.index_version
     assert len(published_ids(index, tmp_path)) == SAMPLE_TALK_COUNT
+
+
+def test_a_pack_that_cannot_be_written_fails_the_build_before_anything_is_published(s3, content, monkeypatch):
+    # GIVEN a published index
+    index = f"s3://{BUCKET}/index"
+    first = build_and_publish(str(content), index)
+    # WHEN the next build cannot write its search pack
+    (content / "talks" / "new.md").write_text("---\ntitle: New\nspeaker: New Speaker\n---\nBody.\n")
+
+    def unwritable(index_dir, destination):
+        raise ValueError("talk 3's stored fields do not survive JSON")
+
+    monkeypatch.setattr("index_builder.publish.write_pack", unwritable)
+    with pytest.raises(ValueError, match="survive JSON"):
+        build_and_publish(str(content), index)
+    # THEN the first build is still the published one, and no other version was uploaded
+    store = open_store(index)
+    manifest, _ = store.read_manifest()
+    assert manifest.index_version == first.index_version and manifest.pack_bytes > 0
+    assert store.list_versions() == [first.index_version]
+
+
+def test_a_manifest_from_before_the_search_pack_still_reads(s3, content):
+    build_and_publish(str(content), f"s3://{BUCKET}/index")
+    current = json.loads(s3.get_object(Bucket=BUCKET, Key=f"index/{MANIFEST_NAME}")["Body"].read())
+    older = {k: v for k, v in current.items() if not k.startswith("pack_")}
+    manifest = Manifest.from_json(json.dumps(older))
+    assert (manifest.pack_key, manifest.pack_sha256, manifest.pack_bytes) == ("", "", 0)
+    assert manifest.artifact_key == current["artifact_key"]
 
 
 def test_conditional_write_conflict_keeps_the_other_build(s3, content, monkeypatch):
