@@ -12,16 +12,17 @@ the stored-talk blocks, each its own zlib stream, listed by a directory section)
 whose inflated length the table declares. Sections (``<f>`` is a field name, see ``docs/search-pack.md``):
 
 - ``meta``: JSON: talk count, segments, per-field term count and separator, per-column separator,
-  which fields have length bytes, the stored-talk block size;
+  which fields have length bytes;
 - ``deleted``: the talks deleted by incremental builds (Whoosh's numbers);
 - ``terms/<f>``: the field's sorted terms, UTF-8, joined by one character no term holds;
 - ``df/<f>``: each term's document frequency (deleted talks counted, as Whoosh counts them);
   ``segdf/<f>``: the same per segment, in indexes of several segments only;
-- ``chunks/<f>``: the first term, stored offset and length, inflated length of each posting chunk;
-  ``post/<f>``: the chunks, each a zlib stream of arrays (see ``Chunk`` in ``reader``);
+- ``chunks/<f>``: the first term of each posting chunk, and where its two zlib streams are and what they
+  inflate to; ``post/<f>``: the talks and frequencies streams; ``pos/<f>``: the positions streams;
 - ``len/<f>``: one length byte per talk; ``col/<f>``, ``colnone/<f>``: a column's values joined by a
   byte no value holds, and the talks without a value;
-- ``stored/index``, ``stored/data``: talks' stored fields as JSON lines, in zlib blocks of ``block_talks``;
+- ``stored/index``, ``stored/data``, ``stored/dictionary``: each talk's stored fields as JSON, its own zlib
+  stream (so one talk is read alone) compressed with a shared dictionary (so it compresses as in a block);
 - ``file/synonyms.json``: the index directory's synonym table, when it has one.
 
 Arrays are written as a typecode byte (``ARRAY_TYPECODES``), a u32 count, then ``count`` items. What a
@@ -40,11 +41,12 @@ __all__ = [
     "ARRAY_TYPECODES",
     "MAGIC",
     "MAX_CHUNK_BYTES",
+    "MAX_DICTIONARY_BYTES",
     "MAX_INFLATED_TOTAL",
     "MAX_PACK_BYTES",
     "MAX_SECTIONS",
     "MAX_SECTION_BYTES",
-    "MAX_STORED_BLOCK_BYTES",
+    "MAX_STORED_TALK_BYTES",
     "MAX_SYNONYMS_BYTES",
     "MAX_TALKS",
     "MAX_TERMS",
@@ -78,9 +80,10 @@ MAX_META_BYTES = 1 << 20
 MAX_TALKS = 1 << 24
 MAX_SEGMENTS = 4096
 MAX_TERMS = 1 << 24
-#: What one posting chunk and one block of stored talks inflate to.
+#: What one posting chunk and one stored talk inflate to, and the stored talks' shared zlib dictionary.
 MAX_CHUNK_BYTES = 1 << 26
-MAX_STORED_BLOCK_BYTES = 1 << 24
+MAX_STORED_TALK_BYTES = 1 << 24
+MAX_DICTIONARY_BYTES = 1 << 15
 #: The index's synonym table (``synonyms.json``, section ``SYNONYMS_SECTION``): the shipped glossary is 30 kB.
 MAX_SYNONYMS_BYTES = 1 << 24
 SYNONYMS_SECTION = "file/synonyms.json"
@@ -146,9 +149,10 @@ def read_arrays(data: bytes | memoryview, count: int, what: str) -> list[array]:
     return found
 
 
-def inflate(data: bytes | memoryview, length: int, what: str) -> bytes:
-    """One zlib stream that must inflate to exactly ``length`` bytes (never inflating more)."""
-    inflater = zlib.decompressobj()
+def inflate(data: bytes | memoryview, length: int, what: str, dictionary: bytes = b"") -> bytes:
+    """One zlib stream (compressed with ``dictionary``, if any) that must inflate to exactly ``length`` bytes
+    (never inflating more)."""
+    inflater = zlib.decompressobj(zdict=dictionary) if dictionary else zlib.decompressobj()
     try:
         out = inflater.decompress(data, length) if length else inflater.decompress(data, 1)
     except zlib.error as error:

@@ -1,8 +1,8 @@
 """Reading a search pack: ``PackFiles`` answers what ``talksearch.index_files.reading.IndexFiles`` answers.
 
 Built from the pack's bytes held in memory. Opening reads the header, the section table and the meta
-section only; a field's vocabulary, its chunk directory, a column, a block of stored talks are decoded
-on first use (vocabularies and directories kept, chunks and blocks decoded per read). Decoding is
+section only; a field's vocabulary, its chunk directory, a column, a stored talk are decoded on first
+use (vocabularies and directories kept, chunks and talks decoded per read). Decoding is
 zlib, ``array.frombytes``, ``itertools.accumulate`` and ``bisect``: no Python loop per posting or per
 position. Everything in a pack is untrusted: a damaged one raises ``PackError`` (``format``), from the
 open for its header, table and meta, from the first read that meets any other damage, each read
@@ -12,19 +12,21 @@ bounded by the caps in ``format``.
 from __future__ import annotations
 
 import json
+import operator
 from array import array
 from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Collection, Iterable
-from itertools import accumulate, compress, islice, pairwise, repeat
+from itertools import accumulate, compress, islice, repeat
 from threading import Lock
 
 from talksearch.search_pack.format import (
     CODEC_ZLIB,
     MAX_CHUNK_BYTES,
+    MAX_DICTIONARY_BYTES,
     MAX_META_BYTES,
     MAX_SEGMENTS,
-    MAX_STORED_BLOCK_BYTES,
+    MAX_STORED_TALK_BYTES,
     MAX_SYNONYMS_BYTES,
     MAX_TALKS,
     MAX_TERMS,
@@ -44,14 +46,15 @@ _DECODING_ERRORS = (ValueError, TypeError, KeyError, IndexError, OverflowError, 
 class _Field:
     """One field's vocabulary, document frequencies and posting chunk directory."""
 
-    __slots__ = ("chunk_first", "chunk_inflated", "chunk_offsets", "df", "name", "positional", "postings", "terms")
+    __slots__ = ("chunks", "df", "name", "positional", "positions", "postings", "terms")
 
-    def __init__(self, name: str, terms: list[str], df: array, chunks: list[array], postings, positional: bool):
+    def __init__(self, name: str, terms: list[str], df: array, chunks: list[array], sections: tuple, positional: bool):
         self.name = name
         self.terms = terms
         self.df = df
-        self.chunk_first, self.chunk_offsets, self.chunk_inflated = chunks
-        self.postings = postings
+        #: first term, talks stream offset, its inflated length, positions stream offset, its inflated length
+        self.chunks = chunks
+        self.postings, self.positions = sections
         self.positional = positional
 
 
@@ -70,9 +73,7 @@ class PackFiles:
         self._field_meta: dict[str, dict] = meta["fields"]
         self._column_meta: dict[str, dict] = meta["columns"]
         self._total_lengths: dict[str, int] = meta["lengths"]
-        self._block_talks: int = meta["stored"]["block_talks"]
-        self._blocks: int = meta["stored"]["blocks"]
-        self._stored_index: list[array] | None = None
+        self._stored_index: tuple[array, array, bytes] | None = None
         (deleted,) = self._arrays("deleted", 1)
         if deleted and max(deleted) >= self.doc_count:
             raise PackError("the deleted talks include numbers past the talk count")
@@ -128,23 +129,30 @@ class PackFiles:
         terms = text.split(chr(described["separator"])) if count else []
         if len(terms) != count:
             raise PackError(f"field {fieldname!r}: {len(terms):,} terms where the meta section says {count:,}")
-        if terms != sorted(terms):
-            raise PackError(f"the terms of {fieldname!r} are not in order")
+        # their order is not checked (4 ms for 68k terms, in every cold start): out of order, a forged pack's
+        # terms are found or not by bisect, never raising or reading more
         (df,) = self._arrays(f"df/{fieldname}", 1)
-        chunks = self._arrays(f"chunks/{fieldname}", 3)
-        first, offsets, inflated = chunks
-        postings = self._section(f"post/{fieldname}")
+        chunks = self._arrays(f"chunks/{fieldname}", 5)
+        first, offsets, inflated, position_offsets, position_inflated = chunks
+        sections = self._section(f"post/{fieldname}"), self._section(f"pos/{fieldname}")
         if len(df) != count:
             raise PackError(f"field {fieldname!r}: {len(df):,} frequencies for {count:,} terms")
-        if len(offsets) != len(first) + 1 or len(inflated) != len(first) or (count and not first):
+        if (
+            not len(first) + 1
+            == len(offsets)
+            == len(position_offsets)
+            == len(inflated) + 1
+            == len(position_inflated) + 1
+        ):
             raise PackError(f"field {fieldname!r}: a chunk directory of mismatched arrays")
-        if first and (first[0] != 0 or any(a >= b for a, b in pairwise(first)) or first[-1] >= count):
+        if (count and not first) or (first and (first[0] != 0 or first[-1] >= count or not _increasing(first))):
             raise PackError(f"field {fieldname!r}: chunks do not start at increasing terms")
-        if offsets[0] != 0 or offsets[-1] > len(postings) or any(a > b for a, b in pairwise(offsets)):
-            raise PackError(f"field {fieldname!r}: chunk offsets outside the postings section")
-        if inflated and max(inflated) > MAX_CHUNK_BYTES:
+        for starts, section in zip((offsets, position_offsets), sections, strict=True):
+            if starts[0] != 0 or starts[-1] > len(section) or not _increasing(starts, strictly=False):
+                raise PackError(f"field {fieldname!r}: chunk offsets outside their section")
+        if max(inflated, default=0) > MAX_CHUNK_BYTES or max(position_inflated, default=0) > MAX_CHUNK_BYTES:
             raise PackError(f"field {fieldname!r}: a chunk declares over {MAX_CHUNK_BYTES:,} bytes")
-        return _Field(fieldname, terms, df, chunks, postings, bool(described["positions"]))
+        return _Field(fieldname, terms, df, chunks, sections, bool(described["positions"]))
 
     def _per_segment_df(self, field: _Field) -> list[array]:
         """Each segment's document frequency of every term (one segment: the field's own)."""
@@ -229,52 +237,48 @@ class PackFiles:
         return frequencies
 
     # --- postings --------------------------------------------------------------------------------------
-    def _term_postings(self, fieldname: str, term: str) -> tuple[_Field | None, list[int], array, array]:
-        """(field, talks, frequencies (empty: all 1), positions of the term's talks one after another, each
-        talk's first one then differences), from the term's chunk; (None, [], ...) when absent."""
+    def _term_postings(self, fieldname: str, term: str) -> tuple[_Field | None, int, int, list[int], array]:
+        """(field, chunk, position of the term's first talk in its chunk, talks, frequencies (empty: all 1)),
+        from the term's chunk; (None, ...) when absent."""
         field, i = self._index(fieldname, term)
         if i < 0:
-            return None, [], array("B"), array("B")
-        c = bisect_right(field.chunk_first, i) - 1
-        start, end = field.chunk_offsets[c], field.chunk_offsets[c + 1]
+            return None, 0, 0, [], array("B")
+        first, offsets, inflated = field.chunks[:3]
+        c = bisect_right(first, i) - 1
         what = f"a posting chunk of {fieldname!r}"
-        raw = inflate(field.postings[start:end], field.chunk_inflated[c], what)
-        counts, ids, frequencies, positions = read_arrays(raw, 4, what)
-        terms_in_chunk = (field.chunk_first[c + 1] if c + 1 < len(field.chunk_first) else len(field.terms)) - (
-            field.chunk_first[c]
-        )
-        if len(counts) != terms_in_chunk or sum(counts) != len(ids):
-            raise PackError(f"{what}: its talk counts do not match its terms and talks")
-        if frequencies and len(frequencies) != len(ids):
-            raise PackError(f"{what}: {len(frequencies):,} frequencies for {len(ids):,} talks")
-        held = (sum(frequencies) if frequencies else len(ids)) if field.positional else 0
-        if len(positions) != held:
-            raise PackError(f"{what}: {len(positions):,} positions where its frequencies say {held:,}")
-        j = i - field.chunk_first[c]
-        first = sum(counts[:j])
-        talks = list(accumulate(ids[first : first + counts[j]]))
+        raw = inflate(field.postings[offsets[c] : offsets[c + 1]], inflated[c], what)
+        counts, ids, frequencies = read_arrays(raw, 3, what)
+        if len(counts) != (first[c + 1] if c + 1 < len(first) else len(field.terms)) - first[c]:
+            raise PackError(f"{what}: its talk counts do not match its terms")
+        if sum(counts) != len(ids) or (frequencies and len(frequencies) != len(ids)):
+            raise PackError(f"{what}: its talk counts, talks and frequencies do not match")
+        j = i - first[c]
+        start = sum(counts[:j])
+        talks = list(accumulate(ids[start : start + counts[j]]))
         if talks and talks[-1] >= self.doc_count:
             raise PackError(f"{what}: a talk number past the talk count")
-        term_frequencies = frequencies[first : first + counts[j]] if frequencies else array("B")
-        if field.positional:
-            before = sum(frequencies[:first]) if frequencies else first
-            held_here = sum(term_frequencies) if frequencies else counts[j]
-            positions = positions[before : before + held_here]
-        return field, talks, term_frequencies, positions
+        # a chunk's frequencies are all there or all 1: the positions before this term's are counted from them
+        before = sum(frequencies[:start]) if frequencies else start
+        return field, c, before, talks, frequencies[start : start + counts[j]] if frequencies else array("B")
 
     def postings(self, fieldname: str, term: str) -> tuple[list[int], list[float]]:
         """(talks, term frequencies) of one term over every segment, deleted talks left out."""
-        field, talks, frequencies, _ = self._term_postings(fieldname, term)
+        field, _, _, talks, frequencies = self._term_postings(fieldname, term)
         if field is None:
             return [], []
         return talks, list(map(float, frequencies)) if frequencies else [1.0] * len(talks)
 
     def positions(self, fieldname: str, term: str, docs: Collection[int]) -> dict[int, list[int]]:
         """Word positions of a term in each of ``docs`` that has it (deleted talks have none)."""
-        field, talks, frequencies, positions = self._term_postings(fieldname, term)
+        field, c, before, talks, frequencies = self._term_postings(fieldname, term)
         if field is None or not field.positional or not talks:
             return {}
-        starts = list(accumulate(frequencies if frequencies else repeat(1, len(talks)), initial=0))
+        _, _, _, offsets, inflated = field.chunks
+        what = f"a positions chunk of {fieldname!r}"
+        (positions,) = read_arrays(inflate(field.positions[offsets[c] : offsets[c + 1]], inflated[c], what), 1, what)
+        starts = list(accumulate(frequencies if frequencies else repeat(1, len(talks)), initial=before))
+        if starts[-1] > len(positions):
+            raise PackError(f"{what}: fewer positions than its frequencies say")
         found: dict[int, list[int]] = {}
         size = len(talks)
         for doc in docs:
@@ -319,34 +323,30 @@ class PackFiles:
         index = self._stored_index
         if index is None:
             index = self._stored_index = self._read_stored_index()
-        offsets, inflated = index
-        block, line = divmod(doc, self._block_talks)
-        data = self._section("stored/data")
-        raw = inflate(data[offsets[block] : offsets[block + 1]], inflated[block], "a block of stored talks")
-        lines = raw.split(b"\n")
-        expected = min(self._block_talks, self.doc_count - block * self._block_talks)
-        if len(lines) != expected:
-            raise PackError(f"a block of stored talks holds {len(lines)} talks, not {expected}")
+        offsets, inflated, dictionary = index
+        data = self._section("stored/data")[offsets[doc] : offsets[doc + 1]]
+        raw = inflate(data, inflated[doc], "a stored talk", dictionary)
         try:
-            talk = json.loads(lines[line].decode("utf-8"))
+            talk = json.loads(raw.decode("utf-8"))
         except _DECODING_ERRORS as error:
             raise PackError(f"a stored talk is not JSON ({type(error).__name__})") from None
         if not isinstance(talk, dict):
             raise PackError("a stored talk is not a JSON object")
         return talk
 
-    def _read_stored_index(self) -> list[array]:
+    def _read_stored_index(self) -> tuple[array, array, bytes]:
         offsets, inflated = self._arrays("stored/index", 2)
-        blocks = self._blocks
-        expected = -(-self.doc_count // self._block_talks)
-        if blocks != expected or len(offsets) != blocks + 1 or len(inflated) != blocks:
-            raise PackError("the stored talks' block index does not match the talk count")
+        if len(offsets) != self.doc_count + 1 or len(inflated) != self.doc_count:
+            raise PackError("the stored talks' index does not match the talk count")
         end = self._table["stored/data"][1] if "stored/data" in self._table else 0
-        if offsets[0] != 0 or offsets[-1] > end or any(a > b for a, b in pairwise(offsets)):
-            raise PackError("the stored talks' blocks lie outside their section")
-        if inflated and max(inflated) > MAX_STORED_BLOCK_BYTES:
-            raise PackError(f"a block of stored talks declares over {MAX_STORED_BLOCK_BYTES:,} bytes")
-        return [offsets, inflated]
+        if offsets[0] != 0 or offsets[-1] > end or not _increasing(offsets, strictly=False):
+            raise PackError("the stored talks lie outside their section")
+        if max(inflated, default=0) > MAX_STORED_TALK_BYTES:
+            raise PackError(f"a stored talk declares over {MAX_STORED_TALK_BYTES:,} bytes")
+        dictionary = bytes(self._section("stored/dictionary"))
+        if len(dictionary) > MAX_DICTIONARY_BYTES:
+            raise PackError(f"the stored talks' dictionary has over {MAX_DICTIONARY_BYTES:,} bytes")
+        return offsets, inflated, dictionary
 
     def doc_for_id(self, talk_id: str) -> int | None:
         """The live talk with this id, or None."""
@@ -361,6 +361,11 @@ class PackFiles:
         if entry[2] > MAX_SYNONYMS_BYTES:
             raise PackError(f"the synonym table declares {entry[2]:,} bytes, over the {MAX_SYNONYMS_BYTES:,} cap")
         return bytes(self._section(SYNONYMS_SECTION))
+
+
+def _increasing(values, *, strictly: bool = True) -> bool:
+    """Whether each value is above (``strictly``) or at least the one before it; C loops over the sequence."""
+    return all(map(operator.lt if strictly else operator.le, values, islice(values, 1, None)))
 
 
 def _after_prefix(head: str) -> str:
@@ -407,7 +412,4 @@ def _checked_meta(meta: object) -> dict:
         need(whole(described.get("missing"), doc_count), "column's missing values")
     lengths = meta.get("lengths")
     need(isinstance(lengths, dict) and all(whole(v, 1 << 62) for v in lengths.values()), "field lengths")
-    stored = meta.get("stored")
-    need(isinstance(stored, dict) and whole(stored.get("block_talks"), 1 << 16) and stored["block_talks"] > 0, "stored")
-    need(whole(stored.get("blocks"), MAX_TALKS), "stored block count")
     return meta
