@@ -211,7 +211,8 @@ class _Chunk:
 
     def encode(self) -> tuple[bytes, bytes]:
         """The talks stream and the positions stream (empty for a field without positions)."""
-        frequencies = [] if all(f == 1 for f in self.frequencies) else self.frequencies
+        every_one = self.frequencies.count(1) == len(self.frequencies)
+        frequencies = [] if every_one else self.frequencies
         talks = write_arrays(_typed(self.counts), _typed(self.ids), _typed(frequencies))
         return talks, write_arrays(_typed(self.positions)) if self.positional else b""
 
