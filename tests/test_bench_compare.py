@@ -11,6 +11,7 @@ from search_support import TALKS
 from bench import compare
 from index_builder import write_index
 from index_builder.parsers import parse_source
+from talksearch.search_pack import PackError
 
 
 def _hit(talk_id: str, score: float | None, snippet: str = "…") -> dict:
@@ -107,3 +108,16 @@ def test_the_same_engine_answers_the_same_and_a_changed_answer_fails_the_check(i
     assert 'prefix {"q": "kube"}: total' in out
     assert f"/api/talks/{first_talk}: title differ" in out
     assert "3/4 queries answer the same up to ties, 3/4 identical to the byte; 2 differences" in out
+
+
+def test_check_reads_a_search_pack_when_given_one(index_dir, mix, tmp_path, capsys):
+    from talksearch.search_pack import write_pack
+
+    recording, pack = tmp_path / "answers.json.gz", tmp_path / "search.pack"
+    write_pack(index_dir, pack)
+    assert compare.main(["record", str(index_dir), "--out", str(recording), "--mix", str(mix)]) == 0
+    assert compare.main(["check", str(recording), str(index_dir), "--pack", str(pack)]) == 0
+    assert "4/4 queries answer the same up to ties, 4/4 identical to the byte; 0 differences" in capsys.readouterr().out
+    pack.write_bytes(pack.read_bytes()[:100])  # a cut pack is refused, not read as an empty index
+    with pytest.raises(PackError):
+        compare.main(["check", str(recording), str(index_dir), "--pack", str(pack)])
