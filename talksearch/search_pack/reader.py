@@ -202,7 +202,8 @@ class PackFiles:
 
     def _prefix_range(self, field: _Field, head: str) -> tuple[int, int]:
         terms = field.terms
-        return bisect_left(terms, head), bisect_left(terms, _after_prefix(head)) if head else len(terms)
+        after = _after_prefix(head)
+        return bisect_left(terms, head), bisect_left(terms, after) if after is not None else len(terms)
 
     def terms_starting(self, fieldname: str, head: str, limit: int) -> list[str] | None:
         """The field's terms starting with ``head``, or None when a segment has more than ``limit`` (Whoosh's
@@ -368,11 +369,12 @@ def _increasing(values, *, strictly: bool = True) -> bool:
     return all(map(operator.lt if strictly else operator.le, values, islice(values, 1, None)))
 
 
-def _after_prefix(head: str) -> str:
-    """The least string greater than every string starting with ``head`` (which is not empty)."""
+def _after_prefix(head: str) -> str | None:
+    """The least string greater than every string starting with ``head``; None when there is none (every
+    character of ``head`` is the last code point, or ``head`` is empty)."""
     while head and head[-1] == "\U0010ffff":
         head = head[:-1]
-    return head[:-1] + chr(ord(head[-1]) + 1) if head else "\U0010ffff" * 2
+    return head[:-1] + chr(ord(head[-1]) + 1) if head else None
 
 
 def _checked_meta(meta: object) -> dict:
