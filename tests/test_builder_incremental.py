@@ -12,6 +12,8 @@ from index_builder import build, build_and_publish
 from talksearch.artifact import download_index
 from talksearch.contracts import VERSIONS_DIR
 from talksearch.index_files import open_index
+from talksearch.index_files.reading import IndexFiles
+from talksearch.search_pack import MAX_PACK_BYTES, PackFiles
 from talksearch.store import open_store
 from tests.conftest import SAMPLE_CONTENT
 
@@ -77,6 +79,36 @@ def test_add_change_and_delete_talks_like_a_full_build(content, tmp_path):
     assert incremental["big/003"]["title"] == "Talk 3, now about conteneurs"
     assert "DuckDB" in incremental["recaps/journees-python-bretagne-2026/pierre-yves-le-goff-granit-energie"]["summary"]
     assert "big/007" not in incremental and "talks/packaging-without-tears" not in incremental
+
+
+def test_an_incremental_build_publishes_a_pack_that_reads_as_its_index(content, tmp_path):
+    # GIVEN a published build, then an incremental one that deletes, changes and adds talks
+    index = tmp_path / "index"
+    build_and_publish(str(content), str(index))
+    records = [record(n) for n in range(30) if n != 7]
+    records[3] = record(3, title="Talk 3, now about conteneurs")
+    (content / "big.jsonl").write_text(jsonl([*records, record(99)]))
+    assert build_and_publish(str(content), str(index)).mode == "incremental"
+    # WHEN the published index (several segments, deleted talks) and its published pack are read
+    store = open_store(index)
+    manifest, _ = store.read_manifest()
+    target = tmp_path / "published"
+    download_index(store, manifest, target)
+    data = store.read_bytes(store.relative_key(manifest.pack_key), max_bytes=MAX_PACK_BYTES)
+    files, pack = IndexFiles(target), PackFiles(data)
+    # THEN the pack answers as the index does, Whoosh's numbering and deleted talks included
+    try:
+        assert len(files.segment_ranges()) > 1 and files.deleted and pack.deleted == files.deleted
+        for fieldname in ("id", "summary", "words", "title"):
+            for term, *_ in files.field_postings(fieldname):
+                assert pack.doc_frequency(fieldname, term) == files.doc_frequency(fieldname, term)
+                assert pack.postings(fieldname, term) == files.postings(fieldname, term)
+        assert [pack.stored(d) for d in range(pack.doc_count)] == [files.stored(d) for d in range(files.doc_count)]
+        assert pack.doc_for_id("big/007") is None and pack.stored(pack.doc_for_id("big/003"))["title"].endswith(
+            "conteneurs"
+        )
+    finally:
+        files.close()
 
 
 def test_unchanged_content_publishes_nothing(content, tmp_path):
