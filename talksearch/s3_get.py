@@ -192,8 +192,8 @@ class ObjectBody:
     """A GET's body read as a stream, retried and resumed within the call's attempts.
 
     ``etag`` and ``content_length`` are those of the object (of the first answer). ``read(size)``
-    returns b"" at the end; a body that breaks before ``content_length`` bytes is resumed once with a
-    ranged GET if an attempt is left, else ``StoreError``.
+    returns b"" at the end (``readinto(buffer)`` 0); a body that breaks before ``content_length`` bytes is
+    resumed once with a ranged GET if an attempt is left, else ``StoreError``.
     """
 
     def __init__(self, client: S3GetClient, bucket: str, key: str, headers: dict[str, str]) -> None:
@@ -227,16 +227,24 @@ class ObjectBody:
 
     def read(self, size: int = -1) -> bytes:
         wanted = size if size is not None and size >= 0 else self.content_length - self._received
+        return self._next(lambda: self._response.read(wanted), len) if wanted else b""
+
+    def readinto(self, buffer: memoryview | bytearray) -> int:
+        """Fill as much of ``buffer`` as the body has next, with no new buffer (``read``'s ``size`` is its length)."""
+        return self._next(lambda: self._response.readinto(buffer), int) if len(buffer) else 0
+
+    def _next(self, receive, count):
+        """What ``receive()`` gets next from the body: resumed when it breaks, empty only at its end."""
         while True:
             try:
-                data = self._response.read(wanted) if wanted else b""
+                got = receive()
             except _CONNECTION_ERRORS as error:
-                data, broken = b"", error
+                got, broken = None, error
             else:
                 broken = None
-            if data or (broken is None and self._received >= self.content_length):
-                self._received += len(data)
-                return data
+            if got is not None and (count(got) or self._received >= self.content_length):
+                self._received += count(got)
+                return got
             self._resume(broken)
 
     def _resume(self, broken: BaseException | None) -> None:
