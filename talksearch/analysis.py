@@ -18,6 +18,7 @@ from whoosh.lang.stopwords import stoplists
 from whoosh.support.charset import accent_map
 
 __all__ = [
+    "LENGTH_OF_BYTE",
     "STEMMERS",
     "STOP_WORDS",
     "TECH_STOP_WORDS",
@@ -30,6 +31,12 @@ __all__ = [
 
 #: A word, as the index's tokenizer (Whoosh's ``RegexTokenizer(r"\w+")``) finds them.
 WORD = re.compile(r"\w+")
+
+#: The field length each of the 256 length bytes stands for: an index (and the search pack) stores a talk's
+#: field lengths in one byte, logarithmically, as Whoosh does (``whoosh.util.numeric.byte_to_length``, whose
+#: table this formula generated; tests/test_index_files.py checks them equal). Here without Whoosh's index
+#: modules, which the search function does not import.
+LENGTH_OF_BYTE = tuple(round((1.033**b - 1) * 27) for b in range(256))
 
 #: Elided articles (``l'`` in ``l'API``): the tokenizer splits them off as words of their own.
 ELIDED = frozenset({"c", "d", "j", "l", "m", "n", "s", "t", "qu", "jusqu", "lorsqu", "puisqu", "quoiqu"})

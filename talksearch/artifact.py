@@ -1,16 +1,15 @@
-"""An index version's artifact: the packed index directory, its checksum, its upload and verified download.
+"""An index version's artifact: the packed index directory, its checksum, its upload and verified downloads.
 
 One ``index.tar.gz`` per version (``talksearch.contracts`` says where it goes), each index file its
 own gzip member, so an incremental build copies the compressed members of unchanged files from the
-previous artifact. Unpacking accepts plain files with plain names only: the artifact comes from S3.
+previous artifact. It is the builder's own state: the builder downloads it to a file
+(``download_artifact``) and unpacks it, accepting plain files with plain names only, within the caps
+on an index (``MAX_INDEX_BYTES``, ``MAX_INDEX_FILES``): the artifact comes from S3.
 
-The search function streams an artifact (``download_index``): one pass from the socket through
-sha256 and the gunzip into the files, nothing written twice, and the index is opened only once the
-whole stream has the manifest's sha256 (what was unpacked is deleted otherwise). A stream that does
-not match cannot take more than it promises: reading stops past the manifest's byte count, each
-member's size is checked against the caps on an index (``MAX_INDEX_BYTES``, ``MAX_INDEX_FILES``)
-before it is written, and inflating is bounded per read. The builder keeps the file
-(``download_artifact``): an incremental build copies its members.
+The search function reads only the version's search pack (``talksearch.search_pack``), held in
+memory: ``download_verified`` streams it into one buffer of the byte count the manifest promises,
+taking its sha256 on the way, and refuses it when it is larger than the reader's cap, shorter or
+longer than promised, or another file.
 """
 
 from __future__ import annotations
@@ -19,14 +18,13 @@ import contextlib
 import gzip
 import hashlib
 import os
-import shutil
 import tarfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 from talksearch.contracts import ARTIFACT_NAME, MAX_INDEX_BYTES, MAX_INDEX_FILES, VERSIONS_DIR, Manifest, join_key
-from talksearch.store import Store, StoreError
+from talksearch.store import ObjectTooLargeError, Store, StoreError
 
 __all__ = [
     "ChecksumMismatchError",
@@ -34,7 +32,7 @@ __all__ = [
     "PackedIndex",
     "UnsafeArchiveError",
     "download_artifact",
-    "download_index",
+    "download_verified",
     "pack_index",
     "sha256_file",
     "unpack_index",
@@ -42,12 +40,6 @@ __all__ = [
 ]
 
 _CHUNK = 1 << 20
-#: What the streamed download reads, inflates and hands tar at a time. tarfile's stream keeps what it has
-#: not handed out yet and copies that remainder at every read, and tar reads a member 16 KiB at a time
-#: unless told otherwise: with 1 MiB reads that copied every byte ~30 times (about 0.3 s of CPU and 60,000
-#: page faults for the 21.7k-talk artifact in a fresh process). Reading, inflating and copying in the same
-#: 64 KiB steps keeps each copy small and each buffer reused (measured: docs/api.md, "Cold start").
-_STREAM_CHUNK = 1 << 16
 
 
 class ChecksumMismatchError(StoreError):
@@ -91,30 +83,34 @@ def download_artifact(store: Store, manifest: Manifest, destination: Path) -> Pa
     return destination
 
 
-def download_index(store: Store, manifest: Manifest, index_dir: Path) -> Path:
-    """Stream the manifest's index into ``index_dir`` (which must not exist yet), checked by its sha256.
+def download_verified(store: Store, key: str, sha256: str, size: int, max_bytes: int) -> memoryview:
+    """The object at ``key`` (a full bucket key) held in memory, read-only: exactly ``size`` bytes with ``sha256``.
 
-    Download, sha256 and unpack in one pass. On any failure, a checksum that differs included, the
-    directory is removed before the error is raised: an index is opened only when all of it is the
-    manifest's.
+    One streamed GET into one buffer of the ``size`` a manifest promises, allocated once and filled in
+    place (``readinto``: no chunk copied, no buffer freed and allocated again), the sha256 taken as the
+    bytes arrive. Refused before the GET when ``size`` is over ``max_bytes``; an object that ends short of
+    ``size`` or runs on past it, or does not have the sha256, is ``ChecksumMismatchError``: nothing else
+    is read and the buffer is dropped.
     """
-    index_dir.mkdir(parents=True)
-    try:
-        with store.open_stream(store.relative_key(manifest.artifact_key)) as body:
-            stream = _VerifiedGunzip(body, manifest.artifact_bytes)
-            with tarfile.open(fileobj=stream, mode="r|", bufsize=_STREAM_CHUNK, copybufsize=_STREAM_CHUNK) as tar:
-                _extract_within_caps(tar, index_dir, manifest.artifact_key, MAX_INDEX_BYTES, MAX_INDEX_FILES)
-            while stream.read(_STREAM_CHUNK):  # the end-of-archive blocks count in the checksum too
-                pass
-        actual = stream.hexdigest()
-        if actual != manifest.artifact_sha256:
-            raise ChecksumMismatchError(
-                f"artifact {manifest.artifact_key} has sha256 {actual}, manifest says {manifest.artifact_sha256}"
-            )
-    except BaseException:
-        shutil.rmtree(index_dir, ignore_errors=True)
-        raise
-    return index_dir
+    if size < 0 or size > max_bytes:
+        raise ObjectTooLargeError(f"{key} is declared as {size:,} bytes; the most this function reads is {max_bytes:,}")
+    buffer = memoryview(bytearray(size))
+    digest = hashlib.sha256()
+    received = 0
+    with store.open_stream(store.relative_key(key)) as body:
+        while received < size:
+            part = buffer[received : received + _CHUNK]
+            count = body.readinto(part)
+            if not count:
+                raise ChecksumMismatchError(f"{key} ends after {received:,} of the {size:,} bytes its manifest says")
+            digest.update(part[:count])
+            received += count
+        if body.readinto(bytearray(1)):
+            raise ChecksumMismatchError(f"{key} is longer than the {size:,} bytes its manifest says")
+    actual = digest.hexdigest()
+    if actual != sha256:
+        raise ChecksumMismatchError(f"{key} has sha256 {actual}, manifest says {sha256}")
+    return buffer.toreadonly()
 
 
 def _extract_within_caps(tar: tarfile.TarFile, index_dir: Path, archive: str, max_bytes: int, max_files: int) -> None:
@@ -132,61 +128,6 @@ def _extract_within_caps(tar: tarfile.TarFile, index_dir: Path, archive: str, ma
         if total > max_bytes:
             raise UnsafeArchiveError(f"{archive}: unpacks to over {max_bytes:,} bytes, the most an index has")
         tar.extract(member, index_dir, filter="data")
-
-
-class _VerifiedGunzip:
-    """The inflated bytes of a (multi-member) gzip stream, hashing and counting the raw bytes as they arrive.
-
-    More raw bytes than ``declared``, or a stream ending inside a member, is an error; each ``read``
-    inflates at most ``size`` bytes, so a small forged stream cannot expand in memory.
-    """
-
-    def __init__(self, body, declared: int) -> None:
-        self._body = body
-        self._declared = declared
-        self._received = 0
-        self._digest = hashlib.sha256()
-        self._inflate = zlib.decompressobj(31)
-        self._ended = False
-
-    def hexdigest(self) -> str:
-        return self._digest.hexdigest()
-
-    def read(self, size: int = _STREAM_CHUNK) -> bytes:
-        size = _STREAM_CHUNK if size is None or size < 0 else size
-        while True:
-            if self._inflate.eof:  # the next gzip member (its first bytes may have come with this one's end)
-                data = self._inflate.unused_data or self._raw()
-                if not data:
-                    return b""
-                self._inflate = zlib.decompressobj(31)
-            elif self._inflate.unconsumed_tail:
-                data = self._inflate.unconsumed_tail
-            else:
-                data = self._raw()
-                if not data:
-                    return b""
-            try:
-                out = self._inflate.decompress(data, size)
-            except zlib.error as error:
-                raise UnsafeArchiveError(f"the artifact is not a gzip stream ({error})") from error
-            if out:
-                return out
-
-    def _raw(self) -> bytes:
-        if self._ended:
-            return b""
-        chunk = self._body.read(_STREAM_CHUNK)
-        if not chunk:
-            self._ended = True
-            if not self._inflate.eof:
-                raise ChecksumMismatchError(f"the artifact ends inside a gzip member after {self._received:,} bytes")
-            return b""
-        self._received += len(chunk)
-        if self._received > self._declared:
-            raise ChecksumMismatchError(f"the artifact is longer than the {self._declared:,} bytes its manifest says")
-        self._digest.update(chunk)
-        return chunk
 
 
 @dataclass(frozen=True)

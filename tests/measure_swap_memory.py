@@ -65,7 +65,7 @@ def build_versions(work: Path, talks: int, versions: int) -> tuple[str, list[str
 
 def swap_through(work: Path, index: str, versions: list[str], cycles: int) -> list[float]:
     store = open_store(index)
-    holder = IndexHolder(index, refresh_seconds=0, work_dir=work / "served")
+    holder = IndexHolder(index, refresh_seconds=0)
     queries = ["version", "conference", "generated", "summary", "ver", "conf"]
     resident = []
     for version in versions * cycles:

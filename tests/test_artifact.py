@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
 import io
 import random
 import tarfile
 from pathlib import Path
 
+import boto3
 import pytest
 
 from talksearch.artifact import (
@@ -15,14 +17,15 @@ from talksearch.artifact import (
     PackedFile,
     UnsafeArchiveError,
     download_artifact,
-    download_index,
+    download_verified,
     pack_index,
     sha256_file,
     unpack_index,
     upload_artifact,
 )
 from talksearch.contracts import MAX_INDEX_FILES, Manifest
-from talksearch.store import StoreError
+from talksearch.store import LocalStore, ObjectTooLargeError, open_reader
+from tests.index_support import unpacked_index
 
 
 def make_index_dir(root: Path) -> Path:
@@ -42,7 +45,7 @@ def test_artifact_round_trip_with_checksum(store, tmp_path):
     assert (uploaded_sha, uploaded_size) == (sha, size)
     manifest = Manifest(1, "v1", key, sha, size, 2, "now")
     # WHEN it is downloaded and unpacked
-    out = download_index(store, manifest, tmp_path / "out")
+    out = unpacked_index(store, manifest, tmp_path / "out")
     # THEN the same files come back
     assert sorted(p.name for p in out.iterdir()) == ["MAIN_abc.seg", "_MAIN_1.toc"]
     assert (out / "MAIN_abc.seg").read_bytes() == b"segment" * 100
@@ -133,43 +136,25 @@ def publish(store, archive: Path, **overrides) -> Manifest:
     return Manifest(1, "v1", key, fields["artifact_sha256"], fields["artifact_bytes"], 2, "now")
 
 
-def test_a_streamed_index_with_another_checksum_leaves_nothing_behind(store, tmp_path):
-    archive = tmp_path / "index.tar.gz"
-    pack_index(make_index_dir(tmp_path), archive)
-    with pytest.raises(ChecksumMismatchError, match="manifest says ffff"):
-        download_index(store, publish(store, archive, artifact_sha256="f" * 64), tmp_path / "out")
-    assert not (tmp_path / "out").exists()
-
-
 @pytest.mark.parametrize("cut", [0, 40, -30])
-def test_a_truncated_artifact_is_refused(store, tmp_path, cut):
+def test_a_truncated_artifact_is_refused_before_it_is_unpacked(store, tmp_path, cut):
     whole = tmp_path / "whole.tar.gz"
     pack_index(make_index_dir(tmp_path), whole)
     truncated = tmp_path / "index.tar.gz"
     truncated.write_bytes(whole.read_bytes()[:cut])
     manifest = publish(store, truncated, artifact_sha256=sha256_file(whole))
-    with pytest.raises(StoreError):
-        download_index(store, manifest, tmp_path / "out")
-    assert not (tmp_path / "out").exists()
-
-
-def test_an_artifact_longer_than_its_manifest_says_is_not_read_to_its_end(store, tmp_path):
-    archive = tmp_path / "index.tar.gz"
-    pack_index(make_index_dir(tmp_path), archive)
-    manifest = publish(store, archive)
-    manifest = Manifest(1, "v1", manifest.artifact_key, manifest.artifact_sha256, 100, 2, "now")
-    with pytest.raises(ChecksumMismatchError, match="longer than the 100 bytes"):
-        download_index(store, manifest, tmp_path / "out")
+    with pytest.raises(ChecksumMismatchError):
+        unpacked_index(store, manifest, tmp_path / "out")
     assert not (tmp_path / "out").exists()
 
 
 @pytest.mark.parametrize(("name", "kind"), [("../escape.seg", tarfile.REGTYPE), ("link.seg", tarfile.SYMTYPE)])
-def test_a_streamed_archive_with_unsafe_members_writes_nothing(store, tmp_path, name, kind):
+def test_a_downloaded_archive_with_unsafe_members_writes_nothing(store, tmp_path, name, kind):
     archive = hostile_archive(tmp_path / "index.tar.gz", name, kind)
     with pytest.raises(UnsafeArchiveError, match="refusing archive member"):
-        download_index(store, publish(store, archive), tmp_path / "out")
+        unpacked_index(store, publish(store, archive), tmp_path / "out")
     assert not (tmp_path / "escape.seg").exists()
-    assert not (tmp_path / "out").exists()
+    assert list((tmp_path / "out").iterdir()) == []
 
 
 def test_a_member_bigger_than_an_index_is_refused_before_it_is_written(store, tmp_path):
@@ -179,19 +164,11 @@ def test_a_member_bigger_than_an_index_is_refused_before_it_is_written(store, tm
     archive = tmp_path / "index.tar.gz"
     archive.write_bytes(gzip.compress(header.tobuf() + b"\0" * 4096))
     with pytest.raises(UnsafeArchiveError, match="unpacks to over 1,073,741,824 bytes"):
-        download_index(store, publish(store, archive), tmp_path / "out")
-    assert not (tmp_path / "out").exists()
+        unpacked_index(store, publish(store, archive), tmp_path / "out")
+    assert list((tmp_path / "out").iterdir()) == []
 
 
-def test_an_artifact_that_is_not_gzip_is_refused(store, tmp_path):
-    archive = tmp_path / "index.tar.gz"
-    archive.write_bytes(b"not a tarball at all")
-    with pytest.raises(UnsafeArchiveError, match="not a gzip stream"):
-        download_index(store, publish(store, archive), tmp_path / "out")
-    assert not (tmp_path / "out").exists()
-
-
-def test_an_index_larger_than_one_read_streams_back_whole(store, tmp_path):
+def test_an_index_larger_than_one_read_comes_back_whole(store, tmp_path):
     # members that inflate past one read (1 MB) each, one after the other in the same gzip stream
     index = make_index_dir(tmp_path)
     noise = random.Random(12).randbytes
@@ -200,7 +177,7 @@ def test_an_index_larger_than_one_read_streams_back_whole(store, tmp_path):
     (index / "MAIN_zzz.seg").write_bytes(big[::-1])
     archive = tmp_path / "index.tar.gz"
     pack_index(index, archive)
-    out = download_index(store, publish(store, archive), tmp_path / "out")
+    out = unpacked_index(store, publish(store, archive), tmp_path / "out")
     assert {p.name: p.read_bytes() for p in out.iterdir()} == {p.name: p.read_bytes() for p in index.iterdir()}
 
 
@@ -212,5 +189,60 @@ def test_an_artifact_with_more_files_than_an_index_has_is_refused(store, tmp_pat
     archive = tmp_path / "index.tar.gz"
     pack_index(many, archive)
     with pytest.raises(UnsafeArchiveError, match="more than 1,000 files"):
-        download_index(store, publish(store, archive), tmp_path / "out")
-    assert not (tmp_path / "out").exists()
+        unpacked_index(store, publish(store, archive), tmp_path / "out")
+
+
+# --- an object downloaded into memory (the search pack) --------------------------------------------------------
+
+
+@pytest.fixture(params=["s3", "local"])
+def reader(request, tmp_path):
+    """The search function's own reader: signed GETs against moto's server, or a local folder."""
+    if request.param == "s3":
+        request.getfixturevalue("moto_server")
+        boto3.client("s3").create_bucket(
+            Bucket="talksearch-pack", CreateBucketConfiguration={"LocationConstraint": "eu-west-3"}
+        )
+        return open_reader("s3://talksearch-pack/site/index")
+    return open_reader(tmp_path / "index")
+
+
+def put(reader, key: str, data: bytes) -> str:
+    """``data`` at ``key`` under the reader's root; its full key, as a manifest names it."""
+    if isinstance(reader, LocalStore):
+        (reader.root / key).parent.mkdir(parents=True, exist_ok=True)
+        (reader.root / key).write_bytes(data)
+    else:
+        boto3.client("s3").put_object(Bucket=reader.bucket, Key=reader.full_key(key), Body=data)
+    return reader.full_key(key)
+
+
+PACK = random.Random(12).randbytes(3 * (1 << 20) + 17)  # more than three reads
+
+
+def test_an_object_downloads_into_memory_whole_and_read_only(reader):
+    key = put(reader, "versions/v1/search.pack", PACK)
+    data = download_verified(reader, key, hashlib.sha256(PACK).hexdigest(), len(PACK), 1 << 30)
+    assert data == PACK
+    with pytest.raises(TypeError):
+        data[0] = 0
+
+
+@pytest.mark.parametrize(
+    ("declared", "stored", "refusal"),
+    [
+        (len(PACK), PACK[:-1], "ends after 3,145,744 of the 3,145,745 bytes"),
+        (len(PACK), PACK + b"!", "longer than the 3,145,745 bytes"),
+        (len(PACK), PACK[:-1] + b"!", "has sha256"),
+    ],
+)
+def test_an_object_that_is_not_what_its_manifest_says_is_refused(reader, declared, stored, refusal):
+    key = put(reader, "versions/v1/search.pack", stored)
+    with pytest.raises(ChecksumMismatchError, match=refusal):
+        download_verified(reader, key, hashlib.sha256(PACK).hexdigest(), declared, 1 << 30)
+
+
+def test_an_object_declared_over_the_cap_is_refused_before_it_is_asked_for(reader):
+    # nothing is stored at the key: a GET would fail otherwise
+    with pytest.raises(ObjectTooLargeError, match="declared as 2,049 bytes; the most this function reads is 2,048"):
+        download_verified(reader, reader.full_key("versions/v1/search.pack"), "0" * 64, 2049, 2048)

@@ -10,9 +10,8 @@ import pytest
 from moto import mock_aws
 
 from index_builder import build_and_publish
-from talksearch.artifact import download_index
 from talksearch.store import open_store
-from tests.index_support import indexed_ids
+from tests.index_support import indexed_ids, unpacked_index
 
 BUCKET = "talksearch-corpus-test"
 
@@ -34,5 +33,5 @@ def test_full_corpus_builds_and_publishes_to_s3(full_corpus, tmp_path):
         store = open_store(f"s3://{BUCKET}/index")
         manifest, _ = store.read_manifest()
         assert manifest.talk_count == 21_713
-        download_index(store, manifest, tmp_path / "index")
+        unpacked_index(store, manifest, tmp_path / "index")
     assert indexed_ids(tmp_path / "index") == expected_ids

@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 
 from index_builder import build, build_and_publish
-from talksearch.artifact import download_index
 from talksearch.contracts import VERSIONS_DIR
 from talksearch.index_files import open_index
 from talksearch.index_files.reading import IndexFiles
 from talksearch.search_pack import MAX_PACK_BYTES, PackFiles
 from talksearch.store import open_store
 from tests.conftest import SAMPLE_CONTENT
+from tests.index_support import unpacked_index
 
 
 def jsonl(records: list[dict]) -> str:
@@ -31,7 +31,7 @@ def published_documents(index: Path, tmp_path: Path) -> dict[str, dict]:
     store = open_store(index)
     manifest, _ = store.read_manifest()
     target = tmp_path / f"check-{manifest.index_version}"
-    download_index(store, manifest, target)
+    unpacked_index(store, manifest, target)
     with open_index(target).searcher() as searcher:
         return {fields["id"]: fields for fields in searcher.all_stored_fields()}
 

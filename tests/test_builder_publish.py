@@ -10,12 +10,11 @@ from pathlib import Path
 import pytest
 
 from index_builder import build_and_publish, publish, rollback
-from talksearch.artifact import download_index
 from talksearch.contracts import ARTIFACT_NAME, MANIFEST_NAME, PACK_NAME, Manifest
 from talksearch.search_pack import PackFiles
 from talksearch.store import ManifestConflictError, S3Store, StoreError, open_store
 from tests.conftest import SAMPLE_CONTENT, moto_bucket
-from tests.index_support import indexed_ids
+from tests.index_support import indexed_ids, unpacked_index
 
 BUCKET = "talksearch-builder-tests"
 SAMPLE_TALK_COUNT = 11 + 3 + 2  # the recap's talks, the single talks, the JSON records
@@ -45,7 +44,7 @@ def published_ids(index: str, tmp_path: Path) -> set[str]:
     store = open_store(index)
     manifest, _ = store.read_manifest()
     target = tmp_path / f"downloaded-{manifest.index_version}"
-    download_index(store, manifest, target)
+    unpacked_index(store, manifest, target)
     return indexed_ids(target)
 
 
@@ -136,7 +135,7 @@ def test_duplicate_ids_keep_the_first_source_in_key_order(tmp_path):
     ]
     store = open_store(tmp_path / "index")
     manifest, _ = store.read_manifest()
-    download_index(store, manifest, tmp_path / "dl")
+    unpacked_index(store, manifest, tmp_path / "dl")
     from talksearch.index_files import open_index
 
     with open_index(tmp_path / "dl").searcher() as searcher:

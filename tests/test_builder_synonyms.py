@@ -11,11 +11,11 @@ import pytest
 from functions.search.engine import SearchEngine
 from index_builder import build_and_publish
 from index_builder import synonyms as builder_synonyms
-from talksearch.artifact import download_index
 from talksearch.contracts import SYNONYMS_NAME
 from talksearch.store import open_store
 from talksearch.synonyms import ParsedSynonyms, Rule, SynonymTable
 from tests.conftest import SAMPLE_CONTENT
+from tests.index_support import unpacked_index
 
 
 @pytest.fixture
@@ -30,7 +30,7 @@ def published(index: Path, tmp_path: Path, name: str) -> tuple[SearchEngine, Pat
     store = open_store(index)
     manifest, _ = store.read_manifest()
     target = tmp_path / name
-    download_index(store, manifest, target)
+    unpacked_index(store, manifest, target)
     return SearchEngine(target), target
 
 

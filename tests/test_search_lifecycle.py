@@ -13,6 +13,7 @@ import json
 import logging
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import boto3
@@ -46,9 +47,9 @@ def bucket(moto_server, tmp_path):
 
 
 @pytest.fixture
-def holder(bucket, tmp_path):
+def holder(bucket):
     clock = Clock()
-    holder = IndexHolder(LOCATION, refresh_seconds=60, work_dir=tmp_path / "served", clock=clock)
+    holder = IndexHolder(LOCATION, refresh_seconds=60, clock=clock)
     holder.clock = clock
     yield holder
 
@@ -93,45 +94,28 @@ def test_unchanged_manifest_keeps_the_same_engine(holder):
     assert after_check(holder) is first
 
 
-def test_only_the_current_and_previous_versions_stay_on_disk(bucket, holder):
+def test_serving_and_swapping_versions_write_nothing_to_tmp(bucket, holder, tmp_path, monkeypatch):
+    """The pack is held in memory: a warm container's /tmp (512 MB, shared with nothing else here) never fills."""
+    empty = tmp_path / "tmp"
+    empty.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(empty))
+    monkeypatch.setenv("TMPDIR", str(empty))
     _, content = bucket
     holder.engine()
     for n in range(3):
         NEW_TALK["title"] = f"Des zeppelins, épisode {n}"
-        publish_next_version(content)
+        manifest = publish_next_version(content)
         holder.clock.now += 61
-        after_check(holder)
-    assert len([p for p in holder.work_dir.iterdir() if p.is_dir()]) == 2
+        assert after_check(holder).version == manifest.index_version
+        assert holder.engine().search(q="zeppelins")["total"] == 1
+    assert list(empty.iterdir()) == []
 
 
-def test_copies_left_in_tmp_by_an_earlier_process_are_removed(holder):
-    exited = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
-    stale = holder.work_dir / f"20200101T000000000Z-abc-{int(exited.stdout)}-1"
-    (stale / "sub").mkdir(parents=True)
-    (holder.work_dir / "not-a-copy").write_text("?")
-    holder.engine()
-    assert not stale.exists()
-    assert [p.name for p in holder.work_dir.iterdir()] == [holder.engine().snapshot.index_dir.name]
-
-
-def test_copies_another_running_process_serves_are_left_alone(holder):
-    """Outside Lambda several processes share /tmp (the local stack, the package tests): a copy deleted under
-    another process while it opened it made that process answer 503 (the package test that flaked)."""
-    with subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"]) as other:
-        try:
-            theirs = holder.work_dir / f"20200101T000000000Z-abc-{other.pid}-1"
-            (theirs / "sub").mkdir(parents=True)
-            assert holder.engine() is not None
-            assert theirs.exists()
-        finally:
-            other.kill()
-
-
-def test_corrupt_new_artifact_keeps_the_current_index_serving(bucket, holder, caplog):
+def test_corrupt_new_pack_keeps_the_current_index_serving(bucket, holder, caplog):
     s3, content = bucket
     first = holder.engine()
     manifest = publish_next_version(content)
-    s3.put_object(Bucket=BUCKET, Key=manifest.artifact_key, Body=b"not a tarball at all")
+    s3.put_object(Bucket=BUCKET, Key=manifest.pack_key, Body=b"not a pack at all")
     holder.clock.now += 61
     with caplog.at_level(logging.ERROR):
         assert after_check(holder) is first
@@ -139,11 +123,11 @@ def test_corrupt_new_artifact_keeps_the_current_index_serving(bucket, holder, ca
     assert first.search(q="asyncio")["total"] == 2
 
 
-def test_missing_new_artifact_keeps_the_current_index_serving(bucket, holder, caplog):
+def test_missing_new_pack_keeps_the_current_index_serving(bucket, holder, caplog):
     s3, content = bucket
     first = holder.engine()
     manifest = publish_next_version(content)
-    s3.delete_object(Bucket=BUCKET, Key=manifest.artifact_key)
+    s3.delete_object(Bucket=BUCKET, Key=manifest.pack_key)
     holder.clock.now += 61
     with caplog.at_level(logging.ERROR):
         assert after_check(holder) is first
@@ -173,9 +157,25 @@ def test_index_of_another_schema_version_is_not_opened(bucket, holder, caplog):
     assert "schema version" in caplog.text
 
 
+def test_a_version_published_without_a_search_pack_is_not_opened(bucket, holder, caplog):
+    """A manifest an older builder wrote (no pack_key): the function says what to do rather than failing."""
+    s3, _ = bucket
+    first = holder.engine()
+    manifest, _ = open_store(LOCATION).read_manifest()
+    older = json.loads(manifest.to_json())
+    for field in ("pack_key", "pack_sha256", "pack_bytes"):
+        older.pop(field)
+    older.update(index_version="29990101T000000000Z")
+    s3.put_object(Bucket=BUCKET, Key="index/manifest.json", Body=json.dumps(older).encode())
+    holder.clock.now += 61
+    with caplog.at_level(logging.ERROR):
+        assert after_check(holder) is first
+    assert "index 29990101T000000000Z has no search pack" in caplog.text and "rebuild the index" in caplog.text
+
+
 def test_no_engine_until_an_index_is_published(moto_server, tmp_path):
     boto3.client("s3").create_bucket(Bucket="empty", CreateBucketConfiguration={"LocationConstraint": "eu-west-3"})
-    holder = IndexHolder("s3://empty/index", refresh_seconds=0, work_dir=tmp_path)
+    holder = IndexHolder("s3://empty/index", refresh_seconds=0)
     assert holder.engine() is None
     content = write_content(tmp_path / "content")
     build_and_publish(str(content), "s3://empty/index", full=True)
@@ -197,7 +197,7 @@ def test_memory_stays_flat_across_fifty_index_swaps(tmp_path):
         assert build_and_publish(str(content), index).published
 
     publish(0)
-    holder = IndexHolder(index, refresh_seconds=0, work_dir=tmp_path / "served")
+    holder = IndexHolder(index, refresh_seconds=0)
     traced: dict[int, int] = {}
     tracemalloc.start()
     try:

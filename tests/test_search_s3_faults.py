@@ -1,7 +1,7 @@
 """S3 faults in the search path, injected on the wire (tests/fault_proxy.py in front of moto's server).
 
 GIVEN the search function serving a version from S3 WHEN S3 throttles (503 SlowDown), hangs, breaks,
-truncates or trickles the artifact's download, or refuses connections, as the next version is published
+truncates or trickles the search pack's download, or refuses connections, as the next version is published
 THEN every visitor still gets an answer from the current version at once (the swap runs in the
 background), the swap gives up on a failing S3 and is retried, and the next version is served once S3
 recovers; a cold container with no index answers the documented 503 within API Gateway's 30 s.
@@ -71,7 +71,7 @@ class Site:
     def start_function(self, endpoint: str | None = None) -> None:
         """A fresh container whose S3 client (created here) talks to ``endpoint``, the proxy by default."""
         self.monkeypatch.setenv("AWS_ENDPOINT_URL_S3", endpoint or self.proxy.url)
-        self.holder = IndexHolder(LOCATION, refresh_seconds=0, work_dir=self.tmp_path / "served")
+        self.holder = IndexHolder(LOCATION, refresh_seconds=0)
         self.holder.store.client  # noqa: B018 — the client reads the endpoint now
         self.monkeypatch.setenv("AWS_ENDPOINT_URL_S3", self.moto_endpoint)  # the builder's own S3 stays healthy
         search_app.set_index_holder(self.holder)
@@ -123,7 +123,7 @@ def served_version(lambda_context) -> str:
 
 
 def test_the_worst_s3_call_fits_twice_in_api_gateways_limit():
-    # a version swap reads the manifest, then downloads the artifact: two calls, each bounded
+    # a version swap reads the manifest, then downloads the search pack: two calls, each bounded
     assert 2 * S3_CALL_WORST_SECONDS < API_GATEWAY_LIMIT_SECONDS
 
 
@@ -131,9 +131,9 @@ def test_the_worst_s3_call_fits_twice_in_api_gateways_limit():
     ("fault", "path"),
     [
         ("slowdown", "manifest.json"),  # throttled at every attempt
-        ("slowdown", "index.tar.gz"),
-        ("truncate", "index.tar.gz"),  # half the artifact, then the connection closes
-        ("drop", "index.tar.gz"),  # the connection closes with no answer
+        ("slowdown", "search.pack"),
+        ("truncate", "search.pack"),  # half the pack, then the connection closes
+        ("drop", "search.pack"),  # the connection closes with no answer
     ],
 )
 def test_visitors_keep_the_current_version_while_s3_fails_then_get_the_next(site, lambda_context, caplog, fault, path):
@@ -164,7 +164,7 @@ def test_one_throttled_read_is_retried_within_the_request(site, lambda_context):
     assert site.proxy.faulted("slowdown") == 1
 
 
-@pytest.mark.parametrize("path", ["manifest.json", "index.tar.gz"])
+@pytest.mark.parametrize("path", ["manifest.json", "search.pack"])
 def test_a_hung_s3_holds_no_visitor_and_the_swap_gives_up_then_retries(site, lambda_context, path):
     site.start_function()
     first = served_version(lambda_context)
@@ -184,7 +184,7 @@ def test_a_slow_download_of_the_next_version_never_slows_a_visitor(site, lambda_
     version, while the download is still in flight (a condition, not a timing)."""
     site.start_function()
     first = served_version(lambda_context)
-    site.proxy.inject("trickle", path="index.tar.gz")
+    site.proxy.inject("trickle", path="search.pack")
     second = site.publish_next()
 
     status, headers, body, _ = visit_in_a_thread(lambda_context)  # notices the new manifest

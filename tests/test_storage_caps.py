@@ -1,24 +1,19 @@
 """Caps on everything read from the index prefix: each refused with a clear error, before it costs memory or /tmp.
 
 GIVEN a manifest of more than 1 MB, a build state that inflates past its cap, an artifact that unpacks past
-its size or file count (a gzip bomb), or a /tmp too small for the next version THEN the reader refuses it
-with an error saying which cap, the search function keeps answering from the current version, the builder
-builds in full, and nothing is left in /tmp.
+its size or file count (a gzip bomb), or a search pack declared larger than the search function reads THEN
+the reader refuses it with an error saying which cap, the search function keeps answering from the current
+version, and the builder builds in full. (The search function writes nothing to /tmp: the pack is held in
+memory, tests/test_search_lifecycle.py; what its reader refuses inside a pack: tests/test_hostile_pack.py.)
 """
 
 from __future__ import annotations
 
-import dataclasses
 import gzip
-import hashlib
 import io
 import json
 import logging
-import random
-import subprocess
 import tarfile
-import tempfile
-from pathlib import Path
 
 import pytest
 from search_support import TALKS, write_content
@@ -45,7 +40,7 @@ def test_a_manifest_over_1_mb_is_refused_unread(store):
 def test_search_function_keeps_serving_when_the_manifest_grows_past_its_cap(tmp_path, caplog):
     content, index = write_content(tmp_path / "content"), tmp_path / "index"
     assert build_and_publish(str(content), str(index)).published
-    holder = IndexHolder(str(index), refresh_seconds=0, work_dir=tmp_path / "served")
+    holder = IndexHolder(str(index), refresh_seconds=0)
     current = holder.engine()
     (index / MANIFEST_NAME).write_bytes(b" " * (MAX_MANIFEST_BYTES + 1))
     with caplog.at_level(logging.ERROR):
@@ -101,68 +96,22 @@ def test_an_artifact_with_more_files_than_an_index_has_is_refused(tmp_path):
     assert len(list((tmp_path / "out").iterdir())) <= 20
 
 
-def serve_then_forge_the_next_artifact(tmp_path: Path, artifact: bytes) -> tuple[IndexHolder, object, str]:
-    """A served version, then a next one whose artifact is replaced by ``artifact`` (its sha256 made to match);
-    returns the holder, its current engine and the forged version."""
+def test_a_pack_declared_over_the_cap_is_refused_unread_and_the_current_version_serves(tmp_path, monkeypatch, caplog):
+    # GIVEN a served version, then a next one whose search pack is larger than the function reads
     content, index = write_content(tmp_path / "content"), tmp_path / "index"
     assert build_and_publish(str(content), str(index)).published
-    holder = IndexHolder(str(index), refresh_seconds=0, work_dir=Path(tempfile.gettempdir()) / "talksearch-index")
+    holder = IndexHolder(str(index), refresh_seconds=0)
     current = holder.engine()
     write_content(content, [*TALKS, NEW_TALK])
     assert build_and_publish(str(content), str(index)).published
-    store = open_store(index)
-    manifest, etag = store.read_manifest()
-    store.write_bytes(store.relative_key(manifest.artifact_key), artifact)
-    store.write_manifest(
-        dataclasses.replace(
-            manifest, artifact_sha256=hashlib.sha256(artifact).hexdigest(), artifact_bytes=len(artifact)
-        ),
-        etag,
+    forged = open_store(index).read_manifest()[0]
+    monkeypatch.setattr("talksearch.search_pack.MAX_PACK_BYTES", forged.pack_bytes - 1)
+    # WHEN the function checks the manifest THEN it refuses the pack before asking for it, and keeps serving
+    with caplog.at_level(logging.ERROR):
+        assert holder.engine() is current  # answered at once: the check runs in the background
+        assert holder.wait_for_swap(timeout=60)
+    assert forged.index_version in caplog.text
+    assert f"declared as {forged.pack_bytes:,} bytes; the most this function reads is {forged.pack_bytes - 1:,}" in (
+        caplog.text
     )
-    return holder, current, manifest.index_version
-
-
-def test_the_search_function_refuses_a_gzip_bomb_artifact_and_keeps_serving(tmp_path, monkeypatch, caplog):
-    # GIVEN a served version, then a published artifact replaced by a bomb
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
-    bomb = tar_gz({"_MAIN_1.toc": b"toc", "MAIN_x.seg": bytes(20 << 20)})
-    holder, current, forged = serve_then_forge_the_next_artifact(tmp_path, bomb)
-    monkeypatch.setattr("talksearch.artifact.MAX_INDEX_BYTES", 1 << 20)
-    # WHEN the function checks the manifest THEN it keeps the current version, and /tmp keeps only its copy
-    with caplog.at_level(logging.ERROR):
-        assert holder.engine() is current  # answered at once: the check runs in the background
-        assert holder.wait_for_swap(timeout=60)
-    assert "unpacks to over 1,048,576 bytes" in caplog.text and forged in caplog.text
-    assert [p.name for p in holder.work_dir.iterdir()] == [current.snapshot.index_dir.name]
-
-
-@pytest.fixture
-def small_tmp(tmp_path):
-    """A 3 MB tmpfs standing for a nearly full /tmp (needs the right to mount: root in a container)."""
-    mount_point = tmp_path / "small-tmp"
-    mount_point.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(mount_point)], capture_output=True)
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs here: {mounted.stderr.decode().strip()}")
-    try:
-        yield mount_point
-    finally:
-        subprocess.run(["umount", "--lazy", str(mount_point)], check=True)  # the served copy may be open
-
-
-def test_a_full_tmp_keeps_the_current_version_serving_and_leaves_nothing_behind(
-    tmp_path, small_tmp, monkeypatch, caplog
-):
-    # GIVEN a small version served from a 3 MB /tmp, then a next version of 4 MB that cannot fit
-    monkeypatch.setattr(tempfile, "tempdir", str(small_tmp))
-    big = tar_gz({"_MAIN_1.toc": b"toc", "MAIN_x.seg": random.Random(13).randbytes(4 << 20)})
-    holder, current, forged = serve_then_forge_the_next_artifact(tmp_path, big)
-    # WHEN the function checks the manifest
-    with caplog.at_level(logging.ERROR):
-        assert holder.engine() is current  # answered at once: the check runs in the background
-        assert holder.wait_for_swap(timeout=60)
-    # THEN the current version still answers, the error says why, and only its copy is left in /tmp
-    assert current.search(q="kubernetes")["total"] > 0
-    assert forged in caplog.text and "No space left on device" in caplog.text
-    assert [p.name for p in small_tmp.iterdir()] == ["talksearch-index"]
-    assert [p.name for p in holder.work_dir.iterdir()] == [current.snapshot.index_dir.name]
+    assert holder.engine() is current and current.search(q="kubernetes")["total"] > 0

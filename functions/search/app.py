@@ -248,7 +248,7 @@ def not_found(error: NotFoundError) -> Response:
 def unexpected(error: Exception) -> Response:
     engine = _answering.get()
     if engine is not None and _is_unsafe_index_error(error):
-        # a pickle no index holds, or a piece inflating past its cap, below the table of contents: nothing ran
+        # a section of the pack that is not what a pack holds (or inflates past its cap): refused, nothing else read
         if index_holder().refuse(engine, error):
             return _error(
                 HTTPStatus.SERVICE_UNAVAILABLE,
@@ -262,10 +262,10 @@ def unexpected(error: Exception) -> Response:
 
 
 def _is_unsafe_index_error(error: Exception) -> bool:
-    """Whether ``error`` is ``talksearch.index_files.UnsafeIndexError``, checked without importing Whoosh (the
-    class exists once an index has been opened)."""
-    unpickling = sys.modules.get("talksearch.index_files.unpickling")
-    return unpickling is not None and isinstance(error, unpickling.UnsafeIndexError)
+    """Whether ``error`` is ``talksearch.search_pack.PackError``: a damaged section of the served pack, met by this
+    query (the class exists once a pack has been opened)."""
+    pack_format = sys.modules.get("talksearch.search_pack.format")
+    return pack_format is not None and isinstance(error, pack_format.PackError)
 
 
 # log_event=False whatever POWERTOOLS_LOGGER_LOG_EVENT says: an event holds the visitor's address, agent and cookies.

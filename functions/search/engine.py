@@ -1,7 +1,8 @@
 """The search engine behind /api/search, /api/talks and /api/suggest, usable without Lambda.
 
-``SearchEngine(index_dir).search(**params)`` returns exactly the /api/search JSON body, so
-the benchmark (``bench/``) and the relevance evaluation measure what visitors get.
+``SearchEngine(index_dir).search(**params)`` (or ``SearchEngine(files=PackFiles(data), version=v)``) returns
+exactly the /api/search JSON body, so the benchmark (``bench/``) and the relevance evaluation measure what
+visitors get.
 
 Per request: parse leniently (``query``), add what the index version's glossary and site synonyms
 say a run of typed words also means (``translations``; not with ``exact=1``), turn each word into
@@ -35,7 +36,7 @@ from functions.search.query import ParsedQuery, parse_query
 from functions.search.scoring import Scorer, Scores
 from functions.search.snapshot import IndexSnapshot
 from functions.search.suggest import Suggester
-from functions.search.translations import expand_query, load_table
+from functions.search.translations import expand_query, load_table, parse_table
 from functions.search.words import folded_words, stem_en, stem_fr
 from talksearch.analysis import fold
 from talksearch.synonyms import SynonymTable
@@ -64,7 +65,7 @@ class SearchEngine:
 
     def __init__(
         self,
-        index_dir: str | Path,
+        index_dir: str | Path | None = None,
         *,
         version: str = "",
         built_at: str = "",
@@ -74,13 +75,15 @@ class SearchEngine:
         log: logging.Logger | None = None,
         files=None,
     ) -> None:
-        """``synonyms``: the table to expand queries with (default: the index's own ``synonyms.json``;
-        an index without one, or with one that is refused, is served without expansion, logged on ``log``).
-        ``files``: what the index is read through (``IndexSnapshot``'s ``files``)."""
-        self.snapshot = IndexSnapshot(
-            index_dir, version=version or Path(index_dir).name, built_at=built_at, files=files
-        )
-        self.synonyms = synonyms if synonyms is not None else load_table(Path(index_dir), log)
+        """Over ``files`` (a ``talksearch.search_pack.PackFiles``: the search function's) or the Whoosh index in
+        ``index_dir``. ``synonyms``: the table to expand queries with (default: the index's own ``synonyms.json``;
+        an index without one, or with one that is refused, is served without expansion, logged on ``log``)."""
+        version = version or Path(index_dir).name
+        self.snapshot = IndexSnapshot(index_dir, version=version, built_at=built_at, files=files)
+        if synonyms is None:
+            in_pack = files is not None
+            synonyms = parse_table(files.synonyms(), version, log) if in_pack else load_table(Path(index_dir), log)
+        self.synonyms = synonyms
         self.expander = Expander(self.snapshot)
         self.matcher = ClauseMatcher(self.snapshot, self.expander)
         self.scorer = Scorer(self.snapshot)

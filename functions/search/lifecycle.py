@@ -3,20 +3,19 @@
 At most every ``MANIFEST_REFRESH_SECONDS`` the first request to arrive starts a check of the
 manifest (one small GET, signed by ``talksearch.s3_get``: this function imports no boto3) in a
 background thread and is answered from the current version at once.
-When the manifest names a new version, that thread downloads the artifact, checks its sha256
-(``talksearch.artifact``), unpacks it into a fresh directory under /tmp, opens it and only then
-swaps it in: no visitor waits for S3, however slow it is. One check or swap is in flight at a time.
+When the manifest names a new version, that thread downloads the version's search pack into memory
+(``talksearch.artifact.download_verified``: one GET into one buffer of the manifest's byte count, its
+sha256 checked), opens it (``talksearch.search_pack.PackFiles``) and only then swaps it in: no visitor
+waits for S3, however slow it is. Nothing is written to /tmp. One check or swap is in flight at a time.
 Lambda freezes the container between invocations, so a swap progresses only while some invocation
 runs: it completes over the next requests (docs/reliability.md, "The swap off the request path").
 A cold container has nothing to answer from and loads the first version inside the request.
 Requests already running keep the engine they started with, and a missing, corrupt or unreadable
-artifact leaves the current version serving (logged as an error, retried at the next check); an
-index holding a pickle no index holds
-(``talksearch.index_files.unpickling``) is refused, logged, and never tried again, even if a
-later manifest names it again. The same goes for a version in which a query finds such a pickle (or
-an over-large compressed piece) below the table of contents: ``refuse`` goes back to the previous
-version, if there is one. The previous version stays open for requests still using it; older ones
-are closed and deleted from /tmp.
+pack leaves the current version serving (logged as an error, retried at the next check); a pack the
+reader refuses at open (``PackError``) is refused, logged, and never tried again, even if a later
+manifest names it again. The same goes for a version in which a query meets a damaged section of the
+pack (``PackError`` from a read): ``refuse`` goes back to the previous version, if there is one. The
+previous version stays open for requests still using it; older ones are dropped.
 """
 
 from __future__ import annotations
@@ -24,11 +23,8 @@ from __future__ import annotations
 import gc
 import logging
 import os
-import shutil
-import tempfile
 import time
 from collections.abc import Callable
-from pathlib import Path
 from threading import Lock, Thread
 
 from talksearch.contracts import ENV_REFRESH_SECONDS, SCHEMA_VERSION, Manifest
@@ -55,13 +51,11 @@ class IndexHolder:
         location: str,
         *,
         refresh_seconds: float = DEFAULT_REFRESH_SECONDS,
-        work_dir: str | Path | None = None,
         clock: Callable[[], float] = time.monotonic,
         log: logging.Logger | None = None,
     ) -> None:
         self.location = location
         self.refresh_seconds = refresh_seconds
-        self.work_dir = Path(work_dir or Path(tempfile.gettempdir()) / "talksearch-index")
         self._clock = clock
         #: the function passes its Powertools Logger: these errors then carry the request's correlation id
         self.log = log or logger
@@ -76,7 +70,6 @@ class IndexHolder:
         self._serving = Lock()
         #: versions refused at load or by a query: never served again, whatever the manifest says
         self._refused: set[str] = set()
-        self._loads = 0
 
     @property
     def store(self):
@@ -145,24 +138,18 @@ class IndexHolder:
         if manifest.index_version in self._refused:
             self._manifest_etag = etag
             return False
-        if manifest.schema_version != SCHEMA_VERSION:
-            self.log.error(
-                "index %s has schema version %s, this function reads %s; still serving %s",
-                manifest.index_version,
-                manifest.schema_version,
-                SCHEMA_VERSION,
-                self.version,
-            )
+        if problem := _unreadable(manifest):
+            self.log.error("index %s %s; still serving %s", manifest.index_version, problem, self.version)
             return False
         try:
             engine = self._load(manifest)
         except Exception as error:
-            from talksearch.index_files import UnsafeIndexError  # loaded by then: Whoosh is imported on first use
+            from talksearch.search_pack import PackError
 
-            if not isinstance(error, UnsafeIndexError):
+            if not isinstance(error, PackError):
                 self.log.exception("could not load index %s; still serving %s", manifest.index_version, self.version)
                 return False
-            # a hostile index is not downloaded again
+            # a hostile pack is not downloaded again
             self._manifest_etag = etag
             self._refused.add(manifest.index_version)
             self.log.error("index %s refused: %s; still serving %s", manifest.index_version, error, self.version)
@@ -178,39 +165,17 @@ class IndexHolder:
 
     def _load(self, manifest: Manifest):
         from functions.search.engine import SearchEngine
-        from talksearch.artifact import download_index
+        from talksearch.artifact import download_verified
+        from talksearch.search_pack import MAX_PACK_BYTES, PackFiles
 
-        self._loads += 1
-        directory = self.work_dir / f"{_safe_name(manifest.index_version)}-{os.getpid()}-{self._loads}"
-        self._remove_unused_copies()
-        try:
-            download_index(self.store, manifest, directory)
-            engine = SearchEngine(directory, version=manifest.index_version, built_at=manifest.built_at, log=self.log)
-        except BaseException:
-            shutil.rmtree(directory, ignore_errors=True)
-            raise
-        return engine
-
-    def _remove_unused_copies(self) -> None:
-        """Delete index copies nobody serves: this process's unused ones (a failed load) and those of processes
-        that have exited (a crashed runtime in the same sandbox): /tmp is small and outlives the process.
-
-        Copies of another running process are left alone: several processes share /tmp outside Lambda (the
-        local stack, the package tests, benchmarks), and deleting the copy another is opening made its
-        first request answer 503.
-        """
-        in_use = {e.snapshot.index_dir for e in (self._engine, self._previous) if e is not None}
-        if self.work_dir.is_dir():
-            for entry in self.work_dir.iterdir():
-                if entry in in_use or _owned_by_another_live_process(entry.name):
-                    continue
-                if entry.is_dir():
-                    shutil.rmtree(entry, ignore_errors=True)
-                else:
-                    entry.unlink(missing_ok=True)
+        data = download_verified(
+            self.store, manifest.pack_key, manifest.pack_sha256, manifest.pack_bytes, MAX_PACK_BYTES
+        )
+        files = PackFiles(data)
+        return SearchEngine(files=files, version=manifest.index_version, built_at=manifest.built_at, log=self.log)
 
     def refuse(self, engine, error: Exception) -> bool:
-        """A query found ``error`` (an ``UnsafeIndexError``) in ``engine``'s files: never serve its version again,
+        """A query found ``error`` (a ``PackError``) in ``engine``'s pack: never serve its version again,
         and go back to the previous version if there is one (True), else keep serving it (False: there is
         nothing else; only queries reaching the bad piece fail)."""
         with self._serving:
@@ -227,13 +192,21 @@ class IndexHolder:
             retired, self._previous, self._engine = self._previous, self._engine, engine
         if retired is not None:
             retired.close()
-            shutil.rmtree(retired.snapshot.index_dir, ignore_errors=True)
             del retired
             _collect_frozen()
 
 
+def _unreadable(manifest: Manifest) -> str | None:
+    """Why this function cannot open the manifest's version, if it cannot."""
+    if manifest.schema_version != SCHEMA_VERSION:
+        return f"has schema version {manifest.schema_version}, this function reads {SCHEMA_VERSION}"
+    if not manifest.pack_key:
+        return "has no search pack (published by a builder from before it wrote one): rebuild the index"
+    return None
+
+
 def _collect_frozen() -> None:
-    """Free a retired version's reference cycles (Whoosh's readers have some), then freeze what is left.
+    """Free a retired version's reference cycles, then freeze what is left.
 
     ``SearchEngine.warm`` freezes everything alive (``gc.freeze``), so that full collections never walk
     the index; but the cyclic collector never frees frozen objects either, and each retired version
@@ -261,21 +234,3 @@ def _return_freed_memory() -> None:
     except (OSError, AttributeError):
         return
     trim(0)
-
-
-def _owned_by_another_live_process(name: str) -> bool:
-    """Whether a copy named ``<version>-<pid>-<load>`` (``IndexHolder._load``) belongs to another running process."""
-    parts = name.rsplit("-", 2)
-    if len(parts) != 3 or not parts[1].isdigit() or int(parts[1]) == os.getpid():
-        return False
-    try:
-        os.kill(int(parts[1]), 0)  # signal 0: only asks whether the process exists
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # it exists, as another user
-        return True
-    return True
-
-
-def _safe_name(version: str) -> str:
-    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in version)[:80] or "index"

@@ -2,7 +2,9 @@
 
 Whoosh's own searcher scores every match through Python matcher objects (~100 ms for a word in
 half the corpus), so the engine reads raw postings (talks and term frequencies, positions only
-for phrase candidates) through ``talksearch.index_files`` and does its own BM25 arithmetic. What
+for phrase candidates) and does its own BM25 arithmetic: from the version's search pack
+(``talksearch.search_pack.PackFiles``, the search function's), or from a Whoosh index directory
+through ``talksearch.index_files`` (which answers the same: tests, the bench, the evaluation). What
 it needs per talk (facet values, browse order, field lengths) is read once per version, in a
 few milliseconds each. Decoded terms, prefix expansions and phrase matches are cached per
 version (``LRU``, dropped with the snapshot) in containers the cyclic garbage collector does
@@ -22,9 +24,8 @@ from pathlib import Path
 from typing import NamedTuple
 
 from functions.search.lru import LRU
-from talksearch.analysis import STOP_WORDS
+from talksearch.analysis import LENGTH_OF_BYTE, STOP_WORDS
 from talksearch.contracts import FACETS, VALUE_SEPARATOR
-from talksearch.index_files.reading import LENGTH_OF_BYTE, IndexFiles
 
 #: BM25 free parameters (the usual ones).
 K1 = 1.2
@@ -74,11 +75,14 @@ class TermData(NamedTuple):
 class IndexSnapshot:
     """A read-only index opened once and kept open; safe to share between threads."""
 
-    def __init__(self, index_dir: str | Path, version: str = "", built_at: str = "", files=None) -> None:
-        """``files``: what the index is read through (default: ``IndexFiles`` over ``index_dir``; a
-        ``talksearch.search_pack.PackFiles`` answers the same)."""
-        self.index_dir = Path(index_dir)
-        self.files = files if files is not None else IndexFiles(self.index_dir)
+    def __init__(self, index_dir: str | Path | None = None, version: str = "", built_at: str = "", files=None) -> None:
+        """Over ``files`` (the search function's ``talksearch.search_pack.PackFiles``, which answers as
+        ``IndexFiles`` does), or else over the Whoosh index in ``index_dir`` (tests, the bench, the evaluation)."""
+        if files is None:
+            from talksearch.index_files.reading import IndexFiles  # Whoosh's index modules: not on the search path
+
+            files = IndexFiles(Path(index_dir))
+        self.files = files
         self.doc_count = self.files.doc_count
         self.deleted = self.files.deleted
         self.version = version

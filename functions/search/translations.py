@@ -37,16 +37,29 @@ class Expanded:
 
 
 def load_table(index_dir: Path, log: logging.Logger | None = None) -> SynonymTable | None:
-    """The index version's synonym table, or None (logged) when it has none or it is refused:
-    the index is then served without expansion, never refused for its synonyms."""
-    log = log or logger
-    path = Path(index_dir) / SYNONYMS_NAME
+    """The synonym table in a Whoosh index directory (``parse_table``)."""
     try:
-        return SynonymTable.from_json(path.read_bytes())
+        data = (Path(index_dir) / SYNONYMS_NAME).read_bytes()
     except FileNotFoundError:
-        log.error("index %s has no %s: searching without synonyms", Path(index_dir).name, SYNONYMS_NAME)
-    except (OSError, SynonymFormatError) as error:
-        log.error("index %s: %s refused (%s): searching without synonyms", Path(index_dir).name, SYNONYMS_NAME, error)
+        data = None
+    except OSError as error:
+        log = log or logger
+        log.error("index %s: %s unreadable (%s): searching without synonyms", index_dir, SYNONYMS_NAME, error)
+        return None
+    return parse_table(data, Path(index_dir).name, log)
+
+
+def parse_table(data: bytes | None, version: str, log: logging.Logger | None = None) -> SynonymTable | None:
+    """The index version's synonym table from its ``synonyms.json`` bytes, or None (logged) when it has none or it
+    is refused: the index is then served without expansion, never refused for its synonyms."""
+    log = log or logger
+    if data is None:
+        log.error("index %s has no %s: searching without synonyms", version, SYNONYMS_NAME)
+        return None
+    try:
+        return SynonymTable.from_json(data)
+    except SynonymFormatError as error:
+        log.error("index %s: %s refused (%s): searching without synonyms", version, SYNONYMS_NAME, error)
     return None
 
 

@@ -19,14 +19,13 @@ from whoosh.codec.whoosh3 import LENGTHS_COLUMN, W3LeafMatcher, _lenfield
 from whoosh.fields import NUMERIC
 from whoosh.matching.wrappers import FilterMatcher
 from whoosh.reading import TermNotFound
-from whoosh.util.numeric import byte_to_length, length_to_byte
+from whoosh.util.numeric import length_to_byte
 
+from talksearch.analysis import LENGTH_OF_BYTE
 from talksearch.index_files import open_index, unpickling
 
 __all__ = ["LENGTH_OF_BYTE", "IndexFiles"]
 
-#: The field length each of the 256 length bytes stands for (lengths are stored in one byte, logarithmically).
-LENGTH_OF_BYTE = tuple(byte_to_length(b) for b in range(256))
 #: Distinct position values ``field_postings`` keeps unpickled while it reads a field (most are shared).
 POSITION_VALUES_KEPT = 1 << 20
 
