@@ -1,6 +1,9 @@
 """talksearch itself, through the code users meet: ``index_builder.build_and_publish`` from the content
-files into a published artifact, then the search function's own ``SearchEngine`` over that artifact
-after the same download-verify-unpack step the Lambda does. Nothing is shortcut.
+files into a published version, then the search function's own ``SearchEngine`` over that version's
+search pack, after the same download and sha256 check the Lambda does. Nothing is shortcut.
+
+What a cold container downloads is the pack (``sizes.artifact_bytes``); the Whoosh artifact the builder
+also publishes, for its own incremental builds, is ``sizes.whoosh_artifact_bytes``.
 """
 
 from __future__ import annotations
@@ -12,10 +15,10 @@ from typing import Any
 
 from bench.corpus import Corpus
 from bench.engines import BuildResult
-from bench.measure import directory_bytes
 
-ENGINE_MODULE = "functions.search.engine"
-ENGINE_CLASS = "SearchEngine"
+#: What a fresh process imports and calls with the pack's path for the cold start without the fetch.
+COLD_START_MODULE = "bench.pack_engine"
+COLD_START_OPENER = "open_pack"
 
 
 class TalksearchEngine:
@@ -25,8 +28,9 @@ class TalksearchEngine:
 
     def __init__(self) -> None:
         self.published: Path | None = None
-        self.index_dir: Path | None = None
+        self.pack_path: Path | None = None
         self.artifact_bytes = 0
+        self.whoosh_artifact_bytes = 0
         self.engine: Any = None
 
     def build(self, corpus: Corpus, content_dir: Path, workdir: Path) -> BuildResult:
@@ -44,11 +48,11 @@ class TalksearchEngine:
         return BuildResult(seconds, {"talks_indexed": float(report.talks_indexed)})
 
     def attach(self, workdir: Path) -> None:
-        """Point at what ``build`` published and unpacked under ``workdir`` (in another process)."""
+        """Point at what ``build`` published and downloaded under ``workdir`` (in another process)."""
         self.published = workdir / "talksearch-published"
-        self.index_dir = workdir / "talksearch-index"
+        self.pack_path = workdir / "talksearch.pack"
         manifest = self._manifest()
-        self.artifact_bytes = manifest.artifact_bytes
+        self.artifact_bytes, self.whoosh_artifact_bytes = manifest.pack_bytes, manifest.artifact_bytes
 
     def _manifest(self):
         from talksearch.store import open_store
@@ -60,15 +64,18 @@ class TalksearchEngine:
         return manifest
 
     def _download(self) -> None:
-        """What the search function does on a cold start: read the manifest, verify and unpack the artifact."""
-        from talksearch.artifact import download_index
-        from talksearch.store import open_store
+        """What the search function does on a cold start: read the manifest, download and check the pack (kept
+        in ``pack_path`` too, for the parent process and the cold start without the fetch)."""
+        from talksearch.artifact import download_verified
+        from talksearch.search_pack import MAX_PACK_BYTES
+        from talksearch.store import open_reader
 
-        assert self.published and self.index_dir
+        assert self.published and self.pack_path
         manifest = self._manifest()
-        shutil.rmtree(self.index_dir, ignore_errors=True)
-        download_index(open_store(str(self.published)), manifest, self.index_dir)
-        self.artifact_bytes = manifest.artifact_bytes
+        store = open_reader(str(self.published))
+        data = download_verified(store, manifest.pack_key, manifest.pack_sha256, manifest.pack_bytes, MAX_PACK_BYTES)
+        self.pack_path.write_bytes(data)
+        self.artifact_bytes, self.whoosh_artifact_bytes = manifest.pack_bytes, manifest.artifact_bytes
 
     def update(self, corpus: Corpus, changes: list[dict], content_dir: Path) -> float:
         from index_builder import build_and_publish
@@ -84,20 +91,25 @@ class TalksearchEngine:
         return seconds
 
     def sizes(self) -> dict[str, int]:
-        assert self.index_dir
-        return {"disk_bytes": directory_bytes(self.index_dir), "artifact_bytes": self.artifact_bytes}
+        """The pack is what the search function downloads and holds (in memory, not on disk)."""
+        return {
+            "disk_bytes": self.artifact_bytes,
+            "artifact_bytes": self.artifact_bytes,
+            "whoosh_artifact_bytes": self.whoosh_artifact_bytes,
+        }
 
     def open(self) -> None:
-        from functions.search.engine import SearchEngine
+        from bench.pack_engine import open_pack
 
-        self.engine = SearchEngine(self.index_dir)
+        assert self.pack_path
+        self.engine = open_pack(self.pack_path, self._manifest().index_version)
 
     def search(self, **params: Any) -> dict:
         return self.engine.search(**params)
 
     def cold_start_target(self) -> tuple[str, str, Path]:
-        assert self.index_dir
-        return ENGINE_MODULE, ENGINE_CLASS, self.index_dir
+        assert self.pack_path
+        return COLD_START_MODULE, COLD_START_OPENER, self.pack_path
 
     def close(self) -> None:
         close = getattr(self.engine, "close", None)
