@@ -93,7 +93,7 @@ def test_an_incremental_build_publishes_a_pack_that_reads_as_its_index(content, 
     store = open_store(index)
     manifest, _ = store.read_manifest()
     target = tmp_path / "published"
-    download_index(store, manifest, target)
+    unpacked_index(store, manifest, target)
     data = store.read_bytes(store.relative_key(manifest.pack_key), max_bytes=MAX_PACK_BYTES)
     files, pack = IndexFiles(target), PackFiles(data)
     # THEN the pack answers as the index does, Whoosh's numbering and deleted talks included
