@@ -93,7 +93,8 @@ def zeppelin_chunks(replacement):
         for name in [n for n in sections if n.startswith("terms/")]:
             field = name.removeprefix("terms/")
             terms = zlib.decompress(sections[name][0]).decode().split(chr(_separator(pack, field)))
-            first, offsets, inflated = read_arrays(zlib.decompress(sections[f"chunks/{field}"][0]), 3, "test")
+            directory = read_arrays(zlib.decompress(sections[f"chunks/{field}"][0]), 5, "test")
+            first, offsets, inflated, position_offsets, position_inflated = directory
             post = sections[f"post/{field}"][0]
             chunks = [post[a:b] for a, b in pairwise(offsets)]
             hit = [i for i, t in enumerate(first) if terms[t].startswith("zeppelin")]
@@ -105,7 +106,7 @@ def zeppelin_chunks(replacement):
             for chunk in chunks:
                 new_offsets.append(new_offsets[-1] + len(chunk))
             data = b"".join(chunks)
-            directory = write_arrays(first, new_offsets, inflated)
+            directory = write_arrays(first, new_offsets, inflated, position_offsets, position_inflated)
             replaced[f"chunks__{field}"] = (zlib.compress(directory), len(directory), format.CODEC_ZLIB)
             replaced[f"post__{field}"] = (data, len(data), format.CODEC_STORED)
         assert replaced, "no chunk of a zeppelin term"
