@@ -1,9 +1,10 @@
 """The search core's shortcuts answer exactly what the long way answers.
 
-A word's impact order (its talks sorted once by score) gives the page without scoring every talk, and
-facets of many values are counted from their largest values down: each is checked here against the
-long way (every talk scored, every talk's values counted) over the same index and queries, hits,
-scores, totals, facets and snippets alike.
+A word's impact order (its talks sorted once by score) gives the page without scoring every talk,
+facets of many values are counted from their largest values down, and an unfiltered one-word answer
+is kept (total, facets, its best talks) for the pages asked next: each is checked here against the
+long way (every talk scored, every talk's values counted, every answer matched again) over the same
+index and queries, hits, scores, totals, facets and snippets alike.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import random
 
 import pytest
 
+from functions.search import engine as engine_module
 from functions.search import facets as facets_module
 from functions.search.engine import SearchEngine
 from functions.search.scoring import Scorer
@@ -67,6 +69,9 @@ QUERIES = [
     {"q": "python -data"},
     {"q": '"machine learning"'},
     {"q": "python data"},
+    {"q": "python", "size": 5, "page": 4},
+    {"q": "web OR data", "page": 2},
+    {"q": "learning", "size": 50, "page": 2},  # beyond the kept talks: ranked again
 ]
 
 
@@ -122,3 +127,23 @@ def test_facets_counted_from_their_largest_values_down_are_the_counts_of_every_t
     assert fast == _answers(index_dir)
     rare = fast[QUERIES.index({"q": "python", "speaker": "Speaker 149"})]["facets"]["speaker"]
     assert rare[-1]["value"] == "Speaker 149" and rare[-1]["count"] > 0
+
+
+def test_kept_unfiltered_answers_are_the_answers_of_matching_and_ranking_again(index_dir, monkeypatch):
+    served = []
+    covers = engine_module._Answer.covers
+
+    def spied(self, stop):
+        found = covers(self, stop)
+        served.append(found)
+        return found
+
+    monkeypatch.setattr(engine_module, "ANSWER_MIN_TALKS", 20)  # a small corpus: keep most one-word answers
+    monkeypatch.setattr(engine_module, "ANSWER_TOP", 30)
+    monkeypatch.setattr(engine_module._Answer, "covers", spied)
+    fast = _answers(index_dir)
+    assert sum(served) >= 20  # one-word, prefix, phrase and OR queries asked again, and later pages
+    assert not all(served)  # and a page beyond the kept talks, ranked again
+    monkeypatch.setattr(engine_module, "ANSWER_MIN_TALKS", 10**9)
+    assert fast == _answers(index_dir)
+    assert any(answer["page"] == 4 and len(answer["hits"]) == 5 for answer in fast)

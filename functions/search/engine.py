@@ -25,6 +25,7 @@ from collections.abc import Collection
 from itertools import islice
 from pathlib import Path
 from time import perf_counter
+from typing import NamedTuple
 
 from functions.search.expansion import Expander
 from functions.search.facets import FacetIndex
@@ -32,7 +33,7 @@ from functions.search.highlight import Highlighter, Prepared, prepare
 from functions.search.lru import LRU
 from functions.search.matching import ClauseMatcher, Coordination, Match, match_all, match_any, match_some
 from functions.search.params import InvalidParameter, SearchParams
-from functions.search.query import ParsedQuery, parse_query
+from functions.search.query import Clause, ParsedQuery, parse_query
 from functions.search.scoring import Scorer, Scores
 from functions.search.snapshot import IndexSnapshot
 from functions.search.suggest import Suggester
@@ -58,6 +59,26 @@ RELATED_TERMS = 12
 #: Summaries prepared for snippets (``highlight.prepare``) kept per index version, by their characters.
 PREPARED_CACHE_SIZE = 2048
 PREPARED_CACHE_CHARS = 4_000_000
+#: Unfiltered answers kept per index version, for queries matching at least ANSWER_MIN_TALKS talks: the
+#: total, the facet counts and the ANSWER_TOP best talks with their scores (a few KB each, whatever the
+#: query's number of talks). The posting lists and per-talk scores behind them are 10-100 times larger
+#: per talk, so at 100,000 talks their caches hold a few common words only, and every query on the
+#: others re-read and re-scored all of their talks (docs/api.md, "how it is made fast").
+ANSWER_CACHE_SIZE = 2048
+ANSWER_MIN_TALKS = 1000
+ANSWER_TOP = 100
+
+
+class _Answer(NamedTuple):
+    """What an unfiltered query answers, whatever its page: total, facet counts, its best talks in order."""
+
+    total: int
+    facets: dict[str, list[dict]]
+    best: tuple[int, ...]
+    scores: Scores
+
+    def covers(self, stop: int) -> bool:
+        return stop <= len(self.best) or len(self.best) == self.total
 
 
 class SearchEngine:
@@ -92,6 +113,7 @@ class SearchEngine:
         self._prepared: LRU[int, Prepared] = LRU(
             PREPARED_CACHE_SIZE, cost=lambda p: 2 * len(p.text), budget=PREPARED_CACHE_CHARS
         )
+        self._answers: LRU[tuple, _Answer] = LRU(ANSWER_CACHE_SIZE)
         if warm:
             self.warm()
         self.time_budget = (time_budget_ms if time_budget_ms is not None else _budget_from_env()) / 1000.0
@@ -129,21 +151,38 @@ class SearchEngine:
         if self.synonyms is not None and not request.exact:
             query, expanded = expand_query(typed, self.synonyms)
 
-        match, coordination = self._match(query, deadline)
-        results, facets = self.facets.filter_and_count(self._matching(query, match), request.filters)
         offset = (request.page - 1) * request.size
-        page_docs, scores = self._page(
-            results, match, coordination, request.sort, offset, offset + request.size, plain_words(typed)
-        )
+        stop = offset + request.size
+        key = _answer_key(query, request)
+        known = self._answers.get(key) if key is not None else None
+        if known is not None and known.covers(stop):
+            total, facets, scores, coordination = known.total, known.facets, known.scores, None
+            page_docs = list(known.best[offset:stop])
+        else:
+            match, coordination = self._match(query, deadline)
+            results, facets = self.facets.filter_and_count(self._matching(query, match), request.filters)
+            total = len(results)
+            # an answer worth keeping is ranked ANSWER_TOP deep: its first pages are prefixes of that ranking
+            # (the canonical order: score descending, then talk number)
+            keep = key is not None and coordination is None and total >= ANSWER_MIN_TALKS and not deadline.missed
+            depth = max(stop, ANSWER_TOP) if keep else stop
+            ranked, scores = self._page(
+                results, match, coordination, request.sort, 0 if keep else offset, depth, plain_words(typed)
+            )
+            if keep:
+                best = tuple(ranked)
+                self._answers.put(key, _Answer(total, facets, best, {d: scores[d] for d in best}))
+                ranked = ranked[offset:stop]
+            page_docs = ranked
         highlighter = self._highlighter(query)
         hits = [self._hit(doc, scores, highlighter) for doc in page_docs]
         # "finds little" is about the talks with every word, not those added after them
-        found = len(coordination.complete) if coordination else len(results)
+        found = len(coordination.complete) if coordination else total
         did_you_mean = self._did_you_mean(typed, found) if typed.groups and not deadline.passed() else None
 
         return {
             "query": request.q,
-            "total": len(results),
+            "total": total,
             "page": request.page,
             "size": request.size,
             "took_ms": round((perf_counter() - started) * 1000.0, 2),
@@ -151,7 +190,7 @@ class SearchEngine:
             "facets": facets,
             "did_you_mean": did_you_mean,
             "expanded": [e.to_json() for e in expanded],
-            "matched": coordination.matched(results) if coordination and results else "all",
+            "matched": coordination.matched(results) if coordination and total else "all",
             "partial": deadline.missed,
             "index": self.index_info(),
         }
@@ -322,6 +361,21 @@ def _budget_from_env() -> float:
         return max(0.0, float(raw)) if raw else DEFAULT_TIME_BUDGET_MS
     except ValueError:
         return DEFAULT_TIME_BUDGET_MS
+
+
+def _answer_key(query: ParsedQuery, request: SearchParams) -> tuple | None:
+    """What an answer depends on when it is kept (None: not kept): one requirement (a word, a prefix, a phrase,
+    an OR of them), unfiltered, by relevance. Its best talks are then read off one ranking; a query of several
+    words, which needs the talks having all of them, is answered the long way."""
+    if len(query.groups) != 1 or query.years or query.excluded or request.filters or request.sort != "relevance":
+        return None
+    return tuple(_clause_key(c) for c in query.groups[0])
+
+
+def _clause_key(clause: Clause) -> tuple:
+    typed = tuple(_clause_key(c) for c in clause.typed)
+    targets = tuple(_clause_key(c) for c in clause.targets)
+    return (clause.kind, tuple(clause.words), clause.field, clause.slop, typed, targets)
 
 
 def plain_words(query: ParsedQuery) -> list[str]:
