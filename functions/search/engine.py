@@ -60,11 +60,11 @@ RELATED_TERMS = 12
 PREPARED_CACHE_SIZE = 2048
 PREPARED_CACHE_CHARS = 4_000_000
 #: Unfiltered answers kept per index version, for queries matching at least ANSWER_MIN_TALKS talks: the
-#: total, the facet counts and the ANSWER_TOP best talks with their scores (a few KB each, whatever the
-#: query's number of talks). The posting lists and per-talk scores behind them are 10-100 times larger
-#: per talk, so at 100,000 talks their caches hold a few common words only, and every query on the
-#: others re-read and re-scored all of their talks (docs/api.md, "how it is made fast").
-ANSWER_CACHE_SIZE = 2048
+#: total, the facet counts and the ANSWER_TOP best talks with their scores (about 25 KB each, whatever
+#: the query's number of talks: 1,024 hold about 26 MB). The posting lists and per-talk scores behind
+#: them are held per talk, so at 100,000 talks their caches hold a few common words only, and every
+#: query on the others re-read and re-scored all of their talks (docs/api.md, "Why it is fast").
+ANSWER_CACHE_SIZE = 1024
 ANSWER_MIN_TALKS = 1000
 ANSWER_TOP = 100
 
@@ -153,7 +153,8 @@ class SearchEngine:
 
         offset = (request.page - 1) * request.size
         stop = offset + request.size
-        key = _answer_key(query, request)
+        words = plain_words(typed)
+        key = _answer_key(query, request, words)
         known = self._answers.get(key) if key is not None else None
         if known is not None and known.covers(stop):
             total, facets, scores, coordination = known.total, known.facets, known.scores, None
@@ -166,9 +167,7 @@ class SearchEngine:
             # (the canonical order: score descending, then talk number)
             keep = key is not None and coordination is None and total >= ANSWER_MIN_TALKS and not deadline.missed
             depth = max(stop, ANSWER_TOP) if keep else stop
-            ranked, scores = self._page(
-                results, match, coordination, request.sort, 0 if keep else offset, depth, plain_words(typed)
-            )
+            ranked, scores = self._page(results, match, coordination, request.sort, 0 if keep else offset, depth, words)
             if keep:
                 best = tuple(ranked)
                 self._answers.put(key, _Answer(total, facets, best, {d: scores[d] for d in best}))
@@ -363,13 +362,13 @@ def _budget_from_env() -> float:
         return DEFAULT_TIME_BUDGET_MS
 
 
-def _answer_key(query: ParsedQuery, request: SearchParams) -> tuple | None:
-    """What an answer depends on when it is kept (None: not kept): one requirement (a word, a prefix, a phrase,
-    an OR of them), unfiltered, by relevance. Its best talks are then read off one ranking; a query of several
-    words, which needs the talks having all of them, is answered the long way."""
-    if len(query.groups) != 1 or query.years or query.excluded or request.filters or request.sort != "relevance":
+def _answer_key(query: ParsedQuery, request: SearchParams, words: list[str]) -> tuple | None:
+    """What an answer depends on when it is kept (None: not kept): the query's words, unfiltered, by relevance.
+
+    ``words``: the plain words typed (proximity applies to them)."""
+    if not query.groups or query.years or query.excluded or request.filters or request.sort != "relevance":
         return None
-    return tuple(_clause_key(c) for c in query.groups[0])
+    return tuple(words), *(tuple(_clause_key(c) for c in group) for group in query.groups)
 
 
 def _clause_key(clause: Clause) -> tuple:
