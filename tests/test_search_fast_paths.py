@@ -141,12 +141,12 @@ def test_kept_unfiltered_answers_are_the_answers_of_matching_and_ranking_again(i
         served.append(found)
         return found
 
-    monkeypatch.setattr(engine_module, "ANSWER_MIN_TALKS", 20)  # a small corpus: keep most answers
+    monkeypatch.setattr(engine_module, "ANSWER_MIN_POSTINGS", 40)  # a small corpus: keep most answers
     monkeypatch.setattr(engine_module, "ANSWER_TOP", 45)
     monkeypatch.setattr(engine_module._Answer, "covers", spied)
     fast = _answers(index_dir)
     assert sum(served) >= 20  # words, prefixes, phrases, OR groups and several words asked again, later pages
     assert not all(served)  # and a page beyond the kept talks, ranked again
-    monkeypatch.setattr(engine_module, "ANSWER_MIN_TALKS", 10**9)
+    monkeypatch.setattr(engine_module, "ANSWER_MIN_POSTINGS", 10**9)
     assert fast == _answers(index_dir)
     assert any(answer["page"] == 4 and len(answer["hits"]) == 5 for answer in fast)

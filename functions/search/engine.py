@@ -59,13 +59,15 @@ RELATED_TERMS = 12
 #: Summaries prepared for snippets (``highlight.prepare``) kept per index version, by their characters.
 PREPARED_CACHE_SIZE = 2048
 PREPARED_CACHE_CHARS = 4_000_000
-#: Unfiltered answers kept per index version, for queries matching at least ANSWER_MIN_TALKS talks: the
-#: total, the facet counts and the ANSWER_TOP best talks with their scores (about 25 KB each, whatever
+#: Unfiltered answers kept per index version, for queries whose words' field terms hold at least
+#: ANSWER_MIN_POSTINGS talks between them (what matching and scoring read: two common words having few
+#: talks in common cost as much as a common word): the total, the facet counts and the ANSWER_TOP best
+#: talks with their scores (about 25 KB each, whatever
 #: the query's number of talks: 1,024 hold about 26 MB). The posting lists and per-talk scores behind
 #: them are held per talk, so at 100,000 talks their caches hold a few common words only, and every
 #: query on the others re-read and re-scored all of their talks (docs/api.md, "Why it is fast").
 ANSWER_CACHE_SIZE = 1024
-ANSWER_MIN_TALKS = 1000
+ANSWER_MIN_POSTINGS = 2000
 ANSWER_TOP = 100
 
 
@@ -165,7 +167,12 @@ class SearchEngine:
             total = len(results)
             # an answer worth keeping is ranked ANSWER_TOP deep: its first pages are prefixes of that ranking
             # (the canonical order: score descending, then talk number)
-            keep = key is not None and coordination is None and total >= ANSWER_MIN_TALKS and not deadline.missed
+            keep = (
+                key is not None
+                and coordination is None
+                and not deadline.missed
+                and _postings(match) >= ANSWER_MIN_POSTINGS
+            )
             depth = max(stop, ANSWER_TOP) if keep else stop
             ranked, scores = self._page(results, match, coordination, request.sort, 0 if keep else offset, depth, words)
             if keep:
@@ -369,6 +376,14 @@ def _answer_key(query: ParsedQuery, request: SearchParams, words: list[str]) -> 
     if not query.groups or query.years or query.excluded or request.filters or request.sort != "relevance":
         return None
     return tuple(words), *(tuple(_clause_key(c) for c in group) for group in query.groups)
+
+
+def _postings(match: Match | None) -> int:
+    """How many talks the field terms of a match's words hold, counted once per term."""
+    if match is None:
+        return 0
+    terms = {id(data): len(data.frequencies) for group in match.groups for data, _ in group.terms}
+    return sum(terms.values())
 
 
 def _clause_key(clause: Clause) -> tuple:
