@@ -75,6 +75,9 @@ QUERIES = [
     {"q": "data python", "page": 2},  # the words of "python data" in the other order: other pairs close together
     {"q": "machine learning python", "page": 4},  # past the talks re-ranked by proximity
     {"q": "web data science api community"},  # too many words for proximity
+    {"q": "robots games music compiler"},  # fewer than a page have every word: ranked by share of the query
+    {"q": "robots games music compiler", "page": 2},
+    {"q": "python zzqxw"},  # no talk has both
 ]
 
 
@@ -134,19 +137,20 @@ def test_facets_counted_from_their_largest_values_down_are_the_counts_of_every_t
 
 def test_kept_unfiltered_answers_are_the_answers_of_matching_and_ranking_again(index_dir, monkeypatch):
     served = []
-    covers = engine_module._Answer.covers
+    kept = SearchEngine._kept
 
-    def spied(self, stop):
-        found = covers(self, stop)
-        served.append(found)
+    def spied(self, key, offset, stop):
+        found = kept(self, key, offset, stop)
+        served.append(found is not None)
         return found
 
     monkeypatch.setattr(engine_module, "ANSWER_MIN_POSTINGS", 40)  # a small corpus: keep most answers
     monkeypatch.setattr(engine_module, "ANSWER_TOP", 45)
-    monkeypatch.setattr(engine_module._Answer, "covers", spied)
+    monkeypatch.setattr(SearchEngine, "_kept", spied)
     fast = _answers(index_dir)
     assert sum(served) >= 20  # words, prefixes, phrases, OR groups and several words asked again, later pages
     assert not all(served)  # and a page beyond the kept talks, ranked again
     monkeypatch.setattr(engine_module, "ANSWER_MIN_POSTINGS", 10**9)
     assert fast == _answers(index_dir)
     assert any(answer["page"] == 4 and len(answer["hits"]) == 5 for answer in fast)
+    assert {"some", "any"} <= {answer["matched"] for answer in fast}  # pages ranked by share of the query

@@ -78,6 +78,9 @@ class _Answer(NamedTuple):
     facets: dict[str, list[dict]]
     best: tuple[int, ...]
     scores: Scores
+    #: the talks having every word (what "did you mean" weighs) and the answer's ``matched``
+    found: int
+    matched: str
 
     def covers(self, stop: int) -> bool:
         return stop <= len(self.best) or len(self.best) == self.total
@@ -157,33 +160,32 @@ class SearchEngine:
         stop = offset + request.size
         words = plain_words(typed)
         key = _answer_key(query, request, words)
-        known = self._answers.get(key) if key is not None else None
-        if known is not None and known.covers(stop):
-            total, facets, scores, coordination = known.total, known.facets, known.scores, None
-            page_docs = list(known.best[offset:stop])
+        kept = self._kept(key, offset, stop) if key is not None else None
+        if kept is not None:
+            answer, page_docs = kept
+            total, facets, scores = answer.total, answer.facets, answer.scores
+            found, matched = answer.found, answer.matched
         else:
             match, coordination = self._match(query, deadline)
             results, facets = self.facets.filter_and_count(self._matching(query, match), request.filters)
             total = len(results)
             # an answer worth keeping is ranked ANSWER_TOP deep: its first pages are prefixes of that ranking
-            # (the canonical order: score descending, then talk number)
-            keep = (
-                key is not None
-                and coordination is None
-                and not deadline.missed
-                and _postings(match) >= ANSWER_MIN_POSTINGS
-            )
-            depth = max(stop, ANSWER_TOP) if keep else stop
-            ranked, scores = self._page(results, match, coordination, request.sort, 0 if keep else offset, depth, words)
+            # (the canonical order: score descending, then talk number); ranked by share of the query
+            # (``coordination``), how many talks are scored depends on the page: only that page is kept
+            keep = key is not None and not deadline.missed and _postings(match) >= ANSWER_MIN_POSTINGS
+            deep = keep and coordination is None
+            depth = max(stop, ANSWER_TOP) if deep else stop
+            ranked, scores = self._page(results, match, coordination, request.sort, 0 if deep else offset, depth, words)
+            page_docs = ranked[offset:stop] if deep else ranked
+            # "finds little" is about the talks with every word, not those added after them
+            found = len(coordination.complete) if coordination else total
+            matched = coordination.matched(results) if coordination and results else "all"
             if keep:
                 best = tuple(ranked)
-                self._answers.put(key, _Answer(total, facets, best, {d: scores[d] for d in best}))
-                ranked = ranked[offset:stop]
-            page_docs = ranked
+                answer = _Answer(total, facets, best, {d: scores[d] for d in best}, found, matched)
+                self._answers.put(key if deep else (key, offset, stop), answer)
         highlighter = self._highlighter(query)
         hits = [self._hit(doc, scores, highlighter) for doc in page_docs]
-        # "finds little" is about the talks with every word, not those added after them
-        found = len(coordination.complete) if coordination else total
         did_you_mean = self._did_you_mean(typed, found) if typed.groups and not deadline.passed() else None
 
         return {
@@ -196,10 +198,18 @@ class SearchEngine:
             "facets": facets,
             "did_you_mean": did_you_mean,
             "expanded": [e.to_json() for e in expanded],
-            "matched": coordination.matched(results) if coordination and total else "all",
+            "matched": matched,
             "partial": deadline.missed,
             "index": self.index_info(),
         }
+
+    def _kept(self, key: tuple, offset: int, stop: int) -> tuple[_Answer, list[int]] | None:
+        """(the kept answer, the page's talks), when the query's ranking holds the page or the page was kept."""
+        ranking = self._answers.get(key)
+        if ranking is not None and ranking.covers(stop):
+            return ranking, list(ranking.best[offset:stop])
+        page = self._answers.get((key, offset, stop))
+        return (page, list(page.best)) if page is not None else None
 
     def _match(self, query: ParsedQuery, deadline: _Deadline) -> tuple[Match | None, Coordination | None]:
         """The talks having every word group of the query (None: it has none), or, when fewer than a page
