@@ -59,20 +59,20 @@ RELATED_TERMS = 12
 #: Summaries prepared for snippets (``highlight.prepare``) kept per index version, by their characters.
 PREPARED_CACHE_SIZE = 2048
 PREPARED_CACHE_CHARS = 4_000_000
-#: Unfiltered answers kept per index version, for queries whose words' field terms hold at least
-#: ANSWER_MIN_POSTINGS talks between them (what matching and scoring read: two common words having few
-#: talks in common cost as much as a common word): the total, the facet counts and the ANSWER_TOP best
-#: talks with their scores (about 25 KB each, whatever
-#: the query's number of talks: 1,024 hold about 26 MB). The posting lists and per-talk scores behind
-#: them are held per talk, so at 100,000 talks their caches hold a few common words only, and every
-#: query on the others re-read and re-scored all of their talks (docs/api.md, "Why it is fast").
+#: Answers kept per index version, for queries whose words' field terms hold at least ANSWER_MIN_POSTINGS
+#: talks between them (what matching and scoring read: two common words having few talks in common cost
+#: as much as a common word), or that many talks pass their filters: the total, the facet counts and the
+#: ANSWER_TOP first talks with their scores (about 25 KB each, whatever the query's number of talks:
+#: 1,024 hold about 26 MB). The posting lists and per-talk scores behind them are held per talk, so at
+#: 100,000 talks their caches hold a few common words only, and every query on the others re-read and
+#: re-scored all of their talks (docs/api.md, "At 100,000 talks").
 ANSWER_CACHE_SIZE = 1024
 ANSWER_MIN_POSTINGS = 2000
 ANSWER_TOP = 100
 
 
 class _Answer(NamedTuple):
-    """What an unfiltered query answers, whatever its page: total, facet counts, its best talks in order."""
+    """What a query answers, whatever its page: total, facet counts, its first talks in order."""
 
     total: int
     facets: dict[str, list[dict]]
@@ -172,7 +172,7 @@ class SearchEngine:
             # an answer worth keeping is ranked ANSWER_TOP deep: its first pages are prefixes of that ranking
             # (the canonical order: score descending, then talk number); ranked by share of the query
             # (``coordination``), how many talks are scored depends on the page: only that page is kept
-            keep = key is not None and not deadline.missed and _postings(match) >= ANSWER_MIN_POSTINGS
+            keep = key is not None and not deadline.missed and max(total, _postings(match)) >= ANSWER_MIN_POSTINGS
             deep = keep and coordination is None
             depth = max(stop, ANSWER_TOP) if deep else stop
             ranked, scores = self._page(results, match, coordination, request.sort, 0 if deep else offset, depth, words)
@@ -182,7 +182,7 @@ class SearchEngine:
             matched = coordination.matched(results) if coordination and results else "all"
             if keep:
                 best = tuple(ranked)
-                answer = _Answer(total, facets, best, {d: scores[d] for d in best}, found, matched)
+                answer = _Answer(total, facets, best, {d: scores[d] for d in best} if scores else {}, found, matched)
                 self._answers.put(key if deep else (key, offset, stop), answer)
         highlighter = self._highlighter(query)
         hits = [self._hit(doc, scores, highlighter) for doc in page_docs]
@@ -380,12 +380,17 @@ def _budget_from_env() -> float:
 
 
 def _answer_key(query: ParsedQuery, request: SearchParams, words: list[str]) -> tuple | None:
-    """What an answer depends on when it is kept (None: not kept): the query's words, unfiltered, by relevance.
+    """What an answer depends on when it is kept: the query's words and years, its filters and its sort
+    (None: a listing of every talk, whose facets are kept from warm-up and whose pages are the browse order).
 
     ``words``: the plain words typed (proximity applies to them)."""
-    if not query.groups or query.years or query.excluded or request.filters or request.sort != "relevance":
+    if not (query.groups or query.years or query.excluded or request.filters):
         return None
-    return tuple(words), *(tuple(_clause_key(c) for c in group) for group in query.groups)
+    groups = tuple(tuple(_clause_key(c) for c in group) for group in query.groups)
+    excluded = tuple(_clause_key(c) for c in query.excluded)
+    # a facet's selected values are listed in the order given: kept in it
+    filters = tuple(sorted((name, tuple(values)) for name, values in request.filters.items()))
+    return tuple(words), groups, excluded, tuple(sorted(query.years)), filters, request.sort
 
 
 def _postings(match: Match | None) -> int:
