@@ -10,7 +10,9 @@ weighted field terms (``expansion``), match each clause over raw postings and in
 some of the words follow when fewer than a page have them all), filter and count facets over
 the unscored match set (``facets``), rank what can reach the page (``scoring``), then read
 stored fields and build snippets for the returned page only (``highlight``). A time budget stops
-optional work (more clauses, typo corrections) and flags the answer ``partial``.
+optional work (more clauses, typo corrections) and flags the answer ``partial``. What a dear query
+answers (total, facets, its first talks) is kept per version, so asking it again, or for its next
+pages, reads and ranks nothing: at 100,000 talks the per-talk caches behind it hold a few words only.
 """
 
 from __future__ import annotations
