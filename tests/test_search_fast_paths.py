@@ -1,9 +1,10 @@
 """The search core's shortcuts answer exactly what the long way answers.
 
-A word's impact order (its talks sorted once by score) gives the page without scoring every talk, and
-facets of many values are counted from their largest values down: each is checked here against the
-long way (every talk scored, every talk's values counted) over the same index and queries, hits,
-scores, totals, facets and snippets alike.
+A word's impact order (its talks sorted once by score) gives the page without scoring every talk,
+facets of many values are counted from their largest values down, and an answer is kept (total,
+facets, its first talks) for the pages asked next: each is checked here against the
+long way (every talk scored, every talk's values counted, every answer matched again) over the same
+index and queries, hits, scores, totals, facets and snippets alike.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import random
 
 import pytest
 
+from functions.search import engine as engine_module
 from functions.search import facets as facets_module
 from functions.search.engine import SearchEngine
 from functions.search.scoring import Scorer
@@ -67,6 +69,19 @@ QUERIES = [
     {"q": "python -data"},
     {"q": '"machine learning"'},
     {"q": "python data"},
+    {"q": "python", "size": 5, "page": 4},
+    {"q": "web OR data", "page": 2},
+    {"q": "learning", "size": 50, "page": 2},  # beyond the kept talks: ranked again
+    {"q": "data python", "page": 2},  # the words of "python data" in the other order: other pairs close together
+    {"q": "machine learning python", "page": 4},  # past the talks re-ranked by proximity
+    {"q": "web data science api community"},  # too many words for proximity
+    {"q": "robots games music compiler"},  # fewer than a page have every word: ranked by share of the query
+    {"q": "robots games music compiler", "page": 2},
+    {"q": "python zzqxw"},  # no talk has both
+    {"q": "", "event": "Conf 001"},
+    {"q": "", "lang": "eng", "page": 2},
+    {"q": "", "year": "2015", "sort": "date", "page": 3},
+    {"q": "data", "sort": "date", "page": 2},
 ]
 
 
@@ -122,3 +137,24 @@ def test_facets_counted_from_their_largest_values_down_are_the_counts_of_every_t
     assert fast == _answers(index_dir)
     rare = fast[QUERIES.index({"q": "python", "speaker": "Speaker 149"})]["facets"]["speaker"]
     assert rare[-1]["value"] == "Speaker 149" and rare[-1]["count"] > 0
+
+
+def test_kept_answers_are_the_answers_of_matching_and_ranking_again(index_dir, monkeypatch):
+    served = []
+    kept = SearchEngine._kept
+
+    def spied(self, key, offset, stop):
+        found = kept(self, key, offset, stop)
+        served.append(found is not None)
+        return found
+
+    monkeypatch.setattr(engine_module, "ANSWER_MIN_POSTINGS", 40)  # a small corpus: keep most answers
+    monkeypatch.setattr(engine_module, "ANSWER_TOP", 45)
+    monkeypatch.setattr(SearchEngine, "_kept", spied)
+    fast = _answers(index_dir)
+    assert sum(served) >= 30  # words, prefixes, phrases, several words, filtered, listings asked again, later pages
+    assert not all(served)  # and a page beyond the kept talks, ranked again
+    monkeypatch.setattr(engine_module, "ANSWER_MIN_POSTINGS", 10**9)
+    assert fast == _answers(index_dir)
+    assert any(answer["page"] == 4 and len(answer["hits"]) == 5 for answer in fast)
+    assert {"some", "any"} <= {answer["matched"] for answer in fast}  # pages ranked by share of the query

@@ -10,7 +10,9 @@ weighted field terms (``expansion``), match each clause over raw postings and in
 some of the words follow when fewer than a page have them all), filter and count facets over
 the unscored match set (``facets``), rank what can reach the page (``scoring``), then read
 stored fields and build snippets for the returned page only (``highlight``). A time budget stops
-optional work (more clauses, typo corrections) and flags the answer ``partial``.
+optional work (more clauses, typo corrections) and flags the answer ``partial``. What a dear query
+answers (total, facets, its first talks) is kept per version, so asking it again, or for its next
+pages, reads and ranks nothing: at 100,000 talks the per-talk caches behind it hold a few words only.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from collections.abc import Collection
 from itertools import islice
 from pathlib import Path
 from time import perf_counter
+from typing import NamedTuple
 
 from functions.search.expansion import Expander
 from functions.search.facets import FacetIndex
@@ -32,7 +35,7 @@ from functions.search.highlight import Highlighter, Prepared, prepare
 from functions.search.lru import LRU
 from functions.search.matching import ClauseMatcher, Coordination, Match, match_all, match_any, match_some
 from functions.search.params import InvalidParameter, SearchParams
-from functions.search.query import ParsedQuery, parse_query
+from functions.search.query import Clause, ParsedQuery, parse_query
 from functions.search.scoring import Scorer, Scores
 from functions.search.snapshot import IndexSnapshot
 from functions.search.suggest import Suggester
@@ -58,6 +61,31 @@ RELATED_TERMS = 12
 #: Summaries prepared for snippets (``highlight.prepare``) kept per index version, by their characters.
 PREPARED_CACHE_SIZE = 2048
 PREPARED_CACHE_CHARS = 4_000_000
+#: Answers kept per index version, for queries whose words' field terms hold at least ANSWER_MIN_POSTINGS
+#: talks between them (what matching and scoring read: two common words having few talks in common cost
+#: as much as a common word), or that many talks pass their filters: the total, the facet counts and the
+#: ANSWER_TOP first talks with their scores (about 25 KB each, whatever the query's number of talks:
+#: 1,024 hold about 26 MB). The posting lists and per-talk scores behind them are held per talk, so at
+#: 100,000 talks their caches hold a few common words only, and every query on the others re-read and
+#: re-scored all of their talks (docs/api.md, "At 100,000 talks").
+ANSWER_CACHE_SIZE = 1024
+ANSWER_MIN_POSTINGS = 2000
+ANSWER_TOP = 100
+
+
+class _Answer(NamedTuple):
+    """What a query answers, whatever its page: total, facet counts, its first talks in order."""
+
+    total: int
+    facets: dict[str, list[dict]]
+    best: tuple[int, ...]
+    scores: Scores
+    #: the talks having every word (what "did you mean" weighs) and the answer's ``matched``
+    found: int
+    matched: str
+
+    def covers(self, stop: int) -> bool:
+        return stop <= len(self.best) or len(self.best) == self.total
 
 
 class SearchEngine:
@@ -92,6 +120,7 @@ class SearchEngine:
         self._prepared: LRU[int, Prepared] = LRU(
             PREPARED_CACHE_SIZE, cost=lambda p: 2 * len(p.text), budget=PREPARED_CACHE_CHARS
         )
+        self._answers: LRU[tuple, _Answer] = LRU(ANSWER_CACHE_SIZE)
         if warm:
             self.warm()
         self.time_budget = (time_budget_ms if time_budget_ms is not None else _budget_from_env()) / 1000.0
@@ -129,21 +158,41 @@ class SearchEngine:
         if self.synonyms is not None and not request.exact:
             query, expanded = expand_query(typed, self.synonyms)
 
-        match, coordination = self._match(query, deadline)
-        results, facets = self.facets.filter_and_count(self._matching(query, match), request.filters)
         offset = (request.page - 1) * request.size
-        page_docs, scores = self._page(
-            results, match, coordination, request.sort, offset, offset + request.size, plain_words(typed)
-        )
+        stop = offset + request.size
+        words = plain_words(typed)
+        key = _answer_key(query, request, words)
+        kept = self._kept(key, offset, stop) if key is not None else None
+        if kept is not None:
+            answer, page_docs = kept
+            total, facets, scores = answer.total, answer.facets, answer.scores
+            found, matched = answer.found, answer.matched
+        else:
+            match, coordination = self._match(query, deadline)
+            results, facets = self.facets.filter_and_count(self._matching(query, match), request.filters)
+            total = len(results)
+            # an answer worth keeping is ranked ANSWER_TOP deep: its first pages are prefixes of that ranking
+            # (the canonical order: score descending, then talk number); ranked by share of the query
+            # (``coordination``), how many talks are scored depends on the page: only that page is kept
+            keep = key is not None and not deadline.missed and max(total, _postings(match)) >= ANSWER_MIN_POSTINGS
+            deep = keep and coordination is None
+            depth = max(stop, ANSWER_TOP) if deep else stop
+            ranked, scores = self._page(results, match, coordination, request.sort, 0 if deep else offset, depth, words)
+            page_docs = ranked[offset:stop] if deep else ranked
+            # "finds little" is about the talks with every word, not those added after them
+            found = len(coordination.complete) if coordination else total
+            matched = coordination.matched(results) if coordination and results else "all"
+            if keep:
+                best = tuple(ranked)
+                answer = _Answer(total, facets, best, {d: scores[d] for d in best} if scores else {}, found, matched)
+                self._answers.put(key if deep else (key, offset, stop), answer)
         highlighter = self._highlighter(query)
         hits = [self._hit(doc, scores, highlighter) for doc in page_docs]
-        # "finds little" is about the talks with every word, not those added after them
-        found = len(coordination.complete) if coordination else len(results)
         did_you_mean = self._did_you_mean(typed, found) if typed.groups and not deadline.passed() else None
 
         return {
             "query": request.q,
-            "total": len(results),
+            "total": total,
             "page": request.page,
             "size": request.size,
             "took_ms": round((perf_counter() - started) * 1000.0, 2),
@@ -151,10 +200,18 @@ class SearchEngine:
             "facets": facets,
             "did_you_mean": did_you_mean,
             "expanded": [e.to_json() for e in expanded],
-            "matched": coordination.matched(results) if coordination and results else "all",
+            "matched": matched,
             "partial": deadline.missed,
             "index": self.index_info(),
         }
+
+    def _kept(self, key: tuple, offset: int, stop: int) -> tuple[_Answer, list[int]] | None:
+        """(the kept answer, the page's talks), when the query's ranking holds the page or the page was kept."""
+        ranking = self._answers.get(key)
+        if ranking is not None and ranking.covers(stop):
+            return ranking, list(ranking.best[offset:stop])
+        page = self._answers.get((key, offset, stop))
+        return (page, list(page.best)) if page is not None else None
 
     def _match(self, query: ParsedQuery, deadline: _Deadline) -> tuple[Match | None, Coordination | None]:
         """The talks having every word group of the query (None: it has none), or, when fewer than a page
@@ -322,6 +379,34 @@ def _budget_from_env() -> float:
         return max(0.0, float(raw)) if raw else DEFAULT_TIME_BUDGET_MS
     except ValueError:
         return DEFAULT_TIME_BUDGET_MS
+
+
+def _answer_key(query: ParsedQuery, request: SearchParams, words: list[str]) -> tuple | None:
+    """What an answer depends on when it is kept: the query's words and years, its filters and its sort
+    (None: a listing of every talk, whose facets are kept from warm-up and whose pages are the browse order).
+
+    ``words``: the plain words typed (proximity applies to them)."""
+    if not (query.groups or query.years or query.excluded or request.filters):
+        return None
+    groups = tuple(tuple(_clause_key(c) for c in group) for group in query.groups)
+    excluded = tuple(_clause_key(c) for c in query.excluded)
+    # a facet's selected values are listed in the order given: kept in it
+    filters = tuple(sorted((name, tuple(values)) for name, values in request.filters.items()))
+    return tuple(words), groups, excluded, tuple(sorted(query.years)), filters, request.sort
+
+
+def _postings(match: Match | None) -> int:
+    """How many talks the field terms of a match's words hold, counted once per term."""
+    if match is None:
+        return 0
+    terms = {id(data): len(data.frequencies) for group in match.groups for data, _ in group.terms}
+    return sum(terms.values())
+
+
+def _clause_key(clause: Clause) -> tuple:
+    typed = tuple(_clause_key(c) for c in clause.typed)
+    targets = tuple(_clause_key(c) for c in clause.targets)
+    return (clause.kind, tuple(clause.words), clause.field, clause.slop, typed, targets)
 
 
 def plain_words(query: ParsedQuery) -> list[str]:
