@@ -29,7 +29,7 @@ from time import perf_counter
 from functions.search.expansion import Expander
 from functions.search.facets import FacetIndex
 from functions.search.highlight import Highlighter, Prepared, prepare
-from functions.search.lru import LRU
+from functions.search.lru import LRU, PROCESS_BUDGET, resident_bytes, size_of_strings
 from functions.search.matching import ClauseMatcher, Coordination, Match, match_all, match_any, match_some
 from functions.search.params import InvalidParameter, SearchParams
 from functions.search.query import ParsedQuery, parse_query
@@ -55,9 +55,8 @@ FILL_BELOW = 10
 FILL_MOST = 2000
 RELATED_TALKS = 5
 RELATED_TERMS = 12
-#: Summaries prepared for snippets (``highlight.prepare``) kept per index version, by their characters.
+#: Summaries prepared for snippets (``highlight.prepare``) kept per index version (and by their bytes).
 PREPARED_CACHE_SIZE = 2048
-PREPARED_CACHE_CHARS = 4_000_000
 
 
 class SearchEngine:
@@ -77,7 +76,10 @@ class SearchEngine:
     ) -> None:
         """Over ``files`` (a ``talksearch.search_pack.PackFiles``: the search function's) or the Whoosh index in
         ``index_dir``. ``synonyms``: the table to expand queries with (default: the index's own ``synonyms.json``;
-        an index without one, or with one that is refused, is served without expansion, logged on ``log``)."""
+        an index without one, or with one that is refused, is served without expansion, logged on ``log``).
+
+        What opening took in resident memory is measured and left out of the caches' budget until ``close``."""
+        resident_before = resident_bytes()
         version = version or Path(index_dir).name
         self.snapshot = IndexSnapshot(index_dir, version=version, built_at=built_at, files=files)
         if synonyms is None:
@@ -90,10 +92,11 @@ class SearchEngine:
         self.facets = FacetIndex(self.snapshot)
         self.suggester = Suggester(self.matcher, self.scorer, self.facets)
         self._prepared: LRU[int, Prepared] = LRU(
-            PREPARED_CACHE_SIZE, cost=lambda p: 2 * len(p.text), budget=PREPARED_CACHE_CHARS
+            PREPARED_CACHE_SIZE, cost=lambda p: size_of_strings(p, (s for s in p if s is not None))
         )
         if warm:
             self.warm()
+        PROCESS_BUDGET.hold(self, resident_bytes() - resident_before)
         self.time_budget = (time_budget_ms if time_budget_ms is not None else _budget_from_env()) / 1000.0
 
     def warm(self) -> None:
@@ -110,6 +113,7 @@ class SearchEngine:
         return self.snapshot.version
 
     def close(self) -> None:
+        PROCESS_BUDGET.release(self)
         self.snapshot.close()
 
     def index_info(self) -> dict:
