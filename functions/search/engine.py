@@ -78,8 +78,32 @@ class SearchEngine:
         ``index_dir``. ``synonyms``: the table to expand queries with (default: the index's own ``synonyms.json``;
         an index without one, or with one that is refused, is served without expansion, logged on ``log``).
 
-        What opening took in resident memory is measured and left out of the caches' budget until ``close``."""
-        resident_before = resident_bytes()
+        What the version holds (the memory its opening took, and its pack or its files, mapped as queries read
+        them) is left out of the caches' budget until ``close``."""
+        PROCESS_BUDGET.make_room()
+        resident_before = resident_bytes("RssAnon")
+        try:
+            self._open(index_dir, version, built_at, warm, synonyms, log, files)
+        except BaseException:
+            PROCESS_BUDGET.cancel_room()
+            raise
+        if files is not None:  # the pack was read into memory before: its bytes
+            held = files.nbytes
+        else:
+            held = sum(f.stat().st_size for f in Path(index_dir).iterdir() if f.is_file())
+        PROCESS_BUDGET.hold(self, resident_bytes("RssAnon") - resident_before + held)
+        self.time_budget = (time_budget_ms if time_budget_ms is not None else _budget_from_env()) / 1000.0
+
+    def _open(
+        self,
+        index_dir: str | Path | None,
+        version: str,
+        built_at: str,
+        warm: bool,
+        synonyms: SynonymTable | None,
+        log: logging.Logger | None,
+        files,
+    ) -> None:
         version = version or Path(index_dir).name
         self.snapshot = IndexSnapshot(index_dir, version=version, built_at=built_at, files=files)
         if synonyms is None:
@@ -96,8 +120,6 @@ class SearchEngine:
         )
         if warm:
             self.warm()
-        PROCESS_BUDGET.hold(self, resident_bytes() - resident_before)
-        self.time_budget = (time_budget_ms if time_budget_ms is not None else _budget_from_env()) / 1000.0
 
     def warm(self) -> None:
         """Load the per-talk data now (not in a visitor's request) and take it out of the cyclic GC's sight.

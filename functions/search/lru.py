@@ -53,12 +53,12 @@ def memory_size_mb() -> int:
     return int(raw) if raw.isdigit() and int(raw) > 0 else DEFAULT_MEMORY_MB
 
 
-def resident_bytes() -> int:
-    """This process' resident memory (Linux: VmRSS), 0 where there is no /proc."""
+def resident_bytes(kind: str = "VmRSS") -> int:
+    """This process' resident memory (Linux: VmRSS; ``RssAnon``: not counting mapped files), 0 without /proc."""
     try:
         with open("/proc/self/status", encoding="ascii") as status:
             for line in status:
-                if line.startswith("VmRSS:"):
+                if line.startswith(f"{kind}:"):
                     return int(line.split()[1]) << 10
     except OSError:
         pass
@@ -86,6 +86,7 @@ class MemoryBudget:
         self.lock = RLock()
         self._caches: weakref.WeakSet[LRU] = weakref.WeakSet()
         self._versions: dict[int, int] = {}  # id of an opened version -> the bytes it holds
+        self._opening = 0  # room made for a version being opened, until it is held
         self._clock = count()
         self.limit = 0
         self._update_limit()
@@ -97,12 +98,27 @@ class MemoryBudget:
     def _update_limit(self) -> None:
         """``limit``, what the caches may hold: the share of memory left once the runtime and the open versions
         are paid (at least ``floor``)."""
-        held = self.runtime_bytes + sum(self._versions.values())
+        held = self.runtime_bytes + sum(self._versions.values()) + self._opening
         self.limit = max(self.floor, int(self.memory_bytes * self.share) - held)
+
+    def make_room(self) -> None:
+        """Before an index version opens: give back as much as the largest open version holds, so that the new
+        one reuses that memory (freed later, it would stay in the allocator's hands, and resident)."""
+        with self.lock:
+            self._opening = max(self._versions.values(), default=0)
+            self._update_limit()
+            self._evict()
+
+    def cancel_room(self) -> None:
+        """The version being opened failed to open."""
+        with self.lock:
+            self._opening = 0
+            self._update_limit()
 
     def hold(self, owner: object, nbytes: int) -> None:
         """``owner`` (an opened index version) holds ``nbytes`` outside the caches until ``release`` (or its end)."""
         with self.lock:
+            self._opening = 0
             if id(owner) not in self._versions:
                 weakref.finalize(owner, self._release, id(owner))
             self._versions[id(owner)] = max(0, nbytes)
