@@ -6,12 +6,12 @@ Every cache of an index version's data is one of these, owned by the object whos
 Stemming, a pure function of a word, is memoised apart (``words.py``).
 
 A cache with a ``cost`` (the bytes an entry holds, estimated from the sizes CPython gives its objects)
-charges them to the process' ``MemoryBudget``: the memory the function has (``AWS_LAMBDA_FUNCTION_MEMORY_SIZE``,
-which Lambda sets), less a share kept free, less what the runtime and each opened index version hold
-(measured at open). Over it, the least recently used entry of *any* cache goes first: a common word's
-contributions at 100,000 talks (3 MB) and a rare word's posting list (a few hundred bytes) compete by
-bytes and recency, and the version an index swap left behind (kept for the requests still using it)
-gives its entries back as the new one fills.
+charges them to the process' ``MemoryBudget``: a share of the memory the function has
+(``AWS_LAMBDA_FUNCTION_MEMORY_SIZE``, which Lambda sets), less what the runtime and each opened index
+version hold (its memory after open, measured, and its files). Over it, the least recently used entry
+of *any* cache goes first: a common word's contributions at 100,000 talks (3 MB) and a rare word's
+posting list (a few hundred bytes) compete by bytes and recency, and the version an index swap left
+behind (kept for the requests still using it) gives its entries back as the new one fills.
 """
 
 from __future__ import annotations
@@ -33,12 +33,14 @@ ENV_MEMORY_SIZE = "AWS_LAMBDA_FUNCTION_MEMORY_SIZE"
 DEFAULT_MEMORY_MB = 1024
 #: The share of the function's memory its caches may fill up to, with the runtime and the open versions.
 #: The rest is the margin: one request's own working memory (a common word's scores at 100,000 talks:
-#: tens of MB), and what freed entries leave behind (Python's allocator keeps a block of 1 MB while
-#: one object lives in it: resident memory stays above the bytes alive). Measured: docs/reliability.md.
-MEMORY_SHARE = 0.6
-#: What the Python runtime and the search function's imports hold before any index opens (measured:
-#: 62 MB on 3.12 here; Lambda's runtime client adds its own), and the least the caches are given
-#: when an index leaves less (they still hold one entry each at a time, computed for the request).
+#: tens of MB), what freed entries leave behind (Python's allocator keeps a block of 1 MB while one object
+#: lives in it: resident memory stays above the bytes alive), and a version swap, when the next version
+#: opens while the previous one still answers. Measured at 100,000 talks and 1,024 MB: 603 MB resident
+#: at most, 782 MB with two versions open (0.6: 709 and 900 MB). docs/reliability.md.
+MEMORY_SHARE = 0.5
+#: What the Python runtime and the search function's imports hold before any index opens (measured: 32 MB
+#: after importing the handler here; Lambda's runtime client adds its own), and the least the caches are
+#: given when an index leaves less (they still hold one entry each at a time, computed for the request).
 RUNTIME_BYTES = 80 << 20
 MIN_CACHE_BYTES = 16 << 20
 #: Bytes of one int or float object (28 and 24, in the allocator's 32-byte blocks) and the bookkeeping
