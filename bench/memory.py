@@ -1,8 +1,9 @@
 """The search function's resident memory and CPU latency over passes of a mix, in this process alone.
 
-    python -m bench.memory INDEX_DIR MIX [--per-kind 20] [--passes 3] [--second-index DIR]
+    python -m bench.memory INDEX MIX [--per-kind 20] [--passes 3] [--second-index INDEX]
 
-Opens the search function's ``SearchEngine`` (the caches' budget follows ``AWS_LAMBDA_FUNCTION_MEMORY_SIZE``,
+Opens the search function's ``SearchEngine`` over INDEX, a search pack (a file, held in memory as the function
+holds it) or a Whoosh index folder (the caches' budget follows ``AWS_LAMBDA_FUNCTION_MEMORY_SIZE``,
 as on Lambda), asks every query of the mix once per pass (shuffled, seeded by the pass), and prints
 one line: resident MB after opening and after each pass, with the peak (VmHWM), the CPU time of the first
 pass (caches cold) and of the later ones, and the caches' budget. ``--second-index``: then open another
@@ -51,9 +52,22 @@ def _cpu(samples: list[float]) -> str:
 
 
 def _budget() -> str:
-    from functions.search.lru import PROCESS_BUDGET as budget
-
+    """What the caches hold and may hold (code from before the budget, measured as a baseline: nothing)."""
+    try:
+        from functions.search.lru import PROCESS_BUDGET as budget
+    except ImportError:
+        return "no caches' budget"
     return f"caches {budget.spent / 2**20:.0f} of {budget.limit / 2**20:.0f} MB (memory {budget.memory_bytes >> 20})"
+
+
+def _open(index: Path):
+    from functions.search.engine import SearchEngine
+
+    if index.is_file():
+        from talksearch.search_pack import PackFiles
+
+        return SearchEngine(files=PackFiles(index.read_bytes()), version=index.stem, time_budget_ms=1e7)
+    return SearchEngine(index, time_budget_ms=1e7)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -65,9 +79,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--second-index", type=Path)
     args = parser.parse_args(argv)
     queries = read_mix_file(args.mix, args.per_kind)["queries"]
-    from functions.search.engine import SearchEngine
-
-    engine = SearchEngine(args.index, time_budget_ms=1e7)
+    engine = _open(args.index)
     opened = _status("VmRSS")
     cpu, resident = _passes(engine, queries, args.passes)
     repeat = [ms for times in cpu[1:] for ms in times]
@@ -78,7 +90,7 @@ def main(argv: list[str] | None = None) -> None:
         flush=True,
     )
     if args.second_index:
-        second = SearchEngine(args.second_index, time_budget_ms=1e7)
+        second = _open(args.second_index)
         opened = _status("VmRSS")
         _, resident = _passes(second, queries, args.passes)
         print(f"  a second version: opened {opened} MB; RSS/peak after each pass {' '.join(resident)} MB; {_budget()}")
