@@ -273,8 +273,12 @@ def bench_engine(
         gc.collect()
         gc.freeze()
         engine.open()
-        progress(f"{name}: warm latency, {len(queries)} queries × {args.passes} passes (+1 warm-up)")
-        warm = measure.warm_latency(engine.search, queries, args.passes, progress)
+        progress(f"{name}: first pass, {len(queries)} queries each once over the engine just opened")
+        result["first_pass"] = measure.first_pass_latency(engine.search, queries)
+        first_pass = result["first_pass"]["overall"]
+        progress(f"  p50 {first_pass['p50']:.2f} / p95 {first_pass['p95']:.2f} / p99 {first_pass['p99']:.2f} ms")
+        progress(f"{name}: warm latency, {len(queries)} queries × {args.passes} passes (the first pass warmed it)")
+        warm = measure.warm_latency(engine.search, queries, args.passes, progress, warm_up=False)
         samples = warm.pop("samples")
         result["warm"] = warm
         overall = warm["overall"]

@@ -69,7 +69,7 @@ def test_quick_run_measures_every_engine_and_writes_its_outputs(tmp_path, peers_
 
     # THEN it succeeds, prints the table and where the results are, and shows progress while running
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    assert "warm p95 (ms)" in done.stdout
+    assert "warm p95 (ms)" in done.stdout and "first pass p95 (ms)" in done.stdout
     assert "talksearch/SQLite FTS5" in done.stdout
     assert f"results: {out / 'results.json'}" in done.stdout
     assert re.search(r"\[\s*\d+\.\ds\] talksearch: full build of 151 talks", done.stderr)
@@ -81,6 +81,9 @@ def test_quick_run_measures_every_engine_and_writes_its_outputs(tmp_path, peers_
         # every kind of the mix was answered, and the incremental rebuild made the 10 edited talks findable
         assert set(engine["warm"]["by_kind"]) == {*KINDS, "held_out_shape"}
         assert set(engine["warm"]["overall"]) >= {"p50", "p95", "p99", "max"}
+        # ... and each query was asked once of the engine just opened, before the warm passes
+        assert set(engine["first_pass"]["overall"]) >= {"p50", "p95", "p99", "max"}
+        assert engine["first_pass"]["overall"]["n"] == len(held_out["queries"])
         assert engine["build_s"] > 0
         assert engine["after_update_errata_hits"] == 10
         assert engine["sizes"]["disk_bytes"] > 0 and engine["sizes"]["artifact_bytes"] > 0

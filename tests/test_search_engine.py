@@ -416,15 +416,77 @@ def test_caches_keep_the_most_recently_used_entries():
 
 
 def test_a_cache_with_a_budget_holds_many_small_entries_or_few_large_ones():
-    from functions.search.lru import LRU
+    from functions.search.lru import LRU, MemoryBudget
 
-    cache = LRU(100, cost=len, budget=10)
-    for key in "abcdefghij":  # ten entries of one talk each: all stay
+    budget = MemoryBudget(10, share=1.0, runtime_bytes=0, floor=0)  # ten bytes
+    cache = LRU(100, cost=len, budget=budget)
+    for key in "abcdefghij":  # ten entries of one byte each: all stay
         cache.put(key, [1])
     assert len(cache) == 10
-    cache.put("big", list(range(6)))  # six talks: the six least recently used go
+    cache.put("big", list(range(6)))  # six bytes: the six least recently used go
     assert len(cache) == 5 and cache.get("f") is None and cache.get("g") == [1]
     cache.put("g", list(range(4)))  # replaced (1 → 4): three more go, not four
     assert len(cache) == 2 and cache.get("j") is None and cache.get("big") is not None
-    cache.put("huge", list(range(50)))  # over budget alone: kept, as the most recent, and alone
-    assert len(cache) == 1 and cache.get("huge") is not None
+    assert budget.spent == cache.spent == 10
+    # over the budget alone: computed and returned, not kept (nor anything else)
+    assert cache.get_or_compute("huge", lambda _: list(range(50))) == list(range(50))
+    assert len(cache) == 0 and budget.spent == 0
+
+
+def test_caches_sharing_a_budget_give_back_the_least_recently_used_entries_of_any_of_them():
+    from functions.search.lru import LRU, MemoryBudget
+
+    budget = MemoryBudget(100, share=1.0, runtime_bytes=0, floor=0)
+    old, new = LRU(100, cost=len, budget=budget), LRU(100, cost=len, budget=budget)
+    for key in "abcde":  # the version an index swap left behind: 50 bytes, then no more requests
+        old.put(key, "x" * 10)
+    new.put("hot", "y" * 40)
+    for n in range(5):  # the new version's entries come in, and "hot" keeps being read
+        new.put(n, "z" * 10)
+        assert new.get("hot") is not None
+    # the old version's entries went first, oldest first, and only as many as needed
+    assert [k for k in "abcde" if old.get(k) is not None] == ["e"]
+    assert len(new) == 6 and budget.spent == 100
+    del old  # a dropped version's cache gives its bytes back
+    assert budget.spent == 90
+
+
+def test_an_open_index_version_is_left_out_of_the_caches_budget_until_it_closes():
+    from functions.search.lru import LRU, MemoryBudget
+
+    budget = MemoryBudget(1000, share=0.5, runtime_bytes=100, floor=10)
+    assert budget.limit == 400  # half of the memory, less the runtime's
+    cache = LRU(100, cost=len, budget=budget)
+    for key in range(30):
+        cache.put(key, "x" * 10)
+    assert budget.spent == 300
+    version = SearchVersionStandIn()
+    budget.hold(version, 250)  # an index opened, holding 250 bytes: the caches give back what is over
+    assert budget.limit == 150 and budget.spent == 150 and cache.get(14) is None and cache.get(15) is not None
+    budget.make_room()  # another version is about to open: room for as much as the open one holds, first
+    assert budget.limit == 10 and budget.spent == 10
+    budget.cancel_room()  # it failed to open
+    assert budget.limit == 150
+    large = SearchVersionStandIn()
+    budget.hold(large, 10_000)  # an index larger than the memory: the caches keep the floor
+    assert budget.limit == 10
+    budget.release(version)  # closed
+    assert budget.limit == 10
+    del large  # dropped without closing: no longer held either
+    assert budget.limit == 400
+
+
+class SearchVersionStandIn:
+    """Something a budget can hold memory for (an opened ``SearchEngine``)."""
+
+
+def test_the_function_reads_its_memory_from_lambda_and_defaults_to_the_template_s(monkeypatch):
+    from functions.search.lru import DEFAULT_MEMORY_MB, ENV_MEMORY_SIZE, memory_size_mb
+
+    monkeypatch.setenv(ENV_MEMORY_SIZE, "512")
+    assert memory_size_mb() == 512
+    for unset in ("", "lots", "-3", "0"):
+        monkeypatch.setenv(ENV_MEMORY_SIZE, unset)
+        assert memory_size_mb() == DEFAULT_MEMORY_MB
+    monkeypatch.delenv(ENV_MEMORY_SIZE)
+    assert memory_size_mb() == DEFAULT_MEMORY_MB == 1024

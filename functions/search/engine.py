@@ -22,6 +22,7 @@ import heapq
 import logging
 import os
 import re
+import sys
 from collections import Counter
 from collections.abc import Collection
 from itertools import islice
@@ -32,7 +33,7 @@ from typing import NamedTuple
 from functions.search.expansion import Expander
 from functions.search.facets import FacetIndex
 from functions.search.highlight import Highlighter, Prepared, prepare
-from functions.search.lru import LRU
+from functions.search.lru import LRU, PROCESS_BUDGET, resident_bytes, size_of_numbers, size_of_strings
 from functions.search.matching import ClauseMatcher, Coordination, Match, match_all, match_any, match_some
 from functions.search.params import InvalidParameter, SearchParams
 from functions.search.query import Clause, ParsedQuery, parse_query
@@ -58,14 +59,13 @@ FILL_BELOW = 10
 FILL_MOST = 2000
 RELATED_TALKS = 5
 RELATED_TERMS = 12
-#: Summaries prepared for snippets (``highlight.prepare``) kept per index version, by their characters.
+#: Summaries prepared for snippets (``highlight.prepare``) kept per index version (and by their bytes).
 PREPARED_CACHE_SIZE = 2048
-PREPARED_CACHE_CHARS = 4_000_000
 #: Answers kept per index version, for queries whose words' field terms hold at least ANSWER_MIN_POSTINGS
 #: talks between them (what matching and scoring read: two common words having few talks in common cost
 #: as much as a common word), or that many talks pass their filters: the total, the facet counts and the
 #: ANSWER_TOP first talks with their scores (about 25 KB each, whatever the query's number of talks:
-#: 1,024 hold about 26 MB). The posting lists and per-talk scores behind them are held per talk, so at
+#: 1,024 hold about 26 MB; charged to the process's memory budget like every cache). The posting lists and per-talk scores behind them are held per talk, so at
 #: 100,000 talks their caches hold a few common words only, and every query on the others re-read and
 #: re-scored all of their talks (docs/api.md, "At 100,000 talks").
 ANSWER_CACHE_SIZE = 1024
@@ -105,7 +105,34 @@ class SearchEngine:
     ) -> None:
         """Over ``files`` (a ``talksearch.search_pack.PackFiles``: the search function's) or the Whoosh index in
         ``index_dir``. ``synonyms``: the table to expand queries with (default: the index's own ``synonyms.json``;
-        an index without one, or with one that is refused, is served without expansion, logged on ``log``)."""
+        an index without one, or with one that is refused, is served without expansion, logged on ``log``).
+
+        What the version holds (the memory its opening took, and its pack or its files, mapped as queries read
+        them) is left out of the caches' budget until ``close``."""
+        PROCESS_BUDGET.make_room()
+        resident_before = resident_bytes("RssAnon")
+        try:
+            self._open(index_dir, version, built_at, warm, synonyms, log, files)
+        except BaseException:
+            PROCESS_BUDGET.cancel_room()
+            raise
+        if files is not None:  # the pack was read into memory before: its bytes
+            held = files.nbytes
+        else:
+            held = sum(f.stat().st_size for f in Path(index_dir).iterdir() if f.is_file())
+        PROCESS_BUDGET.hold(self, resident_bytes("RssAnon") - resident_before + held)
+        self.time_budget = (time_budget_ms if time_budget_ms is not None else _budget_from_env()) / 1000.0
+
+    def _open(
+        self,
+        index_dir: str | Path | None,
+        version: str,
+        built_at: str,
+        warm: bool,
+        synonyms: SynonymTable | None,
+        log: logging.Logger | None,
+        files,
+    ) -> None:
         version = version or Path(index_dir).name
         self.snapshot = IndexSnapshot(index_dir, version=version, built_at=built_at, files=files)
         if synonyms is None:
@@ -118,12 +145,11 @@ class SearchEngine:
         self.facets = FacetIndex(self.snapshot)
         self.suggester = Suggester(self.matcher, self.scorer, self.facets)
         self._prepared: LRU[int, Prepared] = LRU(
-            PREPARED_CACHE_SIZE, cost=lambda p: 2 * len(p.text), budget=PREPARED_CACHE_CHARS
+            PREPARED_CACHE_SIZE, cost=lambda p: size_of_strings(p, (s for s in p if s is not None))
         )
-        self._answers: LRU[tuple, _Answer] = LRU(ANSWER_CACHE_SIZE)
+        self._answers: LRU[tuple, _Answer] = LRU(ANSWER_CACHE_SIZE, cost=_answer_bytes)
         if warm:
             self.warm()
-        self.time_budget = (time_budget_ms if time_budget_ms is not None else _budget_from_env()) / 1000.0
 
     def warm(self) -> None:
         """Load the per-talk data now (not in a visitor's request) and take it out of the cyclic GC's sight.
@@ -139,6 +165,7 @@ class SearchEngine:
         return self.snapshot.version
 
     def close(self) -> None:
+        PROCESS_BUDGET.release(self)
         self.snapshot.close()
 
     def index_info(self) -> dict:
@@ -438,3 +465,15 @@ def _talk_fields(stored: dict) -> dict:
         "lang": stored.get("lang") or "",
         "url": stored.get("url") or "",
     }
+
+
+def _answer_bytes(answer: _Answer) -> int:
+    """A kept answer: its best talks and their scores, and its facet counts (a small dict per value shown)."""
+    rows = [row for shown in answer.facets.values() for row in shown]
+    facets = size_of_strings(answer.facets, (row["value"] for row in rows if isinstance(row["value"], str)))
+    return (
+        size_of_numbers(answer.best)
+        + size_of_numbers(answer.scores, 2 * len(answer.scores))
+        + facets
+        + sum(map(sys.getsizeof, rows))
+    )

@@ -11,8 +11,9 @@ which only reach ``words`` and titles with small weights, rank below both.
 from __future__ import annotations
 
 import string
+import sys
 
-from functions.search.lru import LRU
+from functions.search.lru import LRU, size_of_numbers
 from functions.search.snapshot import TITLE_STOP_WORDS, IndexSnapshot
 from functions.search.words import stem_en, stem_fr
 from talksearch.analysis import STOP_WORDS
@@ -71,7 +72,7 @@ class Expander:
 
     def __init__(self, snapshot: IndexSnapshot) -> None:
         self.snapshot = snapshot
-        self._neighbours: LRU[str, tuple[tuple[int, str], ...]] = LRU(NEIGHBOUR_CACHE_SIZE)
+        self._neighbours: LRU[str, tuple[tuple[int, str], ...]] = LRU(NEIGHBOUR_CACHE_SIZE, cost=_neighbours_bytes)
 
     def word_terms(self, word: str, fuzzy: bool = True) -> list[Term]:
         french, english = stem_fr(word), stem_en(word)
@@ -153,3 +154,9 @@ class Expander:
         terms: list[Term] = [("words", term, PREFIX_WEIGHT) for term in expansions]
         terms += [("title", stem_fr(term), PREFIX_TITLE_WEIGHT) for term in expansions[:PREFIX_TITLE_KEEP]]
         return terms
+
+
+def _neighbours_bytes(neighbours: tuple[tuple[int, str], ...]) -> int:
+    """(document frequency, term) pairs: each pair, its number and its string."""
+    pairs = sum(sys.getsizeof(pair) + sys.getsizeof(pair[1]) for pair in neighbours)
+    return size_of_numbers(neighbours, len(neighbours)) + pairs

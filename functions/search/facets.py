@@ -14,13 +14,15 @@ from __future__ import annotations
 import bisect
 import heapq
 import re
+import sys
+import weakref
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from itertools import accumulate, chain, groupby
 from operator import countOf, itemgetter
 from threading import Lock
 
-from functions.search.lru import LRU
+from functions.search.lru import LRU, size_of_strings
 from functions.search.snapshot import IndexSnapshot
 from talksearch.analysis import fold
 from talksearch.contracts import FACET_NAMES, FACETS
@@ -36,7 +38,9 @@ TOP_DOWN_MIN_VALUES = 4 * FACET_LIMIT
 TOP_DOWN_BUDGET = 2.0
 
 #: Counts of unfiltered matches of this many talks or more kept per index version, by the match's set
-#: object (a word's match is cached, ``matching.WORD_CACHE_SIZE``: the same object comes back).
+#: object (a word's match is cached, ``matching.WORD_CACHE_SIZE``: the same object comes back). An entry
+#: refers to its set weakly: holding the sets of 256 common words' matches held 400 MB at 100,000 talks,
+#: after the word cache had let them go.
 COUNTED_CACHE_SIZE = 256
 
 #: (value -> its talks, the same pairs by number of talks descending, those numbers, their running sums)
@@ -57,7 +61,9 @@ class FacetIndex:
         self._non_empty: dict[str, bool] = {}
         self._every_talk_counts: dict[str, Counter] = {}
         self._by_value: dict[str, _ValueTalks | None] = {}
-        self._counted: LRU[int, tuple[frozenset[int], dict[str, list[dict]]]] = LRU(COUNTED_CACHE_SIZE)
+        self._counted: LRU[int, tuple[weakref.ref[frozenset[int]], dict[str, list[dict]]]] = LRU(
+            COUNTED_CACHE_SIZE, cost=_counts_bytes
+        )
         self._lock = Lock()
 
     def warm(self) -> None:
@@ -116,10 +122,10 @@ class FacetIndex:
                     self._browse_counts = cached
             return self._snapshot.live_docs, cached
         if not filters and isinstance(matching, frozenset) and len(matching) >= TOP_DOWN_MIN_TALKS:
-            # counts depend on the talks alone; the set held in the entry keeps its id from being reused
+            # counts depend on the talks alone; the entry's weak reference tells a reused id from its set
             found = self._counted.get(id(matching))
-            if found is None or found[0] is not matching:
-                found = (matching, self._count_all(matching, {}))
+            if found is None or found[0]() is not matching:
+                found = (weakref.ref(matching), self._count_all(matching, {}))
                 self._counted.put(id(matching), found)
             return matching, found[1]
         base: Collection[int] = self._snapshot.live_docs if matching is None else matching
@@ -257,6 +263,15 @@ class NamePrefixIndex:
                 break
             found.add(self._names[i])
         return sorted(found, key=lambda name: (-self._counts[name], name))[:limit]
+
+
+def _counts_bytes(entry: tuple[weakref.ref, dict[str, list[dict]]]) -> int:
+    """A match's facet counts: a small dict per value shown, and the values' strings."""
+    counts = entry[1]
+    rows = [row for shown in counts.values() for row in shown]
+    return size_of_strings(counts, (row["value"] for row in rows if isinstance(row["value"], str))) + sum(
+        map(sys.getsizeof, rows)
+    )
 
 
 def _picker(docs: Collection[int]) -> Callable[[Sequence], Iterable]:

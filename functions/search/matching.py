@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from functions.search.expansion import NAME_WEIGHTS, Expander, Term
-from functions.search.lru import LRU
+from functions.search.lru import LRU, size_of_numbers
 from functions.search.query import Clause
 from functions.search.snapshot import IndexSnapshot, TermData
 from functions.search.words import stem_fr
@@ -39,11 +39,10 @@ TITLE_TERM_BONUS = 1.5
 TYPED_TERM_SLOP = 3
 #: Matches of expanded clauses kept per index version (the same entries come back query after query).
 EXPANDED_CACHE_SIZE = 256
-#: Matches of words kept per index version, bounded by their talks: a common word's talks are one union
-#: of its field terms' talks (a few ms for a two-letter prefix), and the same set object coming back
-#: lets the facet counts of that set be kept too (``facets.FacetIndex``).
+#: Matches of words kept per index version (and by the bytes they hold, ``lru.MemoryBudget``): a common
+#: word's talks are one union of its field terms' talks (a few ms for a two-letter prefix), and the same
+#: set object coming back lets the facet counts of that set be kept too (``facets.FacetIndex``).
 WORD_CACHE_SIZE = 1024
-WORD_CACHE_TALKS = 300_000
 
 Weighted = tuple[TermData, float]
 
@@ -96,8 +95,8 @@ class ClauseMatcher:
     def __init__(self, snapshot: IndexSnapshot, expander: Expander) -> None:
         self.snapshot = snapshot
         self.expander = expander
-        self._expanded: LRU[tuple, Match] = LRU(EXPANDED_CACHE_SIZE)
-        self._words: LRU[tuple, Match] = LRU(WORD_CACHE_SIZE, cost=lambda m: 1 + len(m.docs), budget=WORD_CACHE_TALKS)
+        self._expanded: LRU[tuple, Match] = LRU(EXPANDED_CACHE_SIZE, cost=match_bytes)
+        self._words: LRU[tuple, Match] = LRU(WORD_CACHE_SIZE, cost=match_bytes)
 
     def idf(self, doc_frequency: int) -> float:
         total = self.snapshot.doc_count
@@ -253,3 +252,9 @@ def match_some(matches: list[Match], enough: int, most: int) -> Match:
             break
         docs = docs.union(match.docs)
     return Match(docs, [g for m in matches for g in m.groups])
+
+
+def match_bytes(match: Match) -> int:
+    """A cached match: its set of talks and its groups' own sets (the talk numbers and the posting lists
+    are the cached terms')."""
+    return size_of_numbers(match.docs) + sum(size_of_numbers(g.within or ()) for g in match.groups)

@@ -17,16 +17,14 @@ from collections.abc import Collection, Sequence
 from itertools import islice, pairwise
 from operator import countOf
 
-from functions.search.lru import LRU
+from functions.search.lru import LRU, size_of_numbers
 from functions.search.matching import Coordination, Match, TermGroup
 from functions.search.snapshot import K1, IndexSnapshot
 from functions.search.words import stem_fr
 
 #: Whole-word BM25F contributions kept per index version (common words: thousands of talks each), and
-#: those words' talks in the canonical order (their impact order), each bounded by the talks held.
+#: those words' talks in the canonical order (their impact order), each bounded by the bytes held too.
 CONTRIBUTION_CACHE_SIZE = 512
-CONTRIBUTION_CACHE_TALKS = 600_000
-CONTRIBUTION_CACHE_KEEP = 64
 #: Proximity: in queries of 2 to PROXIMITY_MAX_WORDS plain words, the PROXIMITY_POOL best talks
 #: gain up to PROXIMITY_BONUS (times the share of consecutive word pairs found in order at most
 #: PROXIMITY_SLOP positions apart; removed stop words keep their positions).
@@ -47,10 +45,10 @@ class Scorer:
     def __init__(self, snapshot: IndexSnapshot) -> None:
         self.snapshot = snapshot
         self._contributions: LRU[tuple, tuple[TermGroup, dict[int, float]]] = LRU(
-            CONTRIBUTION_CACHE_SIZE, cost=_talks_held, budget=CONTRIBUTION_CACHE_TALKS, keep=CONTRIBUTION_CACHE_KEEP
+            CONTRIBUTION_CACHE_SIZE, cost=_contributions_bytes
         )
         self._impact_orders: LRU[tuple, tuple[TermGroup, tuple[int, ...]]] = LRU(
-            CONTRIBUTION_CACHE_SIZE, cost=_talks_held, budget=CONTRIBUTION_CACHE_TALKS, keep=CONTRIBUTION_CACHE_KEEP
+            CONTRIBUTION_CACHE_SIZE, cost=lambda entry: size_of_numbers(entry[1])
         )
 
     def top(
@@ -263,8 +261,9 @@ class Scorer:
                 scores[d] *= 1.0 + PROXIMITY_BONUS * found / len(pairs)
 
 
-def _talks_held(entry: tuple[TermGroup, Collection[int]]) -> int:
-    return 1 + len(entry[1])
+def _contributions_bytes(entry: tuple[TermGroup, dict[int, float]]) -> int:
+    """A word's contribution to each of its talks: the dict and its floats (the talk numbers are the terms')."""
+    return size_of_numbers(entry[1], len(entry[1]))
 
 
 def _group_key(group: TermGroup) -> tuple:

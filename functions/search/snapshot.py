@@ -23,30 +23,26 @@ from operator import itemgetter
 from pathlib import Path
 from typing import NamedTuple
 
-from functions.search.lru import LRU
+from functions.search.lru import LRU, size_of_numbers, size_of_record, size_of_strings
 from talksearch.analysis import LENGTH_OF_BYTE, STOP_WORDS
 from talksearch.contracts import FACETS, VALUE_SEPARATOR
 
 #: BM25 free parameters (the usual ones).
 K1 = 1.2
 B = 0.75
-#: Decoded posting lists kept in memory per index version (the most recently used ones), bounded by
-#: the postings they hold (about 80 bytes each: 800,000 ≈ 65 MB), so that many rare terms stay cached
-#: next to a few common ones (1,024 lists thrashed over a 700-query mix: re-reading them was the
-#: largest cost of warm queries); never fewer than TERM_CACHE_KEEP lists (the count the cache had before).
+#: Entries kept per index version, at most, in each cache; what they hold together is bounded by the memory
+#: the function has (``lru.MemoryBudget``: each entry is charged the bytes it holds). Decoded posting lists:
+#: many rare terms stay cached next to a few common ones (1,024 lists thrashed over a 700-query mix:
+#: re-reading them was the largest cost of warm queries).
 TERM_CACHE_ENTRIES = 16384
-TERM_CACHE_POSTINGS = 800_000
-TERM_CACHE_KEEP = 1024
-#: Prefix expansions and vocabulary slices kept per index version.
+#: Prefix expansions and vocabulary slices.
 TERM_CACHE_SIZE = 1024
-#: Phrase matches (tuples of talks) kept per index version, bounded by the talks they hold.
+#: Phrase matches (tuples of talks).
 PHRASE_CACHE_SIZE = 4096
-PHRASE_CACHE_TALKS = 500_000
-PHRASE_CACHE_KEEP = 128
-#: Positions of a term in one talk kept per index version (proximity and phrase checks).
+#: Positions of a term in one talk (proximity and phrase checks).
 POSITIONS_CACHE_SIZE = 65536
-#: Stored talks (title, speakers, summary…) kept per index version: the talks that head common queries
-#: come back page after page, and reading one is a block decompression and an unpickling.
+#: Stored talks (title, speakers, summary…): the talks that head common queries come back page after
+#: page, and reading one is a block decompression and an unpickling.
 STORED_CACHE_SIZE = 2048
 #: Typo candidates sharing a head this long are checked against the vocabulary slice starting so,
 #: read at most VOCABULARY_SLICE_MAX terms far.
@@ -87,18 +83,14 @@ class IndexSnapshot:
         self.deleted = self.files.deleted
         self.version = version
         self.built_at = built_at
-        self._terms: LRU[tuple[str, str], TermData | None] = LRU(
-            TERM_CACHE_ENTRIES, cost=_postings_held, budget=TERM_CACHE_POSTINGS, keep=TERM_CACHE_KEEP
-        )
-        self._prefixes: LRU[tuple, tuple[str, ...]] = LRU(TERM_CACHE_SIZE)
-        self._phrases: LRU[tuple, tuple[int, ...]] = LRU(
-            PHRASE_CACHE_SIZE, cost=len, budget=PHRASE_CACHE_TALKS, keep=PHRASE_CACHE_KEEP
-        )
-        self._slices: LRU[tuple[str, str], dict[str, None] | None] = LRU(TERM_CACHE_SIZE)
-        self._norms: LRU[str, tuple[bytes, tuple[float, ...]]] = LRU(64)
-        self._stop_words: LRU[str, dict[int, float]] = LRU(64)
-        self._stored: LRU[int, dict] = LRU(STORED_CACHE_SIZE)
-        self._positions: LRU[tuple[str, str, int], tuple[int, ...]] = LRU(POSITIONS_CACHE_SIZE)
+        self._terms: LRU[tuple[str, str], TermData | None] = LRU(TERM_CACHE_ENTRIES, cost=_term_bytes)
+        self._prefixes: LRU[tuple, tuple[str, ...]] = LRU(TERM_CACHE_SIZE, cost=_strings_bytes)
+        self._phrases: LRU[tuple, tuple[int, ...]] = LRU(PHRASE_CACHE_SIZE, cost=size_of_numbers)
+        self._slices: LRU[tuple[str, str], dict[str, None] | None] = LRU(TERM_CACHE_SIZE, cost=_strings_bytes)
+        self._norms: LRU[str, tuple[bytes, tuple[float, ...]]] = LRU(64)  # one per field: a few kB each
+        self._stop_words: LRU[str, dict[int, float]] = LRU(64, cost=_frequencies_bytes)
+        self._stored: LRU[int, dict] = LRU(STORED_CACHE_SIZE, cost=size_of_record)
+        self._positions: LRU[tuple[str, str, int], tuple[int, ...]] = LRU(POSITIONS_CACHE_SIZE, cost=_positions_bytes)
 
     def close(self) -> None:
         self.files.close()
@@ -327,8 +319,23 @@ class IndexSnapshot:
         return self.files.doc_for_id(talk_id)
 
 
-def _postings_held(data: TermData | None) -> int:
-    return 1 if data is None else 1 + len(data.frequencies)
+def _frequencies_bytes(frequencies: dict[int, float]) -> int:
+    """{talk: frequency}: the dict, its talk numbers and its frequencies."""
+    return size_of_numbers(frequencies, 2 * len(frequencies))
+
+
+def _term_bytes(data: TermData | None) -> int:
+    """A posting list; its lengths and norms are the field's, shared by every term of it."""
+    return size_of_numbers(()) if data is None else _frequencies_bytes(data.frequencies)
+
+
+def _strings_bytes(strings: tuple[str, ...] | dict[str, None] | None) -> int:
+    return size_of_numbers(()) if strings is None else size_of_strings(strings, strings)
+
+
+def _positions_bytes(positions: tuple[int, ...]) -> int:
+    """A talk's positions of a term, and its key (positions up to 256 are ints CPython shares)."""
+    return size_of_numbers(positions, 3 + sum(p > 256 for p in positions))
 
 
 def _in_order(positions: list[list[int]], slop: int) -> bool:

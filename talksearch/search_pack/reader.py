@@ -63,6 +63,8 @@ class PackFiles:
 
     def __init__(self, data: bytes | memoryview) -> None:
         self._data = memoryview(data).cast("B") if not isinstance(data, bytes) else memoryview(data)
+        #: the pack's bytes, held in memory while it is open (the search function's caches leave them out)
+        self.nbytes = self._data.nbytes
         self._table = read_table(self._data)
         self._lock = Lock()
         self._fields: dict[str, _Field | None] = {}
