@@ -65,9 +65,10 @@ PREPARED_CACHE_SIZE = 2048
 #: talks between them (what matching and scoring read: two common words having few talks in common cost
 #: as much as a common word), or that many talks pass their filters: the total, the facet counts and the
 #: ANSWER_TOP first talks with their scores (about 25 KB each, whatever the query's number of talks:
-#: 1,024 hold about 26 MB; charged to the process's memory budget like every cache). The posting lists and per-talk scores behind them are held per talk, so at
-#: 100,000 talks their caches hold a few common words only, and every query on the others re-read and
-#: re-scored all of their talks (docs/api.md, "At 100,000 talks").
+#: 1,024 hold about 26 MB; charged to the process's memory budget like every cache). The posting lists
+#: and per-talk scores behind them are held per talk, so at 100,000 talks their caches hold a few common
+#: words only, and every query on the others re-read and re-scored all of their talks (docs/api.md,
+#: "At 100,000 talks").
 ANSWER_CACHE_SIZE = 1024
 ANSWER_MIN_POSTINGS = 2000
 ANSWER_TOP = 100
