@@ -133,6 +133,8 @@ def test_facets_counted_from_their_largest_values_down_are_the_counts_of_every_t
     monkeypatch.setattr(facets_module.FacetIndex, "_largest_counts", staticmethod(spied))
     fast = _answers(index_dir)
     assert sum(counted) >= 10  # speakers, events, companies of the larger matches
+    monkeypatch.setattr(facets_module, "TOP_DOWN_FROM_MATCH", 1)  # the value tables from the first match
+    assert fast == _answers(index_dir)
     monkeypatch.setattr(facets_module, "TOP_DOWN_MIN_TALKS", 10**9)
     assert fast == _answers(index_dir)
     rare = fast[QUERIES.index({"q": "python", "speaker": "Speaker 149"})]["facets"]["speaker"]
