@@ -116,9 +116,13 @@ def timed(owner, name, key):
             phases[key] = phases.get(key, 0.0) + (time.perf_counter() - began) * 1000
     setattr(owner, name, wrapper)
 
-import talksearch.artifact
-timed(talksearch.artifact, "download_verified", "fetch_ms")  # the search pack
-timed(talksearch.artifact, "download_index", "fetch_ms")  # a baseline checkout from before the pack
+import talksearch.store
+if hasattr(talksearch.store, "download_verified"):
+    timed(talksearch.store, "download_verified", "fetch_ms")  # the search pack
+else:  # a baseline checkout from before the download moved to the store (its import then counts as import)
+    import talksearch.artifact
+    timed(talksearch.artifact, "download_verified", "fetch_ms")
+    timed(talksearch.artifact, "download_index", "fetch_ms")  # from before the pack
 try:  # imported here rather than in the first request: the engine's library counts as import, as a peer's does
     import functions.search.engine
     timed(functions.search.engine.SearchEngine, "__init__", "open_ms")

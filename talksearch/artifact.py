@@ -7,9 +7,8 @@ previous artifact. It is the builder's own state: the builder downloads it to a 
 on an index (``MAX_INDEX_BYTES``, ``MAX_INDEX_FILES``): the artifact comes from S3.
 
 The search function reads only the version's search pack (``talksearch.search_pack``), held in
-memory: ``download_verified`` streams it into one buffer of the byte count the manifest promises,
-taking its sha256 on the way, and refuses it when it is larger than the reader's cap, shorter or
-longer than promised, or another file.
+memory, through ``talksearch.store.download_verified``: its cold start never imports this module's
+tarfile and gzip.
 """
 
 from __future__ import annotations
@@ -24,15 +23,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from talksearch.contracts import ARTIFACT_NAME, MAX_INDEX_BYTES, MAX_INDEX_FILES, VERSIONS_DIR, Manifest, join_key
-from talksearch.store import ObjectTooLargeError, Store, StoreError
+from talksearch.store import ChecksumMismatchError, Store, StoreError
 
 __all__ = [
-    "ChecksumMismatchError",
     "PackedFile",
     "PackedIndex",
     "UnsafeArchiveError",
     "download_artifact",
-    "download_verified",
     "pack_index",
     "sha256_file",
     "unpack_index",
@@ -40,10 +37,6 @@ __all__ = [
 ]
 
 _CHUNK = 1 << 20
-
-
-class ChecksumMismatchError(StoreError):
-    """A downloaded artifact does not have the sha256 its manifest promises."""
 
 
 class UnsafeArchiveError(StoreError):
@@ -81,36 +74,6 @@ def download_artifact(store: Store, manifest: Manifest, destination: Path) -> Pa
             f"artifact {manifest.artifact_key} has sha256 {actual}, manifest says {manifest.artifact_sha256}"
         )
     return destination
-
-
-def download_verified(store: Store, key: str, sha256: str, size: int, max_bytes: int) -> memoryview:
-    """The object at ``key`` (a full bucket key) held in memory, read-only: exactly ``size`` bytes with ``sha256``.
-
-    One streamed GET into one buffer of the ``size`` a manifest promises, allocated once and filled in
-    place (``readinto``: no chunk copied, no buffer freed and allocated again), the sha256 taken as the
-    bytes arrive. Refused before the GET when ``size`` is over ``max_bytes``; an object that ends short of
-    ``size`` or runs on past it, or does not have the sha256, is ``ChecksumMismatchError``: nothing else
-    is read and the buffer is dropped.
-    """
-    if size < 0 or size > max_bytes:
-        raise ObjectTooLargeError(f"{key} is declared as {size:,} bytes; the most this function reads is {max_bytes:,}")
-    buffer = memoryview(bytearray(size))
-    digest = hashlib.sha256()
-    received = 0
-    with store.open_stream(store.relative_key(key)) as body:
-        while received < size:
-            part = buffer[received : received + _CHUNK]
-            count = body.readinto(part)
-            if not count:
-                raise ChecksumMismatchError(f"{key} ends after {received:,} of the {size:,} bytes its manifest says")
-            digest.update(part[:count])
-            received += count
-        if body.readinto(bytearray(1)):
-            raise ChecksumMismatchError(f"{key} is longer than the {size:,} bytes its manifest says")
-    actual = digest.hexdigest()
-    if actual != sha256:
-        raise ChecksumMismatchError(f"{key} has sha256 {actual}, manifest says {sha256}")
-    return buffer.toreadonly()
 
 
 def _extract_within_caps(tar: tarfile.TarFile, index_dir: Path, archive: str, max_bytes: int, max_files: int) -> None:

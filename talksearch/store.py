@@ -42,6 +42,7 @@ from talksearch.contracts import (
 )
 
 __all__ = [
+    "ChecksumMismatchError",
     "LocalStore",
     "ManifestConflictError",
     "ObjectTooLargeError",
@@ -50,6 +51,7 @@ __all__ = [
     "Store",
     "StoreError",
     "StoredObject",
+    "download_verified",
     "open_reader",
     "open_store",
 ]
@@ -63,6 +65,10 @@ S3_MAX_ATTEMPTS = 2
 S3_CALL_WORST_SECONDS = S3_MAX_ATTEMPTS * (S3_CONNECT_TIMEOUT + S3_READ_TIMEOUT) + (S3_MAX_ATTEMPTS - 1) * 1.0
 
 
+#: What one read of a streamed download asks for.
+_READ_CHUNK = 1 << 20
+
+
 class StoreError(Exception):
     """Base class of every error this module raises on purpose."""
 
@@ -73,6 +79,10 @@ class ManifestConflictError(StoreError):
 
 class ObjectTooLargeError(StoreError):
     """An object is bigger than the caller is willing to read into memory."""
+
+
+class ChecksumMismatchError(StoreError):
+    """A downloaded object does not have the sha256 (or the size) its manifest promises."""
 
 
 @dataclass(frozen=True)
@@ -361,6 +371,36 @@ def _check_size(key: str, size: int, max_bytes: int | None, *, read: bool = Fals
     if max_bytes is not None and size > max_bytes:
         said = f"over {max_bytes:,} bytes" if read else f"{size:,} bytes"
         raise ObjectTooLargeError(f"{key} is {said}, over the {max_bytes:,}-byte limit")
+
+
+def download_verified(store: Store, key: str, sha256: str, size: int, max_bytes: int) -> memoryview:
+    """The object at ``key`` (a full bucket key) held in memory, read-only: exactly ``size`` bytes with ``sha256``.
+
+    One streamed GET into one buffer of the ``size`` a manifest promises, allocated once and filled in
+    place (``readinto``: no chunk copied, no buffer freed and allocated again), the sha256 taken as the
+    bytes arrive. Refused before the GET when ``size`` is over ``max_bytes``; an object that ends short of
+    ``size`` or runs on past it, or does not have the sha256, is ``ChecksumMismatchError``: nothing else
+    is read and the buffer is dropped.
+    """
+    if size < 0 or size > max_bytes:
+        raise ObjectTooLargeError(f"{key} is declared as {size:,} bytes; the most this function reads is {max_bytes:,}")
+    buffer = memoryview(bytearray(size))
+    digest = hashlib.sha256()
+    received = 0
+    with store.open_stream(store.relative_key(key)) as body:
+        while received < size:
+            part = buffer[received : received + _READ_CHUNK]
+            count = body.readinto(part)
+            if not count:
+                raise ChecksumMismatchError(f"{key} ends after {received:,} of the {size:,} bytes its manifest says")
+            digest.update(part[:count])
+            received += count
+        if body.readinto(bytearray(1)):
+            raise ChecksumMismatchError(f"{key} is longer than the {size:,} bytes its manifest says")
+    actual = digest.hexdigest()
+    if actual != sha256:
+        raise ChecksumMismatchError(f"{key} has sha256 {actual}, manifest says {sha256}")
+    return buffer.toreadonly()
 
 
 class LocalStore(Store):

@@ -13,18 +13,16 @@ import boto3
 import pytest
 
 from talksearch.artifact import (
-    ChecksumMismatchError,
     PackedFile,
     UnsafeArchiveError,
     download_artifact,
-    download_verified,
     pack_index,
     sha256_file,
     unpack_index,
     upload_artifact,
 )
 from talksearch.contracts import MAX_INDEX_FILES, Manifest
-from talksearch.store import LocalStore, ObjectTooLargeError, open_reader
+from talksearch.store import ChecksumMismatchError, LocalStore, ObjectTooLargeError, download_verified, open_reader
 from tests.index_support import unpacked_index
 
 

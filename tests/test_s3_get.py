@@ -241,3 +241,5 @@ def test_a_cold_search_function_answers_from_s3_without_importing_boto3(bucket, 
     assert report["result"]["statusCode"] == 200
     assert json.loads(report["result"]["body"])["total"] > 0
     assert boto3_modules(report["module_names"]) == []
+    # nor the builder's artifact module and its tarfile: the pack is one verified GET into memory
+    assert {"talksearch.artifact", "tarfile"}.isdisjoint(report["module_names"])

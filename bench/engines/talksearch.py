@@ -66,9 +66,8 @@ class TalksearchEngine:
     def _download(self) -> None:
         """What the search function does on a cold start: read the manifest, download and check the pack (kept
         in ``pack_path`` too, for the parent process and the cold start without the fetch)."""
-        from talksearch.artifact import download_verified
         from talksearch.search_pack import MAX_PACK_BYTES
-        from talksearch.store import open_reader
+        from talksearch.store import download_verified, open_reader
 
         assert self.published and self.pack_path
         manifest = self._manifest()

@@ -4,7 +4,7 @@ At most every ``MANIFEST_REFRESH_SECONDS`` the first request to arrive starts a 
 manifest (one small GET, signed by ``talksearch.s3_get``: this function imports no boto3) in a
 background thread and is answered from the current version at once.
 When the manifest names a new version, that thread downloads the version's search pack into memory
-(``talksearch.artifact.download_verified``: one GET into one buffer of the manifest's byte count, its
+(``talksearch.store.download_verified``: one GET into one buffer of the manifest's byte count, its
 sha256 checked), opens it (``talksearch.search_pack.PackFiles``) and only then swaps it in: no visitor
 waits for S3, however slow it is. Nothing is written to /tmp. One check or swap is in flight at a time.
 Lambda freezes the container between invocations, so a swap progresses only while some invocation
@@ -165,8 +165,8 @@ class IndexHolder:
 
     def _load(self, manifest: Manifest):
         from functions.search.engine import SearchEngine
-        from talksearch.artifact import download_verified
         from talksearch.search_pack import MAX_PACK_BYTES, PackFiles
+        from talksearch.store import download_verified
 
         data = download_verified(
             self.store, manifest.pack_key, manifest.pack_sha256, manifest.pack_bytes, MAX_PACK_BYTES
