@@ -1,7 +1,7 @@
 """Do two versions of the search core answer the same? The gate for every change that must not change answers.
 
     python -m bench.compare record INDEX_DIR --out answers.json.gz [--mix FILE]... [--relevance FILE --corpus NAME]...
-    python -m bench.compare check answers.json.gz INDEX_DIR      # this checkout's engine against a recording
+    python -m bench.compare check answers.json.gz INDEX_DIR      # this checkout's engine against a recording, twice
     python -m bench.compare check answers.json.gz INDEX_DIR --pack search.pack   # ... reading the search pack
     python -m bench.compare diff a.json.gz b.json.gz             # two recordings
 
@@ -20,7 +20,9 @@ difference is listed, up to ties:
 - everything else must be equal: totals, every field of every hit (snippets included), facet
   counts, "did you mean", ``matched``, suggestions, a talk's page and its related talks.
 
-Answers identical to the byte are counted apart. Exits 1 when anything differs.
+Answers identical to the byte are counted apart. ``check`` asks every query twice of the same engine, so
+the second answers come from its kept answers (``functions.search.engine``) and are checked as well.
+Exits 1 when anything differs.
 """
 
 from __future__ import annotations
@@ -246,14 +248,15 @@ def queries_of(args: argparse.Namespace) -> list[dict]:
     return queries
 
 
-def report(comparison: Comparison, out: Callable[[str], None] = print) -> int:
-    """Print the differences (the first 200) and a summary line; the exit status: 1 when anything differs."""
+def report(comparison: Comparison, out: Callable[[str], None] = print, label: str = "") -> int:
+    """Print the differences (the first 200) and a summary line (after ``label``); the exit status: 1 when
+    anything differs."""
     for line in comparison.problems[:200]:
         out(f"  {line}")
     if len(comparison.problems) > 200:
         out(f"  … {len(comparison.problems) - 200} more")
     total = comparison.queries
-    out(f"{total - comparison.differing}/{total} queries answer the same up to ties, "
+    out(f"{label}{total - comparison.differing}/{total} queries answer the same up to ties, "
         f"{comparison.identical}/{total} identical to the byte; {len(comparison.problems)} differences")  # fmt: skip
     return 0 if comparison.same else 1
 
@@ -281,13 +284,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{len(recording['queries'])} queries, {len(recording['talks'])} talks recorded in {args.out}")
         return 0
     a = read_recording(args.recording if args.command == "check" else args.a)
-    if args.command == "check":
-        b = record(
-            open_engine(args.index, args.pack), ({k: q[k] for k in ("source", "kind", "params")} for q in a["queries"])
-        )
-    else:
-        b = read_recording(args.b)
-    return report(differences(a, b))
+    if args.command == "diff":
+        return report(differences(a, read_recording(args.b)))
+    engine = open_engine(args.index, args.pack)
+    queries = [{k: q[k] for k in ("source", "kind", "params")} for q in a["queries"]]
+    first = record(engine, queries)
+    again = record(engine, queries)  # the same engine again: served by its kept answers, which must not differ
+    return report(differences(a, first), label="first ask: ") | report(differences(a, again), label="asked again: ")
 
 
 if __name__ == "__main__":

@@ -94,7 +94,9 @@ def test_the_same_engine_answers_the_same_and_a_changed_answer_fails_the_check(i
     recording = tmp_path / "answers.json.gz"
     assert compare.main(["record", str(index_dir), "--out", str(recording), "--mix", str(mix)]) == 0
     assert compare.main(["check", str(recording), str(index_dir)]) == 0
-    assert "4/4 queries answer the same up to ties, 4/4 identical to the byte; 0 differences" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "first ask: 4/4 queries answer the same up to ties, 4/4 identical to the byte; 0 differences" in out
+    assert "asked again: 4/4 queries answer the same up to ties, 4/4 identical to the byte; 0 differences" in out
 
     answers = compare.read_recording(recording)
     assert answers["queries"][0]["search"]["hits"] and answers["talks"]
@@ -110,6 +112,32 @@ def test_the_same_engine_answers_the_same_and_a_changed_answer_fails_the_check(i
     assert "3/4 queries answer the same up to ties, 3/4 identical to the byte; 2 differences" in out
 
 
+def test_check_asks_every_query_twice_and_a_repeat_that_differs_fails(index_dir, mix, tmp_path, capsys, monkeypatch):
+    recording = tmp_path / "answers.json.gz"
+    assert compare.main(["record", str(index_dir), "--out", str(recording), "--mix", str(mix)]) == 0
+    opened = compare.open_engine
+    asked: dict[str, int] = {}
+
+    def engine_whose_second_answers_are_wrong(*args):
+        engine = opened(*args)
+        search = engine.search
+
+        def search_and_spoil_repeats(**params):
+            key = repr(sorted(params.items()))
+            asked[key] = asked.get(key, 0) + 1
+            answer = search(**params)
+            return {**answer, "total": answer["total"] + 1} if asked[key] > 1 else answer
+
+        engine.search = search_and_spoil_repeats
+        return engine
+
+    monkeypatch.setattr(compare, "open_engine", engine_whose_second_answers_are_wrong)
+    assert compare.main(["check", str(recording), str(index_dir)]) == 1
+    out = capsys.readouterr().out
+    assert "first ask: 4/4 queries answer the same up to ties" in out
+    assert "asked again: 0/4 queries answer the same up to ties" in out
+
+
 def test_check_reads_a_search_pack_when_given_one(index_dir, mix, tmp_path, capsys):
     from talksearch.search_pack import write_pack
 
@@ -117,7 +145,7 @@ def test_check_reads_a_search_pack_when_given_one(index_dir, mix, tmp_path, caps
     write_pack(index_dir, pack)
     assert compare.main(["record", str(index_dir), "--out", str(recording), "--mix", str(mix)]) == 0
     assert compare.main(["check", str(recording), str(index_dir), "--pack", str(pack)]) == 0
-    assert "4/4 queries answer the same up to ties, 4/4 identical to the byte; 0 differences" in capsys.readouterr().out
+    assert "first ask: 4/4 queries answer the same up to ties, 4/4 identical" in capsys.readouterr().out
     pack.write_bytes(pack.read_bytes()[:100])  # a cut pack is refused, not read as an empty index
     with pytest.raises(PackError):
         compare.main(["check", str(recording), str(index_dir), "--pack", str(pack)])
