@@ -490,3 +490,8 @@ def test_the_function_reads_its_memory_from_lambda_and_defaults_to_the_template_
         assert memory_size_mb() == DEFAULT_MEMORY_MB
     monkeypatch.delenv(ENV_MEMORY_SIZE)
     assert memory_size_mb() == DEFAULT_MEMORY_MB == 1024
+
+
+def test_an_engine_with_nothing_to_read_says_so():
+    with pytest.raises(TypeError, match="needs an index_dir or files"):
+        SearchEngine()

@@ -110,6 +110,8 @@ class SearchEngine:
 
         What the version holds (the memory its opening took, and its pack or its files, mapped as queries read
         them) is left out of the caches' budget until ``close``."""
+        if files is None and index_dir is None:
+            raise TypeError("SearchEngine needs an index_dir or files to read the index from")
         PROCESS_BUDGET.make_room()
         resident_before = resident_bytes("RssAnon")
         try:
