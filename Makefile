@@ -74,10 +74,13 @@ bench: bench-deps ## talksearch vs SQLite FTS5 and tantivy on the shared corpus 
 bench-quick: bench-deps ## the same benchmark on 1k synthetic talks in under two minutes, while developing
 	$(PY) -m bench --quick $(BENCH_ARGS)
 
+bench-100k: bench-deps ## talksearch vs tantivy on 100,000 synthetic talks (about 15 min): docs/benchmarks.md's 100k section
+	$(PY) -m bench --corpus synthetic --size 100000 --engines talksearch,tantivy --load-requests 0 $(BENCH_ARGS)
+
 soak: bench-deps ## make dev over the 21.7k-talk corpus under bounded hey load for SOAK_SECONDS (600) while content changes every 15 s
 	$(PY) -m bench.soak $(SOAK_ARGS)
 
-.PHONY: bench-deps bench bench-quick soak
+.PHONY: bench-deps bench bench-quick bench-100k soak
 
 dev: venv ## run the whole product locally: page, widget, API on 127.0.0.1:$PORT (8000), indexing $CONTENT_DIR live; ALLOWED_ORIGINS=... for other sites' pages
 	$(PY) -m devstack --content-dir "$(CONTENT_DIR)" --port "$(PORT)"
