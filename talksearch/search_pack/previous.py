@@ -138,12 +138,13 @@ class Previous:
             starts = list(accumulate(counts, initial=0))
             talks = list(map(list, map(accumulate, map(ids.__getitem__, map(slice, starts[:-1], starts[1:])))))
             every = list(chain.from_iterable(talks))
-            if every and max(every) >= old_count:
+            top = max(every, default=-1)
+            if top >= old_count:
                 raise PackError(f"{what}: a talk number past the talk count")
             chunk_df = [per_segment[a:b] for per_segment in kept_df]
             touched = (
                 (upcoming is not None and upcoming[0] <= words[b - 1])
-                or (every and max(every) >= limit)
+                or top >= limit
                 or not gone.isdisjoint(every)
                 or (self.merged and not all(map(any, zip(*chunk_df, strict=True))))
             )
