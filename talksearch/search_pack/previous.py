@@ -15,16 +15,31 @@ from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import accumulate, chain, repeat
+from operator import sub
+from typing import NamedTuple
 
 from talksearch.index_files.reading import IndexFiles
 from talksearch.search_pack.format import PackError, inflate, read_arrays
 from talksearch.search_pack.reader import PackFiles
 
-__all__ = ["Previous", "Run", "Term"]
+__all__ = ["Kept", "Previous", "Run", "Term"]
 
 #: A term as the writer packs it: (term, document frequency in each segment, live talks, their frequencies,
 #: positions: each talk's first, then differences).
 Term = tuple[str, list[int], list[int], list[int] | list[float], list[int]]
+
+
+class Kept(NamedTuple):
+    """A term of the previous pack whose postings stand unchanged, as that pack encoded them (checked as a reader
+    checks them), for the writer to append to a chunk without decoding them."""
+
+    term: str
+    per_segment: list[int]
+    #: its talks: the first, then differences
+    ids: array
+    #: None when every one is 1
+    frequencies: array | None
+    positions: array
 
 
 @dataclass
@@ -38,8 +53,11 @@ class Run:
     #: (talks stream, positions stream) as stored, and what each inflates to
     streams: tuple[bytes, bytes]
     inflated: tuple[int, int]
-    #: each term's talks, frequencies (empty: every one 1) and the chunk's positions, decoded
-    talks: list[list[int]]
+    #: the chunk's talk numbers, where each term's start among them, its frequencies (empty: every one 1) and
+    #: its positions, decoded
+    talks: list[int]
+    ids: array
+    starts: list[int]
     counts: array
     frequencies: array
     positions: array
@@ -49,10 +67,12 @@ class Run:
     #: the chunk's first term's number in the new pack (set by the writer)
     first_term: int = 0
 
-    def expand(self, segments: int) -> list[Term]:
+    def expand(self, segments: int) -> list[Kept]:
         """The chunk's terms one by one, each with its frequency in every one of the new index's ``segments``."""
         return list(
-            _terms(self.terms, self.kept_df, segments, self.talks, self.counts, self.frequencies, self.positions)
+            _terms(
+                self.terms, self.kept_df, segments, self.talks, self.ids, self.starts, self.frequencies, self.positions
+            )
         )
 
 
@@ -97,7 +117,7 @@ class Previous:
             raise PackError("the previous pack's deleted talks are live in the index")
         return previous
 
-    def terms(self, fieldname: str, fresh: Iterator[Term]) -> Iterator[Term | Run]:
+    def terms(self, fieldname: str, fresh: Iterator[Term]) -> Iterator[Term | Kept | Run]:
         """The field's terms in order: the previous pack's (merged with ``fresh``, the new segments' terms,
         ``IndexFiles.field_postings(fieldname, kept)``), a chunk none of that changes as one ``Run``."""
         pack = self.pack
@@ -135,17 +155,19 @@ class Previous:
             while upcoming is not None and upcoming[0] < words[a]:
                 yield upcoming
                 upcoming = next(fresh, None)
+            # each term's talk numbers are its first, then differences: running sums less the sum before the term
             starts = list(accumulate(counts, initial=0))
-            talks = list(map(list, map(accumulate, map(ids.__getitem__, map(slice, starts[:-1], starts[1:])))))
-            every = list(chain.from_iterable(talks))
-            top = max(every, default=-1)
+            running = list(accumulate(ids))
+            before = [running[i - 1] if i else 0 for i in starts[:-1]]
+            talks = list(map(sub, running, chain.from_iterable(map(repeat, before, counts))))
+            top = max(talks, default=-1)
             if top >= old_count:
                 raise PackError(f"{what}: a talk number past the talk count")
             chunk_df = [per_segment[a:b] for per_segment in kept_df]
             touched = (
                 (upcoming is not None and upcoming[0] <= words[b - 1])
                 or top >= limit
-                or not gone.isdisjoint(every)
+                or not gone.isdisjoint(talks)
                 or (self.merged and not all(map(any, zip(*chunk_df, strict=True))))
             )
             if not touched:
@@ -158,6 +180,8 @@ class Previous:
                     (talks_stream, positions_stream),
                     (inflated[c], position_inflated[c]),
                     talks,
+                    ids,
+                    starts,
                     counts,
                     frequencies,
                     positions,
@@ -165,15 +189,19 @@ class Previous:
                     4 * (counts[0] + first_positions),
                 )
                 continue
-            for term in _terms(words[a:b], chunk_df, segments, talks, counts, frequencies, positions, limit, gone):
+            chunk_terms = _terms(
+                words[a:b], chunk_df, segments, talks, ids, starts, frequencies, positions, limit, gone
+            )
+            for term in chunk_terms:
                 while upcoming is not None and upcoming[0] < term[0]:
                     yield upcoming
                     upcoming = next(fresh, None)
                 if upcoming is not None and upcoming[0] == term[0]:
-                    term[1][self.kept :] = upcoming[1][self.kept :]
-                    term = (term[0], term[1], term[2] + upcoming[2], term[3] + upcoming[3], term[4] + upcoming[4])
+                    old = _decoded(term) if isinstance(term, Kept) else term
+                    old[1][self.kept :] = upcoming[1][self.kept :]
+                    term = (old[0], old[1], old[2] + upcoming[2], old[3] + upcoming[3], old[4] + upcoming[4])
                     upcoming = next(fresh, None)
-                if any(term[1]):  # a term only merged-away segments had is gone
+                if not self.merged or any(term[1]):  # a term only merged-away segments had is gone
                     yield term
         while upcoming is not None:
             yield upcoming
@@ -198,31 +226,41 @@ def _terms(
     words: list[str],
     kept_df: list[array],
     segments: int,
-    talks: list[list[int]],
-    counts: array,
+    talks: list[int],
+    encoded: array,
+    starts: list[int],
     frequencies: array,
     positions: array,
     limit: int | None = None,
     gone: frozenset[int] = frozenset(),
-) -> Iterator[Term]:
-    """A chunk's terms, talks numbered ``limit`` or more and those in ``gone`` left out."""
-    at = 0  # where the term's first talk is in the chunk
-    spot = 0  # where its first position is
+) -> Iterator[Term | Kept]:
+    """A chunk's terms (``talks`` decoded, ``encoded`` as stored), talks numbered ``limit`` or more and those in
+    ``gone`` left out: a term that loses none stays as the previous pack encoded it."""
+    spot = 0  # where the term's first position is
     kept = len(kept_df)
     for i, word in enumerate(words):
-        count = counts[i]
-        ids = talks[i]
-        weights = list(frequencies[at : at + count]) if frequencies else [1] * count
-        size = sum(weights) if positions else 0
-        deltas = list(positions[spot : spot + size])
-        if (limit is not None and ids and ids[-1] >= limit) or not gone.isdisjoint(ids):
+        at, end = starts[i], starts[i + 1]
+        ids = talks[at:end]
+        size = (sum(frequencies[at:end]) if frequencies else end - at) if positions else 0
+        per_segment = [kept_df[s][i] for s in range(kept)]
+        per_segment.extend(repeat(0, segments - kept))
+        if (limit is None or not ids or ids[-1] < limit) and gone.isdisjoint(ids):
+            weights = frequencies[at:end] if frequencies else None
+            yield Kept(word, per_segment, encoded[at:end], weights, positions[spot : spot + size])
+        else:
+            weights = list(frequencies[at:end]) if frequencies else [1] * (end - at)
+            deltas = list(positions[spot : spot + size])
             bounds = list(accumulate(weights, initial=0))
             keep = [j for j, doc in enumerate(ids) if doc not in gone and (limit is None or doc < limit)]
             ids = [ids[j] for j in keep]
             deltas = list(chain.from_iterable(deltas[bounds[j] : bounds[j + 1]] for j in keep)) if positions else []
             weights = [weights[j] for j in keep]
-        per_segment = [kept_df[s][i] for s in range(kept)]
-        per_segment.extend(repeat(0, segments - kept))
-        yield word, per_segment, ids, weights, deltas
-        at += count
+            yield word, per_segment, ids, weights, deltas
         spot += size
+
+
+def _decoded(term: Kept) -> Term:
+    """A kept term as the writer's other terms are: talk numbers, frequencies and positions as lists."""
+    count = len(term.ids)
+    weights = list(term.frequencies) if term.frequencies is not None else [1] * count
+    return term.term, term.per_segment, list(accumulate(term.ids)), weights, list(term.positions)

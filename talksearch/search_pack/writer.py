@@ -37,7 +37,7 @@ from talksearch.search_pack.format import (
     write_arrays,
     write_header,
 )
-from talksearch.search_pack.previous import Previous, Run, Term
+from talksearch.search_pack.previous import Kept, Previous, Run, Term
 
 __all__ = ["CHUNK_BYTES", "DICTIONARY_BYTES", "PackSummary", "write_pack"]
 
@@ -184,7 +184,7 @@ def _separator(words: list[str]) -> str:
 
 
 def _postings(
-    name: str, terms: Iterable[Term | Run], positional: bool, words: list[str], per_segment: list[list[int]]
+    name: str, terms: Iterable[Term | Kept | Run], positional: bool, words: list[str], per_segment: list[list[int]]
 ) -> Iterator[tuple[str, bytes, int, int]]:
     """``chunks/<name>``, ``post/<name>`` and ``pos/<name>``: every term's live postings, in chunks of about
     ``CHUNK_BYTES``, each a zlib stream of talks and frequencies and one of positions; the terms and their
@@ -213,7 +213,7 @@ def _postings(
             sizes.append(size)
 
     number = 0
-    waiting: list[Term] = []  # a run's terms to pack one by one before the next item (last first)
+    waiting: list[Kept] = []  # a run's terms to pack one by one before the next item (last first)
     terms = iter(terms)
     while (item := waiting.pop() if waiting else next(terms, None)) is not None:
         run = item if isinstance(item, Run) else None
@@ -223,8 +223,8 @@ def _postings(
             chunk = None
         if isinstance(chunk, Run):  # it does not close here: its terms start a chunk the next ones join
             opened = _Chunk(chunk.first_term, positional)
-            for term, _, ids, frequencies, deltas in chunk.expand(segments):
-                opened.add(term, ids, frequencies, deltas)
+            for term in chunk.expand(segments):
+                opened.add_kept(term)
             chunk = opened
         if run is not None:
             if chunk is not None:  # its first term joins the open chunk: pack its terms one by one
@@ -236,13 +236,15 @@ def _postings(
             for s, column in enumerate(per_segment):
                 column.extend(run.kept_df[s] if s < len(run.kept_df) else repeat(0, len(run.terms)))
             continue
-        term, frequencies_per_segment, ids, frequencies, deltas = item
-        words.append(term)
-        for column, frequency in zip(per_segment, frequencies_per_segment, strict=True):
+        words.append(item[0])
+        for column, frequency in zip(per_segment, item[1], strict=True):
             column.append(frequency)
         if chunk is None:
             chunk = _Chunk(number, positional)
-        chunk.add(term, ids, frequencies, deltas)
+        if isinstance(item, Kept):
+            chunk.add_kept(item)
+        else:
+            chunk.add(item[0], item[2], item[3], item[4])
         number += 1
     if chunk is not None:
         close(chunk)
@@ -279,6 +281,14 @@ class _Chunk:
         self.frequencies.extend(whole)
         self.positions.extend(deltas)
         self.size += 4 * (len(ids) + len(deltas))
+
+    def add_kept(self, term: Kept) -> None:
+        """A previous pack's term as that pack encoded it (its talks already first, then differences)."""
+        self.counts.append(len(term.ids))
+        self.ids.extend(term.ids)
+        self.frequencies.extend(term.frequencies if term.frequencies is not None else repeat(1, len(term.ids)))
+        self.positions.extend(term.positions)
+        self.size += 4 * (len(term.ids) + len(term.positions))
 
     def encode(self) -> tuple[bytes, bytes]:
         """The talks stream and the positions stream (empty for a field without positions)."""
