@@ -31,11 +31,12 @@ from index_builder.report import BuildReport, Progress, SkippedSource
 from index_builder.state import BuildState, Candidate, SourceState, fingerprint, read_build_state
 from index_builder.synonyms import CompiledSynonyms, compile_synonyms, read_site_synonyms, write_synonyms
 from index_builder.writer import update_index, write_index
-from talksearch.artifact import PackedFile, download_artifact, unpack_index
+from talksearch.artifact import PackedFile, download_artifact, download_verified, unpack_index
 from talksearch.contracts import (
     ARTIFACT_NAME,
     DEFAULT_KEEP_VERSIONS,
     ENV_KEEP_VERSIONS,
+    PACK_NAME,
     SCHEMA_VERSION,
     SITE_SYNONYMS_NAME,
     SYNONYMS_NAME,
@@ -43,6 +44,7 @@ from talksearch.contracts import (
 )
 from talksearch.index_files import UnsafeIndexError
 from talksearch.schema import Talk
+from talksearch.search_pack import MAX_PACK_BYTES
 from talksearch.store import LocalStore, ObjectTooLargeError, S3Store, Store, StoredObject, StoreError, open_store
 
 logger = logging.getLogger("index_builder")
@@ -131,6 +133,8 @@ class _Build:
         #: the previous artifact on local disk and where its files are in it, for pack_index to reuse
         self.previous_files: dict[str, PackedFile] = {}
         self.previous_archive: Path | None = None
+        #: the previous version's search pack, for the pack writer to keep what the update left unchanged
+        self.previous_pack: bytes | memoryview | None = None
         self.synonyms: CompiledSynonyms | None = None
 
     # --- the steps ----------------------------------------------------------------------------
@@ -173,13 +177,14 @@ class _Build:
                 and self._update_previous(previous, index_dir, states, winners, changes)
             ):
                 self.report.mode = "incremental"
+                self.previous_pack = self._previous_pack(previous)
             else:
                 self.report.mode = "full"
                 self._write_full(index_dir, states, winners)
             self.report.talks_indexed = len(winners)
             manifest = self._publish(index_dir, states, previous_etag, len(winners))
             if self.cache is not None:
-                self.cache.keep(manifest, index_dir, Path(tmp) / ARTIFACT_NAME)
+                self.cache.keep(manifest, index_dir, Path(tmp) / ARTIFACT_NAME, Path(tmp) / PACK_NAME)
         delete_old_versions(self.index, self.keep_versions)
 
     def _list_content(self) -> list[StoredObject]:
@@ -310,6 +315,21 @@ class _Build:
             shutil.rmtree(index_dir, ignore_errors=True)
             return False
 
+    def _previous_pack(self, previous: Manifest) -> bytes | memoryview | None:
+        """The previous version's search pack, from the cache or its download checked against the manifest; None
+        (and the index exported whole) when there is none or it cannot be had."""
+        if not previous.pack_key:
+            return None
+        if self.cache is not None and (data := self.cache.pack(previous)) is not None:
+            return data
+        try:
+            return download_verified(
+                self.index, previous.pack_key, previous.pack_sha256, previous.pack_bytes, MAX_PACK_BYTES
+            )
+        except Exception as error:  # it only saves time: without it the pack is exported whole
+            self.report.warnings.append(f"previous search pack unusable ({error}): written from the whole index")
+            return None
+
     def _update_previous(
         self,
         previous: Manifest,
@@ -403,6 +423,7 @@ class _Build:
             talk_count=count,
             previous=reuse,
             progress=self.progress,
+            previous_pack=self.previous_pack,
         )
         self.report.status = "published"
         self.report.index_version = manifest.index_version

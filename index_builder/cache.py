@@ -9,7 +9,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from talksearch.contracts import Manifest
+from talksearch.contracts import PACK_NAME, Manifest
 
 logger = logging.getLogger("index_builder")
 
@@ -51,8 +51,18 @@ class IndexCache:
             shutil.rmtree(index_dir, ignore_errors=True)
             return None
 
-    def keep(self, manifest: Manifest, index_dir: Path, archive: Path) -> None:
-        """Replace the cached entry with the index just published (best effort: a cache is optional)."""
+    def pack(self, manifest: Manifest) -> bytes | None:
+        """The cached search pack of ``manifest``'s version when it has the manifest's sha256, else None (the
+        next incremental build keeps what it can of it: ``talksearch.search_pack.previous``)."""
+        try:
+            data = (self.directory / manifest.index_version / PACK_NAME).read_bytes()
+        except OSError:
+            return None
+        return data if manifest.pack_sha256 and hashlib.sha256(data).hexdigest() == manifest.pack_sha256 else None
+
+    def keep(self, manifest: Manifest, index_dir: Path, archive: Path, pack: Path | None = None) -> None:
+        """Replace the cached entry with the index (and its search ``pack``) just published (best effort: a cache
+        is optional)."""
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
             for old in self.directory.iterdir():
@@ -64,6 +74,8 @@ class IndexCache:
             entry.mkdir()
             shutil.move(index_dir, entry / "index")
             shutil.move(archive, entry / "index.tar.gz")
+            if pack is not None:
+                shutil.move(pack, entry / PACK_NAME)
             (self.directory / f"{manifest.index_version}.sha256").write_text(manifest.artifact_sha256)
         except OSError as error:
             logger.warning("could not cache the built index in %s: %s", self.directory, error)

@@ -170,6 +170,10 @@ class IndexFiles:
         """(first doc number, doc count) of each segment."""
         return [(offset, segment.doc_count_all()) for segment, offset in self._segments]
 
+    def segment_ids(self) -> list[str]:
+        """Each segment's Whoosh name: a segment keeps its name, files and doc numbers until a merge removes it."""
+        return [segment.segment().segment_id() for segment, _ in self._segments]
+
     def text_fields(self) -> dict[str, bool]:
         """Indexed fields whose terms are text (not numbers), each with whether it keeps positions."""
         schema = self._reader.schema
@@ -183,10 +187,14 @@ class IndexFiles:
         schema = self._reader.schema
         return [name for name in schema.names() if schema[name].column_type is not None]
 
-    def field_postings(self, fieldname: str) -> Iterator[tuple[str, list[int], list[int], list[float], list[int]]]:
+    def field_postings(
+        self, fieldname: str, first_segment: int = 0
+    ) -> Iterator[tuple[str, list[int], list[int], list[float], list[int]]]:
         """Every term of the field in order: (term, its document frequency in each segment (0: absent; deleted
         talks counted, and a term stays in a segment's vocabulary until a merge), its live talks, their
         frequencies, their positions as Whoosh encodes them: each talk's first position, then differences).
+        ``first_segment``: read only the segments from this one on (the others' frequencies are 0), for an
+        incremental pack that keeps the earlier segments' postings from the previous one.
 
         One pass over each segment's term table: a short posting list comes with its term (inlined), a
         longer one is read a block at a time; positions are unpickled a term at a time, in one stream.
@@ -195,7 +203,10 @@ class IndexFiles:
         streams = [
             self._segment_postings(segment, n, offset, fieldname, keeps_positions)
             for n, (segment, offset) in enumerate(self._segments)
+            if n >= first_segment
         ]
+        if not streams:
+            return
         merged = heapq.merge(*streams, key=itemgetter(0)) if len(streams) > 1 else streams[0]
         count, deleted = len(self._segments), self.deleted
         known: dict[bytes, list[int]] = {}  # position values unpickled so far

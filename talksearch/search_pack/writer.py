@@ -2,18 +2,21 @@
 
 Reading the finished index (rather than the builder's memory) packs an index of several segments,
 made by incremental builds, exactly as a full build's: the pack answers what ``IndexFiles`` answers
-over the same directory, deleted talks and Whoosh's doc numbering included.
+over the same directory, deleted talks and Whoosh's doc numbering included. Given the previous build's
+pack, an incremental build reads only its new segments from Whoosh and keeps the rest of the previous
+pack (``previous``): the same postings, chunked the same way, as exporting the whole index.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import zlib
 from array import array
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from itertools import chain, count
+from itertools import accumulate, chain, count, repeat
 from operator import sub
 from pathlib import Path
 
@@ -29,10 +32,12 @@ from talksearch.search_pack.format import (
     MAX_STORED_TALK_BYTES,
     MAX_SYNONYMS_BYTES,
     SYNONYMS_SECTION,
+    PackError,
     narrowest,
     write_arrays,
     write_header,
 )
+from talksearch.search_pack.previous import Kept, Previous, Run, Term
 
 __all__ = ["CHUNK_BYTES", "DICTIONARY_BYTES", "PackSummary", "write_pack"]
 
@@ -44,26 +49,47 @@ CHUNK_BYTES = 4 << 10
 DICTIONARY_BYTES = 16 << 10
 LEVEL = 6
 
+logger = logging.getLogger(__name__)
+
 
 @dataclass
 class PackSummary:
-    """What ``write_pack`` wrote: its size, and the stored bytes of each section."""
+    """What ``write_pack`` wrote: its size, the stored bytes of each section, and how many talks' postings
+    and stored fields it kept from the previous pack (0: every talk read from the Whoosh index)."""
 
     path: Path
     size: int
     talks: int
     sections: dict[str, int] = field(default_factory=dict)
+    kept_talks: int = 0
 
 
-def write_pack(index_dir: str | os.PathLike, destination: str | os.PathLike) -> PackSummary:
+def write_pack(
+    index_dir: str | os.PathLike, destination: str | os.PathLike, previous: bytes | memoryview | None = None
+) -> PackSummary:
     """Write the search pack of the index in ``index_dir`` to ``destination``.
 
-    Raises ``ValueError`` when the index holds something the pack cannot say exactly (a stored value
-    JSON does not round-trip, a frequency that is not a whole number, a pack over ``MAX_PACK_BYTES``).
+    ``previous``: the pack of the index this one was updated from (an incremental build), whose talks in
+    segments the index still has are kept rather than read from Whoosh again; a damaged one, or one whose
+    segments the index no longer starts with, is logged and the whole index exported. Raises ``ValueError``
+    when the index holds something the pack cannot say exactly (a stored value JSON does not round-trip, a
+    frequency that is not a whole number, a pack over ``MAX_PACK_BYTES``).
     """
     files = IndexFiles(index_dir)
     try:
-        sections = list(_sections(files))
+        kept = None
+        if previous is not None:
+            try:
+                kept = Previous.of(previous, files)
+                if kept is None:
+                    logger.info("the previous search pack does not match the index's segments: exporting it whole")
+                sections = list(_sections(files, kept))
+            except PackError as error:
+                logger.warning("the previous search pack is unusable (%s): exporting the index whole", error)
+                kept = None
+                sections = list(_sections(files, None))
+        else:
+            sections = list(_sections(files, None))
     finally:
         files.close()
     synonyms = Path(index_dir) / SYNONYMS_NAME
@@ -78,7 +104,8 @@ def write_pack(index_dir: str | os.PathLike, destination: str | os.PathLike) -> 
         out.write(header)
         for _, data, _, _ in sections:
             out.write(data)
-    return PackSummary(destination, size, files.doc_count, {name: len(data) for name, data, _, _ in sections})
+    sizes = {name: len(data) for name, data, _, _ in sections}
+    return PackSummary(destination, size, files.doc_count, sizes, kept.kept_talks if kept is not None else 0)
 
 
 def _compressed(name: str, raw: bytes, cap: int = MAX_SECTION_BYTES) -> tuple[str, bytes, int, int]:
@@ -97,22 +124,37 @@ def _typed(values: list[int]) -> array:
     return array(narrowest(values), values)
 
 
-def _sections(files: IndexFiles) -> Iterator[tuple[str, bytes, int, int]]:
+def _sections(files: IndexFiles, previous: Previous | None) -> Iterator[tuple[str, bytes, int, int]]:
     doc_count = files.doc_count
     segments = files.segment_ranges()
-    meta: dict = {"doc_count": doc_count, "segments": segments, "fields": {}, "columns": {}, "lengths": {}}
+    meta: dict = {
+        "doc_count": doc_count,
+        "segments": segments,
+        "segment_ids": files.segment_ids(),
+        "fields": {},
+        "columns": {},
+        "lengths": {},
+    }
     yield _compressed("deleted", write_arrays(_typed(sorted(files.deleted))))
     text_fields = files.text_fields()
     for name, positional in text_fields.items():
         words: list[str] = []
-        per_segment: list[list[int]] = []
-        yield from _postings(name, files.field_postings(name), positional, words, per_segment)
+        per_segment: list[list[int]] = [[] for _ in segments]
+        if previous is None:
+            terms: Iterable[Term | Run] = files.field_postings(name)
+        else:
+            terms = previous.terms(name, files.field_postings(name, previous.kept))
+        yield from _postings(name, terms, positional, words, per_segment)
         separator = _separator(words)
         meta["fields"][name] = {"terms": len(words), "separator": ord(separator), "positions": positional}
         yield _compressed(f"terms/{name}", separator.join(words).encode("utf-8"))
-        yield _compressed(f"df/{name}", write_arrays(_typed(list(map(sum, per_segment)))))
+        df = per_segment[0] if len(segments) == 1 else list(map(sum, zip(*per_segment, strict=True)))
+        yield _compressed(f"df/{name}", write_arrays(_typed(df)))
         if len(segments) > 1:
-            yield _compressed(f"segdf/{name}", write_arrays(_typed(list(chain.from_iterable(per_segment)))))
+            flat = [0] * (len(words) * len(segments))
+            for s, column in enumerate(per_segment):
+                flat[s :: len(segments)] = column
+            yield _compressed(f"segdf/{name}", write_arrays(_typed(flat)))
     for name in text_fields:
         lengths = files.length_bytes(name)
         meta["lengths"][name] = files.total_length(name)
@@ -128,7 +170,7 @@ def _sections(files: IndexFiles) -> Iterator[tuple[str, bytes, int, int]]:
         yield _compressed(f"col/{name}", bytes([separator]).join(present))
         if missing:
             yield _compressed(f"colnone/{name}", write_arrays(_typed(missing)))
-    yield from _stored_talks(files, meta)
+    yield from _stored_talks(files, previous)
     raw_meta = json.dumps(meta, ensure_ascii=False, sort_keys=True).encode("utf-8")
     yield _compressed("meta", raw_meta, MAX_META_BYTES)
 
@@ -142,37 +184,68 @@ def _separator(words: list[str]) -> str:
 
 
 def _postings(
-    name: str, postings: Iterable[tuple], positional: bool, words: list[str], per_segment: list[list[int]]
+    name: str, terms: Iterable[Term | Kept | Run], positional: bool, words: list[str], per_segment: list[list[int]]
 ) -> Iterator[tuple[str, bytes, int, int]]:
     """``chunks/<name>``, ``post/<name>`` and ``pos/<name>``: every term's live postings, in chunks of about
     ``CHUNK_BYTES``, each a zlib stream of talks and frequencies and one of positions; the terms and their
-    per-segment document frequencies are appended to ``words`` and ``per_segment``."""
+    document frequencies in each segment are appended to ``words`` and ``per_segment`` (one list per segment).
+
+    A ``Run`` (a chunk of the previous pack, unchanged) is copied when the chunking closes a chunk at its
+    terms exactly as it did then; otherwise its terms are packed one by one like the others."""
     first_terms: list[int] = []
     streams: tuple[list[bytes], list[bytes]] = ([], [])
     offsets: tuple[list[int], list[int]] = ([0], [0])
     inflated: tuple[list[int], list[int]] = ([], [])
-    chunk: _Chunk | None = None
+    chunk: _Chunk | Run | None = None
+    segments = len(per_segment)
 
-    def close(chunk: _Chunk) -> None:
+    def close(chunk: _Chunk | Run) -> None:
         first_terms.append(chunk.first_term)
-        for raw, stored, starts, sizes in zip(chunk.encode(), streams, offsets, inflated, strict=True):
-            if len(raw) > MAX_CHUNK_BYTES:
-                raise ValueError(f"a posting chunk of {name} would inflate to {len(raw):,} bytes, over the cap")
-            data = zlib.compress(raw, LEVEL) if raw else b""
+        if isinstance(chunk, Run):
+            encoded = zip(chunk.streams, chunk.inflated, strict=True)
+        else:
+            encoded = ((zlib.compress(raw, LEVEL) if raw else b"", len(raw)) for raw in chunk.encode())
+        for (data, size), stored, starts, sizes in zip(encoded, streams, offsets, inflated, strict=True):
+            if size > MAX_CHUNK_BYTES:
+                raise ValueError(f"a posting chunk of {name} would inflate to {size:,} bytes, over the cap")
             stored.append(data)
             starts.append(starts[-1] + len(data))
-            sizes.append(len(raw))
+            sizes.append(size)
 
-    for number, (term, frequencies_per_segment, ids, frequencies, deltas) in enumerate(postings):
-        words.append(term)
-        per_segment.append(frequencies_per_segment)
-        size = 4 * (len(ids) + len(deltas))
+    number = 0
+    waiting: list[Kept] = []  # a run's terms to pack one by one before the next item (last first)
+    terms = iter(terms)
+    while (item := waiting.pop() if waiting else next(terms, None)) is not None:
+        run = item if isinstance(item, Run) else None
+        size = run.first_size if run is not None else 4 * (len(item[2]) + len(item[4]))
         if chunk is not None and (chunk.size >= CHUNK_BYTES or size >= CHUNK_BYTES):
             close(chunk)
             chunk = None
+        if isinstance(chunk, Run):  # it does not close here: its terms start a chunk the next ones join
+            opened = _Chunk(chunk.first_term, positional)
+            for term in chunk.expand(segments):
+                opened.add_kept(term)
+            chunk = opened
+        if run is not None:
+            if chunk is not None:  # its first term joins the open chunk: pack its terms one by one
+                waiting.extend(reversed(run.expand(segments)))
+                continue
+            run.first_term, chunk = number, run
+            number += len(run.terms)
+            words.extend(run.terms)
+            for s, column in enumerate(per_segment):
+                column.extend(run.kept_df[s] if s < len(run.kept_df) else repeat(0, len(run.terms)))
+            continue
+        words.append(item[0])
+        for column, frequency in zip(per_segment, item[1], strict=True):
+            column.append(frequency)
         if chunk is None:
             chunk = _Chunk(number, positional)
-        chunk.add(term, ids, frequencies, deltas)
+        if isinstance(item, Kept):
+            chunk.add_kept(item)
+        else:
+            chunk.add(item[0], item[2], item[3], item[4])
+        number += 1
     if chunk is not None:
         close(chunk)
     directory = (first_terms, offsets[0], inflated[0], offsets[1], inflated[1])
@@ -209,6 +282,14 @@ class _Chunk:
         self.positions.extend(deltas)
         self.size += 4 * (len(ids) + len(deltas))
 
+    def add_kept(self, term: Kept) -> None:
+        """A previous pack's term as that pack encoded it (its talks already first, then differences)."""
+        self.counts.append(len(term.ids))
+        self.ids.extend(term.ids)
+        self.frequencies.extend(term.frequencies if term.frequencies is not None else repeat(1, len(term.ids)))
+        self.positions.extend(term.positions)
+        self.size += 4 * (len(term.ids) + len(term.positions))
+
     def encode(self) -> tuple[bytes, bytes]:
         """The talks stream and the positions stream (empty for a field without positions)."""
         every_one = self.frequencies.count(1) == len(self.frequencies)
@@ -217,30 +298,40 @@ class _Chunk:
         return talks, write_arrays(_typed(self.positions)) if self.positional else b""
 
 
-def _stored_talks(files: IndexFiles, meta: dict) -> Iterator[tuple[str, bytes, int, int]]:
+def _stored_talks(files: IndexFiles, previous: Previous | None) -> Iterator[tuple[str, bytes, int, int]]:
     """``stored/index``, ``stored/data``, ``stored/dictionary``: every talk's stored fields (deleted ones too) as
-    JSON, each talk its own zlib stream, all compressed with one dictionary drawn from the talks themselves."""
-    lines = []
-    for doc in range(files.doc_count):
-        stored = files.stored(doc)
-        text = json.dumps(stored, ensure_ascii=False, separators=(",", ":"))
-        if not _same(json.loads(text), stored):
-            raise ValueError(f"talk {doc}'s stored fields do not survive JSON: {stored!r:.200}")
-        line = text.encode("utf-8")
-        if len(line) > MAX_STORED_TALK_BYTES:
-            raise ValueError(f"talk {doc}'s stored fields have {len(line):,} bytes, over the cap")
-        lines.append(line)
-    dictionary = _dictionary(lines)
-    offsets, inflated, streams = [0], [], []
+    JSON, each talk its own zlib stream, all compressed with one dictionary drawn from the talks themselves (an
+    incremental pack keeps the previous pack's streams and dictionary, and compresses its new talks with it)."""
+    streams: list[bytes] = []
+    inflated: list[int] = []
+    if previous is not None:
+        kept, kept_inflated, dictionary = previous.stored()
+        streams.extend(kept)
+        inflated.extend(kept_inflated)
+        lines = [_stored_line(files, doc) for doc in range(len(kept), files.doc_count)]
+    else:
+        lines = [_stored_line(files, doc) for doc in range(files.doc_count)]
+        dictionary = _dictionary(lines)
     for line in lines:
         packer = zlib.compressobj(LEVEL, zdict=dictionary)
-        data = packer.compress(line) + packer.flush()
-        streams.append(data)
+        streams.append(packer.compress(line) + packer.flush())
         inflated.append(len(line))
-        offsets.append(offsets[-1] + len(data))
+    offsets = list(accumulate(map(len, streams), initial=0))
     yield _compressed("stored/index", write_arrays(_typed(offsets), _typed(inflated)))
     yield _stored("stored/data", b"".join(streams))
     yield _stored("stored/dictionary", dictionary)
+
+
+def _stored_line(files: IndexFiles, doc: int) -> bytes:
+    """One talk's stored fields as compact JSON, refused when JSON would not give them back the same."""
+    stored = files.stored(doc)
+    text = json.dumps(stored, ensure_ascii=False, separators=(",", ":"))
+    if not _same(json.loads(text), stored):
+        raise ValueError(f"talk {doc}'s stored fields do not survive JSON: {stored!r:.200}")
+    line = text.encode("utf-8")
+    if len(line) > MAX_STORED_TALK_BYTES:
+        raise ValueError(f"talk {doc}'s stored fields have {len(line):,} bytes, over the cap")
+    return line
 
 
 def _dictionary(lines: list[bytes]) -> bytes:
