@@ -81,6 +81,7 @@ def reads(files: PackFiles) -> list:
         calls.append(lambda c=column: files.column(c))
     calls += [lambda d=doc: files.stored(d) for doc in range(files.doc_count)]
     calls += [lambda: files.doc_for_id("talks/3"), files.synonyms]
+    calls += [lambda w=word: files.title_stop_words(w) for word in ("the", "a", "ai", "l", "every")]
     return calls
 
 

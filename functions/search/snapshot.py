@@ -26,6 +26,7 @@ from typing import NamedTuple
 from functions.search.lru import LRU, size_of_numbers, size_of_record, size_of_strings
 from talksearch.analysis import LENGTH_OF_BYTE, STOP_WORDS
 from talksearch.contracts import FACETS, VALUE_SEPARATOR
+from talksearch.search_pack.precomputed import ELIDED
 
 #: BM25 free parameters (the usual ones).
 K1 = 1.2
@@ -51,8 +52,6 @@ VOCABULARY_SLICE_MAX = 1500
 #: The pseudo-field of the stop words of titles (``stop_word_titles``): the index drops stop words,
 #: but a query of stop words only (``the``, ``les``, ``AI``) searches them as words.
 TITLE_STOP_WORDS = "title:stop"
-#: Elided articles: ``l'`` in ``l'API`` is not the word ``l`` (as the index's analysis drops them).
-_ELIDED = frozenset({"c", "d", "j", "l", "m", "n", "s", "t", "qu", "jusqu", "lorsqu", "puisqu", "quoiqu"})
 
 
 class TermData(NamedTuple):
@@ -206,13 +205,19 @@ class IndexSnapshot:
         return "\n".join(parts), starts
 
     def stop_word_titles(self, word: str) -> dict[int, float]:
-        """{talk: frequency of the stop word in its title}: one regex search of every title (a few ms),
-        cached per version. An elided article (``l'``, ``c'est``) and ``j'ai`` are not the words."""
+        """{talk: frequency of the stop word in its title}: from the pack (``talksearch.search_pack.precomputed``),
+        else one regex search of every title (21 ms at 21.7k talks); cached per version. An elided article
+        (``l'``, ``c'est``) and ``j'ai`` are not the words."""
 
         def read(word: str) -> dict[int, float]:
+            # a pack holds every stop word's titles, computed at build time (a regex over 21.7k titles is 21 ms)
+            precomputed = getattr(self.files, "title_stop_words", None)
+            found = precomputed(word) if precomputed is not None else None
+            if found is not None:
+                return found
             text, starts = self._titles
             before = r"(?<!\w)(?<!j')(?<!j’)" if word == "ai" else r"(?<!\w)"
-            after = r"(?!\w)(?!['’]\w)" if word in _ELIDED else r"(?!\w)"
+            after = r"(?!\w)(?!['’]\w)" if word in ELIDED else r"(?!\w)"
             counts: dict[int, float] = {}
             for match in re.finditer(before + re.escape(word) + after, text):
                 doc = bisect_right(starts, match.start()) - 1

@@ -36,6 +36,7 @@ from talksearch.search_pack.format import (
     read_arrays,
     read_table,
 )
+from talksearch.search_pack.precomputed import TITLE_STOP_POSTINGS, TITLE_STOP_WORDS, TitleStopWords
 
 __all__ = ["PackFiles"]
 
@@ -76,6 +77,7 @@ class PackFiles:
         self._column_meta: dict[str, dict] = meta["columns"]
         self._total_lengths: dict[str, int] = meta["lengths"]
         self._stored_index: tuple[array, array, bytes] | None = None
+        self._title_stop: TitleStopWords | None = None
         (deleted,) = self._arrays("deleted", 1)
         if deleted and max(deleted) >= self.doc_count:
             raise PackError("the deleted talks include numbers past the talk count")
@@ -355,6 +357,17 @@ class PackFiles:
         """The live talk with this id, or None."""
         ids, _ = self.postings("id", talk_id)
         return ids[0] if ids else None
+
+    def title_stop_words(self, word: str) -> dict[int, float] | None:
+        """{talk: frequency of the stop word in its title}, computed at build time (``precomputed``); None when
+        the pack does not hold it (a pack written before, or a word it does not list): the caller reads titles."""
+        found = self._title_stop
+        if found is None:
+            if TITLE_STOP_POSTINGS not in self._table:
+                return None
+            words = bytes(self._section(TITLE_STOP_WORDS))
+            found = self._title_stop = TitleStopWords(words, self._section(TITLE_STOP_POSTINGS), self.doc_count)
+        return found.get(word)
 
     def synonyms(self) -> bytes | None:
         """The index's ``synonyms.json`` (``talksearch.contracts.SYNONYMS_NAME``) as the builder wrote it, or None."""

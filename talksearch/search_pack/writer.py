@@ -19,6 +19,7 @@ from pathlib import Path
 
 from talksearch.contracts import SYNONYMS_NAME
 from talksearch.index_files.reading import IndexFiles
+from talksearch.search_pack import precomputed
 from talksearch.search_pack.format import (
     CODEC_STORED,
     CODEC_ZLIB,
@@ -64,6 +65,7 @@ def write_pack(index_dir: str | os.PathLike, destination: str | os.PathLike) -> 
     files = IndexFiles(index_dir)
     try:
         sections = list(_sections(files))
+        sections += [_compressed(name, raw) for name, raw in precomputed.sections(files)]  # helper "first"
     finally:
         files.close()
     synonyms = Path(index_dir) / SYNONYMS_NAME

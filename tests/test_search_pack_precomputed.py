@@ -1,0 +1,175 @@
+"""The pack's precomputed sections answer what the search function computes without them, and a damaged one
+is refused.
+
+``pre/title-stop/*``: every stop word's titles, computed at build time in one pass over the titles, must be
+what ``IndexSnapshot.stop_word_titles`` finds with its regex per word over the same titles (elisions,
+``j'ai``, curly apostrophes, deleted talks); an engine over the pack and one over the Whoosh index answer
+stop-word queries alike; a pack without the sections (written before them) is read as before.
+"""
+
+from __future__ import annotations
+
+import random
+import zlib
+from array import array
+
+import pytest
+
+from functions.search.engine import SearchEngine
+from functions.search.snapshot import IndexSnapshot
+from index_builder.writer import update_index, write_index
+from talksearch.analysis import STOP_WORDS
+from talksearch.schema import Talk
+from talksearch.search_pack import PackError, PackFiles, format, write_pack
+from talksearch.search_pack.precomputed import TITLE_STOP_POSTINGS, TITLE_STOP_WORDS
+from tests.test_search_pack_hostile import rebuilt, sections_of, zlib_section
+
+#: Title pieces around the rule's edges: elided articles before an apostrophe (straight and curly) and a
+#: letter, or not; ``j'ai`` and ``ai`` alone; stop words glued to digits or underscores; capitals (titles are
+#: folded: never matched), newlines inside a title.
+PIECES = [
+    "l'API",
+    "l’API",
+    "l'",
+    "l' API",
+    "d'un",
+    "qu'est-ce",
+    "jusqu'au",
+    "c'est",
+    "j'ai",
+    "j’ai",
+    "J'ai",
+    "ai",
+    "AI",
+    "the",
+    "The",
+    "a",
+    "à",
+    "les",
+    "de",
+    "de_la",
+    "a1",
+    "1a",
+    "s'il",
+    "t'",
+    "n'est",
+    "m’a",
+    "python",
+    "data",
+    "and",
+    "for",
+    "in",
+    "to",
+    "on",
+    "of",
+    "we",
+    "you",
+    "\n",
+    "-",
+    "!",
+    "l'ai",
+    "qu’il",
+    "no",
+    "not",
+]
+
+
+def titles_talk(n: int, rng: random.Random) -> Talk:
+    title = " ".join(rng.choice(PIECES) for _ in range(rng.randint(0, 9)))
+    return Talk(
+        id=f"talks/{n}",
+        title=title or "untitled",
+        speakers=[f"Speaker {n % 7}"],
+        event=f"Event {n % 3}",
+        date=f"20{10 + n % 15}-01-01",
+        lang="fr" if n % 2 else "en",
+        summary=f"summary {n} python data",
+        source="talks.jsonl",
+    )
+
+
+@pytest.fixture(scope="module")
+def index_dir(tmp_path_factory):
+    """Generated titles over two segments, some talks deleted (their titles must say nothing)."""
+    rng = random.Random(12)
+    directory = tmp_path_factory.mktemp("titles")
+    write_index([titles_talk(n, rng) for n in range(400)], directory)
+    update_index(directory, remove_ids=[f"talks/{n}" for n in range(0, 400, 9)], add=[titles_talk(400, rng)])
+    return directory
+
+
+@pytest.fixture(scope="module")
+def pack(index_dir, tmp_path_factory) -> bytes:
+    path = tmp_path_factory.mktemp("pack") / "search.pack"
+    write_pack(index_dir, path)
+    return path.read_bytes()
+
+
+def test_every_stop_word_has_the_titles_the_regex_finds(index_dir, pack):
+    files = PackFiles(pack)
+    snapshot = IndexSnapshot(index_dir)  # over IndexFiles: no precomputed section, the regex per word
+    assert snapshot.deleted, "the index should have deleted talks"
+    found = 0
+    for word in sorted(STOP_WORDS):
+        precomputed = files.title_stop_words(word)
+        assert precomputed == snapshot.stop_word_titles(word), word
+        found += bool(precomputed)
+    assert found >= 20  # the pieces hold many stop words: the comparison is not of empty dicts
+    assert files.title_stop_words("python") is None  # not a stop word: not listed, the caller reads titles
+
+
+def test_the_engine_answers_stop_word_queries_alike_over_the_pack(index_dir, pack):
+    over_index = SearchEngine(index_dir, warm=False)
+    over_pack = SearchEngine(files=PackFiles(pack), version=over_index.version, warm=False)
+    for q in ["the", "ai", "l", "a de", "c", "j", "the and for", "les", "qu", "s", "à", "no not", "we you"]:
+        expected, got = over_index.search(q=q), over_pack.search(q=q)
+        assert got["total"] == expected["total"] and got["hits"] == expected["hits"], q
+        assert got["facets"] == expected["facets"], q
+
+
+def test_a_pack_without_the_sections_is_read_as_before(index_dir, pack):
+    sections = sections_of(pack)
+    kept = [(name, *value) for name, value in sections.items() if not name.startswith("pre/")]
+    older = PackFiles(format.write_header(kept) + b"".join(stored for _, stored, _, _ in kept))
+    assert older.title_stop_words("the") is None
+    over_index = SearchEngine(index_dir, warm=False)
+    over_older = SearchEngine(files=older, version=over_index.version, warm=False)
+    for q in ["the", "ai", "a de"]:
+        assert over_older.search(q=q)["hits"] == over_index.search(q=q)["hits"], q
+
+
+def forged(pack: bytes, words: list[str] | None = None, *arrays: list[int]) -> PackFiles:
+    """The pack with its stop-word sections replaced: ``words`` and (counts, talk deltas, frequencies)."""
+    replaced = {}
+    if words is not None:
+        replaced[TITLE_STOP_WORDS] = zlib_section("\n".join(words).encode())
+    if arrays:
+        replaced[TITLE_STOP_POSTINGS] = zlib_section(format.write_arrays(*(array("Q", a) for a in arrays)))
+    return PackFiles(rebuilt(pack, **{name.replace("/", "__"): value for name, value in replaced.items()}))
+
+
+def test_damaged_stop_word_sections_are_refused(pack):
+    doc_count = PackFiles(pack).doc_count
+    cases = [
+        (["the", "a"], [1], [0], [1], "do not match its words"),  # two words, one count
+        (["the", "the"], [1, 1], [0, 1], [1, 1], "do not match its words"),  # a word twice
+        (["the"], [2], [0], [1, 1], "do not match"),  # fewer talks than counted
+        (["the"], [1], [0], [0], "do not match"),  # a frequency of 0
+        (["the"], [1], [doc_count], [1], "past the talk count"),
+        (["the"], [2], [3, 0], [1, 1], "out of order"),  # a talk twice
+    ]
+    for words, counts, ids, frequencies, message in cases:
+        with pytest.raises(PackError, match=message):
+            forged(pack, words, counts, ids, frequencies).title_stop_words("the")
+    stored, _, _ = sections_of(pack)[TITLE_STOP_POSTINGS]
+    with pytest.raises(PackError, match=r"bytes after its arrays|runs past"):
+        files = PackFiles(
+            rebuilt(pack, **{TITLE_STOP_POSTINGS.replace("/", "__"): zlib_section(zlib.decompress(stored)[:-1])})
+        )
+        files.title_stop_words("the")
+    not_utf8 = PackFiles(rebuilt(pack, **{TITLE_STOP_WORDS.replace("/", "__"): zlib_section(b"\xff\xfe")}))
+    with pytest.raises(PackError, match="not UTF-8"):
+        not_utf8.title_stop_words("the")
+    without_words = PackFiles(rebuilt(pack, **{TITLE_STOP_WORDS.replace("/", "__"): (b"", 0, format.CODEC_STORED)}))
+    with pytest.raises(PackError):
+        without_words.title_stop_words("the")
