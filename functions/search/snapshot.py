@@ -42,6 +42,9 @@ TERM_CACHE_SIZE = 1024
 PHRASE_CACHE_SIZE = 4096
 #: Positions of a term in one talk (proximity and phrase checks).
 POSITIONS_CACHE_SIZE = 65536
+#: ... asked for at most this many talks at once: a common phrase's first check reads a word's positions in
+#: thousands of talks, and keeping each in the cache cost as much as decoding them (its answer is cached whole).
+POSITIONS_KEPT_MAX = 256
 #: Stored talks (title, speakers, summary…): the talks that head common queries come back page after
 #: page, and reading one is a block decompression and an unpickling.
 STORED_CACHE_SIZE = 2048
@@ -297,6 +300,9 @@ class IndexSnapshot:
         """A term's positions in each of ``docs`` that has it, per talk cached per version: the talks that
         head common queries come back in query after query's proximity check, and decoding one talk's
         positions of a common word decodes (unpickles) its whole posting block."""
+        if len(docs) > POSITIONS_KEPT_MAX:
+            read = self.files.positions(fieldname, term, docs)
+            return {doc: tuple(positions) for doc, positions in read.items() if positions}
         found: dict[int, tuple[int, ...]] = {}
         missing = []
         get = self._positions.get
@@ -339,11 +345,15 @@ def _strings_bytes(strings: tuple[str, ...] | dict[str, None] | None) -> int:
 
 
 def _positions_bytes(positions: tuple[int, ...]) -> int:
-    """A talk's positions of a term, and its key (positions up to 256 are ints CPython shares)."""
-    return size_of_numbers(positions, 3 + sum(p > 256 for p in positions))
+    """A talk's positions of a term, and its key (positions up to 256 are ints CPython shares; they are in
+    increasing order, so bisect counts the others)."""
+    return size_of_numbers(positions, 3 + len(positions) - bisect_right(positions, 256))
 
 
 def _in_order(positions: list[list[int]], slop: int) -> bool:
+    """Whether the words' positions follow each other, each at most ``slop`` after the one before."""
+    if len(positions) == 2:  # one set test in C: a common phrase checks thousands of talks on its first ask
+        return not set(positions[1]).isdisjoint([p + k for k in range(1, slop + 1) for p in positions[0]])
     following = [set(p) for p in positions[1:]]
     for start in positions[0]:
         at = start
