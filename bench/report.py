@@ -86,13 +86,14 @@ def kinds_in(results: dict) -> list[str]:
     return results["mix"].get("kinds") or list(KINDS)
 
 
-def kind_table(results: dict) -> list[list[str]]:
+def kind_table(results: dict, phase: str = "warm") -> list[list[str]]:
+    """Latency per query kind and engine, of the warm passes or (``phase="first_pass"``) of the first pass."""
     engines = engines_of(results)
     rows = [["query kind", *(f"{LABELS[e]} p50 / p95 / p99 / max" for e in engines)]]
     for kind in kinds_in(results):
         cells = [kind.replace("_", " ")]
         for engine in engines:
-            stats = (results["engines"][engine].get("warm") or {}).get("by_kind", {}).get(kind)
+            stats = (results["engines"][engine].get(phase) or {}).get("by_kind", {}).get(kind)
             cells.append(" / ".join(_fmt(stats[k], 1) for k in ("p50", "p95", "p99", "max")) if stats else "–")
         rows.append(cells)
     return rows
@@ -251,6 +252,8 @@ def stdout_report(results: dict) -> str:
         "",
         text_table(main_table(results)),
         "",
+        text_table(kind_table(results, "first_pass")),
+        "",
         text_table(kind_table(results)),
     ]
     if results.get("load"):
@@ -383,6 +386,10 @@ def markdown(results: dict, plot_name: str, command: str) -> str:
         "caches cold; the warm rows are the passes after it. The last two rows separate the engine's own work",
         "from the machine: CPU time excludes time spent waiting for a core, and each query's median over the",
         "passes drops one-off stalls. The goals are judged on wall time.",
+        "",
+        "### First-pass latency per query kind (ms): each query once, caches cold",
+        "",
+        markdown_table(kind_table(results, "first_pass")),
         "",
         "### Warm latency per query kind (ms)",
         "",
