@@ -1,6 +1,8 @@
 """The pack's precomputed sections answer what the search function computes without them, and a damaged one
 is refused.
 
+``pre/vocab/<field>``: a vocabulary read by blocks answers every lookup as the whole list does.
+
 ``pre/title-stop/*``: every stop word's titles, computed at build time in one pass over the titles, must be
 what ``IndexSnapshot.stop_word_titles`` finds with its regex per word over the same titles (elisions,
 ``j'ai``, curly apostrophes, deleted talks); an engine over the pack and one over the Whoosh index answer
@@ -9,6 +11,7 @@ stop-word queries alike; a pack without the sections (written before them) is re
 
 from __future__ import annotations
 
+import bisect
 import random
 import zlib
 from array import array
@@ -21,7 +24,13 @@ from index_builder.writer import update_index, write_index
 from talksearch.analysis import STOP_WORDS
 from talksearch.schema import Talk
 from talksearch.search_pack import PackError, PackFiles, format, write_pack
-from talksearch.search_pack.precomputed import TITLE_STOP_POSTINGS, TITLE_STOP_WORDS
+from talksearch.search_pack.precomputed import (
+    TITLE_STOP_POSTINGS,
+    TITLE_STOP_WORDS,
+    VOCABULARY_BLOCK,
+    VOCABULARY_PREFIX,
+    BlockVocabulary,
+)
 from tests.test_search_pack_hostile import rebuilt, sections_of, zlib_section
 
 #: Title pieces around the rule's edges: elided articles before an apostrophe (straight and curly) and a
@@ -173,3 +182,47 @@ def test_damaged_stop_word_sections_are_refused(pack):
     without_words = PackFiles(rebuilt(pack, **{TITLE_STOP_WORDS.replace("/", "__"): (b"", 0, format.CODEC_STORED)}))
     with pytest.raises(PackError):
         without_words.title_stop_words("the")
+
+
+# --- vocabulary blocks ----------------------------------------------------------------------------------------
+def test_a_vocabulary_read_by_blocks_answers_what_the_whole_list_does(pack):
+    sections = sections_of(pack)
+    assert any(name.startswith(VOCABULARY_PREFIX) for name in sections)
+    kept = [(name, *value) for name, value in sections.items() if not name.startswith(VOCABULARY_PREFIX)]
+    whole = PackFiles(format.write_header(kept) + b"".join(stored for _, stored, _, _ in kept))
+    blocks = PackFiles(pack)
+    for fieldname in ("title", "summary", "speakers", "id", "words"):
+        by_blocks, listed = blocks._field(fieldname).terms, whole._field(fieldname).terms
+        assert isinstance(by_blocks, BlockVocabulary) and not isinstance(listed, BlockVocabulary)
+        assert len(by_blocks) > VOCABULARY_BLOCK or fieldname in ("title", "speakers")  # several blocks
+        assert [by_blocks[i] for i in range(len(listed))] == listed == by_blocks[:]
+        assert by_blocks[-1] == listed[-1] and by_blocks[5:200] == listed[5:200]
+        probes = [*listed[::7], "", "0", "zzzz", "\U0010ffff", *(t + "a" for t in listed[::13])]
+        assert [by_blocks.bisect_left(t) for t in probes] == [bisect.bisect_left(listed, t) for t in probes]
+        for head in ("a", "t", "s", "ta", "e", ""):
+            assert blocks.terms_starting(fieldname, head, 1500) == whole.terms_starting(fieldname, head, 1500)
+            assert blocks.prefix_frequencies(fieldname, head, 40) == whole.prefix_frequencies(fieldname, head, 40)
+
+
+def test_damaged_vocabulary_blocks_are_refused(pack):
+    name = f"{VOCABULARY_PREFIX}summary"
+    (starts,) = format.read_arrays(zlib.decompress(sections_of(pack)[name][0]), 1, "test")
+    terms_size = sections_of(pack)["terms/summary"][1]
+    cases = {
+        "do not match its terms": [list(starts[:-1]), [1, *starts[1:]], [starts[0], starts[2], starts[1], *starts[3:]]],
+        "past its terms": [[*starts[:-1], terms_size + 1]],
+    }
+    for message, forged_starts in cases.items():
+        for values in forged_starts:
+            files = PackFiles(
+                rebuilt(pack, **{name.replace("/", "__"): zlib_section(format.write_arrays(array("Q", values)))})
+            )
+            with pytest.raises(PackError, match=message):
+                files.has_term("summary", "every")
+    shifted = [starts[0], starts[1] + 1, *starts[2:]]  # a block starting inside a term: found when it is read
+    files = PackFiles(
+        rebuilt(pack, **{name.replace("/", "__"): zlib_section(format.write_arrays(array("Q", shifted)))})
+    )
+    with pytest.raises(PackError):
+        for i in range(len(files._field("summary").terms)):
+            files._field("summary").terms[i]

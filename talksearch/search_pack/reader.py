@@ -36,7 +36,13 @@ from talksearch.search_pack.format import (
     read_arrays,
     read_table,
 )
-from talksearch.search_pack.precomputed import TITLE_STOP_POSTINGS, TITLE_STOP_WORDS, TitleStopWords
+from talksearch.search_pack.precomputed import (
+    TITLE_STOP_POSTINGS,
+    TITLE_STOP_WORDS,
+    VOCABULARY_PREFIX,
+    BlockVocabulary,
+    TitleStopWords,
+)
 
 __all__ = ["PackFiles"]
 
@@ -49,7 +55,15 @@ class _Field:
 
     __slots__ = ("chunks", "df", "name", "positional", "positions", "postings", "terms")
 
-    def __init__(self, name: str, terms: list[str], df: array, chunks: list[array], sections: tuple, positional: bool):
+    def __init__(
+        self,
+        name: str,
+        terms: BlockVocabulary | list[str],
+        df: array,
+        chunks: list[array],
+        sections: tuple,
+        positional: bool,
+    ):
         self.name = name
         self.terms = terms
         self.df = df
@@ -126,11 +140,7 @@ class PackFiles:
         if described is None:
             return None
         count = described["terms"]
-        try:
-            text = bytes(self._section(f"terms/{fieldname}")).decode("utf-8")
-        except UnicodeDecodeError:
-            raise PackError(f"the terms of {fieldname!r} are not UTF-8") from None
-        terms = text.split(chr(described["separator"])) if count else []
+        terms = self._vocabulary(fieldname, count, chr(described["separator"]))
         if len(terms) != count:
             raise PackError(f"field {fieldname!r}: {len(terms):,} terms where the meta section says {count:,}")
         # their order is not checked (4 ms for 68k terms, in every cold start): out of order, a forged pack's
@@ -158,6 +168,18 @@ class PackFiles:
             raise PackError(f"field {fieldname!r}: a chunk declares over {MAX_CHUNK_BYTES:,} bytes")
         return _Field(fieldname, terms, df, chunks, sections, bool(described["positions"]))
 
+    def _vocabulary(self, fieldname: str, count: int, separator: str) -> BlockVocabulary | _Terms:
+        """The field's terms: read by blocks where the pack has their starts (``precomputed``), else split whole."""
+        raw = bytes(self._section(f"terms/{fieldname}"))
+        if f"{VOCABULARY_PREFIX}{fieldname}" in self._table:
+            (starts,) = self._arrays(f"{VOCABULARY_PREFIX}{fieldname}", 1)
+            return BlockVocabulary(raw, separator, starts, count, f"the terms of {fieldname!r}")
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise PackError(f"the terms of {fieldname!r} are not UTF-8") from None
+        return _Terms(text.split(separator) if count else [])
+
     def _per_segment_df(self, field: _Field) -> list[array]:
         """Each segment's document frequency of every term (one segment: the field's own)."""
         if len(self._segments) == 1:
@@ -179,7 +201,7 @@ class PackFiles:
         if field is None:
             return None, -1
         terms = field.terms
-        i = bisect_left(terms, term)
+        i = terms.bisect_left(term)
         return (field, i) if i < len(terms) and terms[i] == term else (field, -1)
 
     # --- terms -----------------------------------------------------------------------------------------
@@ -199,7 +221,7 @@ class PackFiles:
         terms, df, size = field.terms, field.df, len(field.terms)
         found = []
         for term in candidates:
-            i = bisect_left(terms, term)
+            i = terms.bisect_left(term)
             if i < size and terms[i] == term:
                 found.append((df[i], term))
         return found
@@ -207,7 +229,7 @@ class PackFiles:
     def _prefix_range(self, field: _Field, head: str) -> tuple[int, int]:
         terms = field.terms
         after = _after_prefix(head)
-        return bisect_left(terms, head), bisect_left(terms, after) if after is not None else len(terms)
+        return terms.bisect_left(head), terms.bisect_left(after) if after is not None else len(terms)
 
     def terms_starting(self, fieldname: str, head: str, limit: int) -> list[str] | None:
         """The field's terms starting with ``head``, or None when a segment has more than ``limit`` (Whoosh's
@@ -377,6 +399,15 @@ class PackFiles:
         if entry[2] > MAX_SYNONYMS_BYTES:
             raise PackError(f"the synonym table declares {entry[2]:,} bytes, over the {MAX_SYNONYMS_BYTES:,} cap")
         return bytes(self._section(SYNONYMS_SECTION))
+
+
+class _Terms(list):
+    """A field's terms split whole (a pack without block starts), looked up as ``BlockVocabulary`` is."""
+
+    __slots__ = ()
+
+    def bisect_left(self, term: str) -> int:
+        return bisect_left(self, term)
 
 
 def _increasing(values, *, strictly: bool = True) -> bool:
