@@ -493,6 +493,8 @@ def markdown(results: dict, plot_name: str, command: str) -> str:
         "- First pass (`bench/measure.py`, `first_pass_latency`): the engine opened in the benchmark process, then",
         "  every query of the mix asked once, in an order shuffled with a fixed seed (the same for every engine),",
         "  before any warm pass: its caches are cold for every query, as in a container few visitors reach.",
+        '  Its percentiles per query kind are in their own table, above the warm one (docs/api.md, "The first',
+        '  ask", says what a first ask costs and why).',
         "",
     ]
     return "\n".join(lines)
