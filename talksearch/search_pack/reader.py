@@ -58,7 +58,7 @@ class _Field:
     def __init__(
         self,
         name: str,
-        terms: BlockVocabulary | list[str],
+        terms: BlockVocabulary | _Terms,
         df: array,
         chunks: list[array],
         sections: tuple,
