@@ -7,23 +7,29 @@ is refused.
 what ``IndexSnapshot.stop_word_titles`` finds with its regex per word over the same titles (elisions,
 ``j'ai``, curly apostrophes, deleted talks); an engine over the pack and one over the Whoosh index answer
 stop-word queries alike; a pack without the sections (written before them) is read as before.
+
+``pre/answers``: what the engine keeps of a two-letter prefix, computed at build time, must be what it computes
+over the same pack without the section, at every page; a damaged entry is refused when read.
 """
 
 from __future__ import annotations
 
 import bisect
+import json
 import random
 import zlib
 from array import array
 
 import pytest
 
+from functions.search import engine as engine_module
 from functions.search.engine import SearchEngine
 from functions.search.snapshot import IndexSnapshot
 from index_builder.writer import update_index, write_index
 from talksearch.analysis import STOP_WORDS
 from talksearch.schema import Talk
 from talksearch.search_pack import PackError, PackFiles, format, write_pack
+from talksearch.search_pack.answers import ANSWERS, MAX_ANSWERS
 from talksearch.search_pack.precomputed import (
     TITLE_STOP_POSTINGS,
     TITLE_STOP_WORDS,
@@ -31,7 +37,7 @@ from talksearch.search_pack.precomputed import (
     VOCABULARY_PREFIX,
     BlockVocabulary,
 )
-from tests.test_search_pack_hostile import rebuilt, sections_of, zlib_section
+from tests.test_search_pack_hostile import prefix_key, rebuilt, sections_of, zlib_section
 
 #: Title pieces around the rule's edges: elided articles before an apostrophe (straight and curly) and a
 #: letter, or not; ``j'ai`` and ``ai`` alone; stop words glued to digits or underscores; capitals (titles are
@@ -226,3 +232,86 @@ def test_damaged_vocabulary_blocks_are_refused(pack):
     with pytest.raises(PackError):
         for i in range(len(files._field("summary").terms)):
             files._field("summary").terms[i]
+
+
+# --- answers of two-letter prefixes ---------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def answered(index_dir, tmp_path_factory) -> bytes:
+    """A pack with answers: the 400 talks have no prefix reaching the engine's threshold for keeping one
+    (2,000 postings), so the build is asked to keep answers from 20 postings."""
+    path = tmp_path_factory.mktemp("answers") / "search.pack"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(engine_module, "ANSWER_MIN_POSTINGS", 20)
+        write_pack(index_dir, path)
+    return path.read_bytes()
+
+
+def without_answers(pack: bytes) -> PackFiles:
+    kept = [(name, *value) for name, value in sections_of(pack).items() if name != ANSWERS]
+    return PackFiles(format.write_header(kept) + b"".join(stored for _, stored, _, _ in kept))
+
+
+def test_precomputed_prefix_answers_are_what_the_engine_computes(answered):
+    files = PackFiles(answered)
+    assert files.precomputed_answer(prefix_key("su")) is not None  # "summary": every talk
+    assert files.precomputed_answer(prefix_key("zq")) is None  # no such terms: not kept, not stored
+    over_answers = SearchEngine(files=files, version="v", warm=False)
+    long_way = SearchEngine(files=without_answers(answered), version="v", warm=False)
+    asked = 0
+    for prefix in ("su", "py", "da", "sp", "ev", "ta", "th", "l'", "qu"):
+        if files.precomputed_answer(prefix_key(prefix)) is not None:
+            asked += 1
+        for page, size in ((1, 10), (2, 10), (1, 50), (3, 25), (9, 50)):
+            got = over_answers.search(q=f"{prefix}*", page=page, size=size)
+            expected = long_way.search(q=f"{prefix}*", page=page, size=size)
+            for body in (got, expected):
+                body.pop("took_ms")
+            assert got == expected, (prefix, page, size)
+    assert asked >= 3 and files._answers is not None  # the first asks read the section
+
+
+def test_a_pack_without_answers_has_none(pack):
+    assert PackFiles(pack).precomputed_answer(prefix_key("su")) is None  # none reach 2,000 postings: none kept
+    assert PackFiles(pack).precomputed_answer(prefix_key("su")) is None
+    assert without_answers(pack).precomputed_answer(prefix_key("su")) is None
+
+
+def forged_answers(pack: bytes, raw: bytes) -> PackFiles:
+    return PackFiles(rebuilt(pack, **{ANSWERS.replace("/", "__"): zlib_section(raw)}))
+
+
+def test_damaged_answers_are_refused(answered):
+    raw = zlib.decompress(sections_of(answered)[ANSWERS][0])
+    index_line, body = raw.split(b"\n", 1)
+    index = json.loads(index_line)
+    key = json.dumps(prefix_key("su"), separators=(",", ":"))
+    start, end = index[key]
+    entry = json.loads(body[start:end])
+    doc_count = PackFiles(answered).doc_count
+
+    def with_entry(**changed) -> bytes:
+        forged = json.dumps({**entry, **changed}).encode()
+        return json.dumps({key: [0, len(forged)]}).encode() + b"\n" + forged
+
+    cases = [
+        (b"no index line", "no index line"),
+        (b"[1, 2]\n", "not an object"),
+        (b"{\n", "not JSON"),
+        (json.dumps({key: [0, 10**6]}).encode() + b"\n{}", "not within the section"),
+        (json.dumps({key: [5, 2]}).encode() + b"\n{}", "not within the section"),
+        (json.dumps({key: [0, 3]}).encode() + b"\n{{{", "an entry is not JSON"),
+        (json.dumps({key: [0, 2]}).encode() + b"\n[]", "not an object"),
+        (with_entry(total="12"), "no total"),
+        (with_entry(best=[doc_count]), "not talk numbers"),
+        (with_entry(best=[-1]), "not talk numbers"),
+        (with_entry(best=[0, 0], scores=[1.0, 1.0]), "repeat"),
+        (with_entry(scores=[1.0]), "do not match its talks"),
+        (with_entry(facets={"year": [{"value": 2020}]}), "a facet row"),
+        (with_entry(facets={"year": "2020"}), "not lists"),
+    ]
+    for forged, message in cases:
+        with pytest.raises(PackError, match=message):
+            forged_answers(answered, forged).precomputed_answer(prefix_key("su"))
+    too_many = {json.dumps([n]): [0, 0] for n in range(MAX_ANSWERS + 1)}
+    with pytest.raises(PackError, match="at most"):
+        forged_answers(answered, json.dumps(too_many).encode() + b"\n").precomputed_answer(prefix_key("su"))

@@ -24,10 +24,22 @@ from array import array
 from bisect import bisect_left, bisect_right
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from itertools import accumulate
+from pathlib import Path
 from operator import ge, sub
 from typing import Protocol
 
-from talksearch.search_pack.format import CODEC_ZLIB, PackError, narrowest, read_arrays, write_arrays
+from talksearch.contracts import SYNONYMS_NAME
+from talksearch.search_pack.answers import ANSWERS, answer_section, synonyms_of
+from talksearch.search_pack.format import (
+    CODEC_STORED,
+    CODEC_ZLIB,
+    SYNONYMS_SECTION,
+    PackError,
+    narrowest,
+    read_arrays,
+    write_arrays,
+    write_header,
+)
 
 __all__ = [
     "ELIDED",
@@ -85,13 +97,24 @@ def title_stop_counts(titles: Sequence[str | None], deleted: Collection[int], wo
     return found
 
 
-def sections(files: _Columns, written: Iterable[tuple[str, bytes, int, int]]) -> Iterator[tuple[str, bytes]]:
+def sections(
+    files: _Columns, written: Iterable[tuple[str, bytes, int, int]], index_dir: str | Path | None = None
+) -> Iterator[tuple[str, bytes]]:
     """(name, raw bytes) of the precomputed sections, for the writer to compress, from the index (``files``) and
     the sections already ``written`` (name, stored bytes, inflated length, codec): every stop word is listed,
     those no title says with no talks (a reader then knows the answer is none, not unknown); every field's
-    vocabulary gets its block starts."""
-    yield from _vocabulary_blocks(written)
-    yield from _title_stop_sections(files)
+    vocabulary gets its block starts. With the index's directory (its synonym table), the answers of every
+    two-letter prefix too (``answers``), computed by the search function over the pack these sections make."""
+    written = list(written)
+    own = [*_vocabulary_blocks(written), *_title_stop_sections(files)]
+    yield from own
+    if index_dir is not None:
+        synonyms = synonyms_of(index_dir, SYNONYMS_NAME)
+        stored = written + [(name, raw, len(raw), CODEC_STORED) for name, raw in own]
+        if synonyms is not None:
+            stored.append((SYNONYMS_SECTION, synonyms, len(synonyms), CODEC_STORED))
+        header = write_header(stored)
+        yield ANSWERS, answer_section(b"".join([header, *(data for _, data, _, _ in stored)]), synonyms)
 
 
 def _vocabulary_blocks(written: Iterable[tuple[str, bytes, int, int]]) -> Iterator[tuple[str, bytes]]:

@@ -20,6 +20,7 @@ from collections.abc import Collection, Iterable
 from itertools import accumulate, compress, islice, repeat
 from threading import Lock
 
+from talksearch.search_pack.answers import ANSWERS, PrecomputedAnswers
 from talksearch.search_pack.format import (
     CODEC_ZLIB,
     MAX_CHUNK_BYTES,
@@ -92,6 +93,7 @@ class PackFiles:
         self._total_lengths: dict[str, int] = meta["lengths"]
         self._stored_index: tuple[array, array, bytes] | None = None
         self._title_stop: TitleStopWords | None = None
+        self._answers: PrecomputedAnswers | None = None
         (deleted,) = self._arrays("deleted", 1)
         if deleted and max(deleted) >= self.doc_count:
             raise PackError("the deleted talks include numbers past the talk count")
@@ -390,6 +392,16 @@ class PackFiles:
             words = bytes(self._section(TITLE_STOP_WORDS))
             found = self._title_stop = TitleStopWords(words, self._section(TITLE_STOP_POSTINGS), self.doc_count)
         return found.get(word)
+
+    def precomputed_answer(self, key: tuple) -> tuple | None:
+        """What the search function keeps for the answer ``key``, computed at build time (``answers``): None when
+        the pack does not hold it (a pack written before, or a query not precomputed): the caller computes it."""
+        found = self._answers
+        if found is None:
+            if ANSWERS not in self._table:
+                return None
+            found = self._answers = PrecomputedAnswers(self._section(ANSWERS), self.doc_count)
+        return found.get(key)
 
     def synonyms(self) -> bytes | None:
         """The index's ``synonyms.json`` (``talksearch.contracts.SYNONYMS_NAME``) as the builder wrote it, or None."""
