@@ -86,13 +86,14 @@ def kinds_in(results: dict) -> list[str]:
     return results["mix"].get("kinds") or list(KINDS)
 
 
-def kind_table(results: dict) -> list[list[str]]:
+def kind_table(results: dict, phase: str = "warm") -> list[list[str]]:
+    """Latency per query kind and engine, of the warm passes or (``phase="first_pass"``) of the first pass."""
     engines = engines_of(results)
     rows = [["query kind", *(f"{LABELS[e]} p50 / p95 / p99 / max" for e in engines)]]
     for kind in kinds_in(results):
         cells = [kind.replace("_", " ")]
         for engine in engines:
-            stats = (results["engines"][engine].get("warm") or {}).get("by_kind", {}).get(kind)
+            stats = (results["engines"][engine].get(phase) or {}).get("by_kind", {}).get(kind)
             cells.append(" / ".join(_fmt(stats[k], 1) for k in ("p50", "p95", "p99", "max")) if stats else "–")
         rows.append(cells)
     return rows
@@ -339,6 +340,8 @@ def stdout_report(results: dict) -> str:
         "",
         text_table(main_table(results)),
         "",
+        text_table(kind_table(results, "first_pass")),
+        "",
         text_table(kind_table(results)),
     ]
     if results.get("load"):
@@ -473,6 +476,10 @@ def markdown(results: dict, plot_name: str, command: str, scale: dict | None = N
         "from the machine: CPU time excludes time spent waiting for a core, and each query's median over the",
         "passes drops one-off stalls. The goals are judged on wall time.",
         "",
+        "### First-pass latency per query kind (ms): each query once, caches cold",
+        "",
+        markdown_table(kind_table(results, "first_pass")),
+        "",
         "### Warm latency per query kind (ms)",
         "",
         markdown_table(kind_table(results)),
@@ -577,6 +584,8 @@ def markdown(results: dict, plot_name: str, command: str, scale: dict | None = N
         "- First pass (`bench/measure.py`, `first_pass_latency`): the engine opened in the benchmark process, then",
         "  every query of the mix asked once, in an order shuffled with a fixed seed (the same for every engine),",
         "  before any warm pass: its caches are cold for every query, as in a container few visitors reach.",
+        '  Its percentiles per query kind are in their own table, above the warm one (docs/api.md, "The first',
+        '  ask", says what a first ask costs and why).',
         "",
     ]
     return "\n".join(lines)

@@ -31,7 +31,7 @@ from index_builder.report import BuildReport, Progress, SkippedSource
 from index_builder.state import BuildState, Candidate, SourceState, fingerprint, read_build_state
 from index_builder.synonyms import CompiledSynonyms, compile_synonyms, read_site_synonyms, write_synonyms
 from index_builder.writer import update_index, write_index
-from talksearch.artifact import PackedFile, download_artifact, download_verified, unpack_index
+from talksearch.artifact import PackedFile, download_artifact, unpack_index
 from talksearch.contracts import (
     ARTIFACT_NAME,
     DEFAULT_KEEP_VERSIONS,
@@ -45,7 +45,16 @@ from talksearch.contracts import (
 from talksearch.index_files import UnsafeIndexError
 from talksearch.schema import Talk
 from talksearch.search_pack import MAX_PACK_BYTES
-from talksearch.store import LocalStore, ObjectTooLargeError, S3Store, Store, StoredObject, StoreError, open_store
+from talksearch.store import (
+    LocalStore,
+    ObjectTooLargeError,
+    S3Store,
+    Store,
+    StoredObject,
+    StoreError,
+    download_verified,
+    open_store,
+)
 
 logger = logging.getLogger("index_builder")
 

@@ -96,3 +96,16 @@ def test_a_100k_run_rewrites_only_its_own_section_of_the_page_and_make_bench_kee
     assert rewritten.split(report.SCALE_END)[1] == page.split(report.SCALE_END)[1]  # and the method
     regenerated = report.markdown(_results(), "plot.png", "python -m bench", _scale_results())
     assert regenerated == rewritten
+
+
+def test_the_first_pass_has_its_own_table_per_query_kind():
+    results = _results()
+    results["mix"]["kinds"] = ["one_word"]
+    results["engines"]["talksearch"]["first_pass"]["by_kind"] = {"one_word": _latency(7.0, 21.0, 33.0)}
+    results["engines"]["tantivy"]["first_pass"]["by_kind"] = {"one_word": _latency(2.0, 3.0, 4.0)}
+    page = report.markdown(results, "plot.png", "python -m bench")
+    first = page.index("### First-pass latency per query kind")
+    warm = page.index("### Warm latency per query kind")
+    assert "| one word | 7.0 / 21.0 / 33.0 / 66.0 | 2.0 / 3.0 / 4.0 / 8.0 |" in page[first:warm]
+    assert "| one word | 3.0 / 6.0 / 9.0 / 18.0 | 3.0 / 6.0 / 9.0 / 18.0 |" in page[warm:]
+    assert "21.0" in report.stdout_report(results)

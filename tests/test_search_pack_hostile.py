@@ -58,6 +58,11 @@ def meta_of(data: bytes) -> dict:
     return json.loads(zlib.decompress(stored))
 
 
+def prefix_key(prefix: str) -> tuple:
+    """A prefix's answer key (``engine._answer_key``) as the engine makes it for ``q=<prefix>*`` alone."""
+    return (), ((("prefix", (prefix,), "", 1, (), ()),),), (), (), (), "relevance"
+
+
 def reads(files: PackFiles) -> list:
     """Every method of the reader, as calls to make: on terms of every field, every talk, every column."""
     calls = []
@@ -81,6 +86,8 @@ def reads(files: PackFiles) -> list:
         calls.append(lambda c=column: files.column(c))
     calls += [lambda d=doc: files.stored(d) for doc in range(files.doc_count)]
     calls += [lambda: files.doc_for_id("talks/3"), files.synonyms]
+    calls += [lambda w=word: files.title_stop_words(w) for word in ("the", "a", "ai", "l", "every")]
+    calls += [lambda p=prefix: files.precomputed_answer(prefix_key(p)) for prefix in ("ev", "ta", "zz")]
     return calls
 
 

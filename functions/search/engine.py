@@ -24,7 +24,7 @@ import os
 import re
 import sys
 from collections import Counter
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 from itertools import islice
 from pathlib import Path
 from time import perf_counter
@@ -138,6 +138,7 @@ class SearchEngine:
     ) -> None:
         version = version or Path(index_dir).name
         self.snapshot = IndexSnapshot(index_dir, version=version, built_at=built_at, files=files)
+        self._files = files
         if synonyms is None:
             in_pack = files is not None
             synonyms = parse_table(files.synonyms(), version, log) if in_pack else load_table(Path(index_dir), log)
@@ -235,9 +236,18 @@ class SearchEngine:
             "index": self.index_info(),
         }
 
+    def kept_answers(self) -> Iterator[tuple[tuple, _Answer]]:
+        """(key, answer) of every whole ranking kept now: what the builder stores in the pack (``answers``)."""
+        return ((key, answer) for key, answer in self._answers.items() if len(key) == 6)  # not (key, offset, stop)
+
     def _kept(self, key: tuple, offset: int, stop: int) -> tuple[_Answer, list[int]] | None:
         """(the kept answer, the page's talks), when the query's ranking holds the page or the page was kept."""
         ranking = self._answers.get(key)
+        if ranking is None and self._files is not None:  # computed at build time (search_pack.answers)
+            built = self._files.precomputed_answer(key)
+            if built is not None:
+                ranking = _Answer(*built)
+                self._answers.put(key, ranking)
         if ranking is not None and ranking.covers(stop):
             return ranking, list(ranking.best[offset:stop])
         page = self._answers.get((key, offset, stop))

@@ -205,6 +205,11 @@ class LRU(Generic[K, V]):
                 self._ticks[key] = self._budget.tick()
             return self._entries[key]
 
+    def items(self) -> list[tuple[K, V]]:
+        """Every entry now, least recently used first (without touching them)."""
+        with self._lock:
+            return list(self._entries.items())
+
     def put(self, key: K, value: V) -> None:
         with self._lock:
             self._entries[key] = value

@@ -71,6 +71,8 @@ class Scorer:
         docs = docs if isinstance(docs, (set, frozenset)) else set(docs)
         if coordination is None and len(groups) == 1 and not _proximity_applies(words):
             found = self.top_by_impact(docs, groups[0], count)
+            if found is None:
+                found = self._top_of_one_word(docs, groups[0], count)
             if found is not None:
                 return found
         first = coordination.complete if coordination is not None else ()
@@ -122,6 +124,21 @@ class Scorer:
         best = list(islice(filter(docs.__contains__, found[1]), count))
         if len(best) < min(count, len(docs)):
             return None  # talks without the word (score 0) would fill the page: rank them all
+        return best, {d: contributions[d] for d in best}
+
+    def _top_of_one_word(
+        self, docs: set[int] | frozenset[int], group: TermGroup, count: int
+    ) -> tuple[list[int], Scores] | None:
+        """The ``count`` best of ``docs`` scored by one word, from its contributions to every one of its talks
+        (None: not worth computing them all, or ``docs`` holds talks without the word). ``score`` would give
+        each talk ``0.0 +`` its contribution, the same float: a word's first ask then selects among its
+        contributions instead of copying them into a dict of every talk first."""
+        if group.within is not None:
+            return None
+        contributions = self._word_contributions(group, len(docs))
+        if contributions is None or not contributions.keys() >= docs:
+            return None
+        best = best_by_score(count, docs, contributions)
         return best, {d: contributions[d] for d in best}
 
     def coordinated_scores(
@@ -237,9 +254,8 @@ class Scorer:
         largest = max((len(data.frequencies) for data, _ in group.terms), default=0)
         if wanted * 2 < largest:  # a few of its talks only: cheaper to score just those
             return None
-        talks = set().union(*(data.frequencies for data, _ in group.terms))
         factor = group.idf * (K1 + 1.0)
-        contributions = {d: factor * f / (K1 + f) for d, f in weighted_frequencies(talks, group).items()}
+        contributions = {d: factor * f / (K1 + f) for d, f in every_weighted_frequency(group).items()}
         # the group is kept with its contributions: its TermData stay alive, so their ids stay theirs
         self._contributions.put(key, (group, contributions))
         return contributions
@@ -321,6 +337,22 @@ def weighted_frequencies(docs: set[int] | frozenset[int], group: TermGroup) -> d
         get = total.get
         for d in common:
             total[d] = get(d, 0.0) + scale * frequencies[d] / norms[lengths[d]]
+    return total
+
+
+def every_weighted_frequency(group: TermGroup) -> dict[int, float]:
+    """``weighted_frequencies`` of every talk having a term of the group: each term's own postings walked, with
+    no intersection to make first (the same sum per talk, in the same order of terms)."""
+    total: dict[int, float] = {}
+    for data, weight in group.terms:
+        scale = weight * K1
+        frequencies, lengths, norms = data.frequencies, data.lengths, data.norms
+        if not total:
+            total = {d: scale * f / norms[lengths[d]] for d, f in frequencies.items()}
+            continue
+        get = total.get
+        for d, f in frequencies.items():
+            total[d] = get(d, 0.0) + scale * f / norms[lengths[d]]
     return total
 
 

@@ -20,6 +20,7 @@ from collections.abc import Collection, Iterable
 from itertools import accumulate, compress, islice, repeat
 from threading import Lock
 
+from talksearch.search_pack.answers import ANSWERS, PrecomputedAnswers
 from talksearch.search_pack.format import (
     CODEC_ZLIB,
     MAX_CHUNK_BYTES,
@@ -36,6 +37,13 @@ from talksearch.search_pack.format import (
     read_arrays,
     read_table,
 )
+from talksearch.search_pack.precomputed import (
+    TITLE_STOP_POSTINGS,
+    TITLE_STOP_WORDS,
+    VOCABULARY_PREFIX,
+    BlockVocabulary,
+    TitleStopWords,
+)
 
 __all__ = ["PackFiles"]
 
@@ -48,7 +56,15 @@ class _Field:
 
     __slots__ = ("chunks", "df", "name", "positional", "positions", "postings", "terms")
 
-    def __init__(self, name: str, terms: list[str], df: array, chunks: list[array], sections: tuple, positional: bool):
+    def __init__(
+        self,
+        name: str,
+        terms: BlockVocabulary | _Terms,
+        df: array,
+        chunks: list[array],
+        sections: tuple,
+        positional: bool,
+    ):
         self.name = name
         self.terms = terms
         self.df = df
@@ -76,6 +92,8 @@ class PackFiles:
         self._column_meta: dict[str, dict] = meta["columns"]
         self._total_lengths: dict[str, int] = meta["lengths"]
         self._stored_index: tuple[array, array, bytes] | None = None
+        self._title_stop: TitleStopWords | None = None
+        self._answers: PrecomputedAnswers | None = None
         (deleted,) = self._arrays("deleted", 1)
         if deleted and max(deleted) >= self.doc_count:
             raise PackError("the deleted talks include numbers past the talk count")
@@ -124,11 +142,7 @@ class PackFiles:
         if described is None:
             return None
         count = described["terms"]
-        try:
-            text = bytes(self._section(f"terms/{fieldname}")).decode("utf-8")
-        except UnicodeDecodeError:
-            raise PackError(f"the terms of {fieldname!r} are not UTF-8") from None
-        terms = text.split(chr(described["separator"])) if count else []
+        terms = self._vocabulary(fieldname, count, chr(described["separator"]))
         if len(terms) != count:
             raise PackError(f"field {fieldname!r}: {len(terms):,} terms where the meta section says {count:,}")
         # their order is not checked (4 ms for 68k terms, in every cold start): out of order, a forged pack's
@@ -156,6 +170,18 @@ class PackFiles:
             raise PackError(f"field {fieldname!r}: a chunk declares over {MAX_CHUNK_BYTES:,} bytes")
         return _Field(fieldname, terms, df, chunks, sections, bool(described["positions"]))
 
+    def _vocabulary(self, fieldname: str, count: int, separator: str) -> BlockVocabulary | _Terms:
+        """The field's terms: read by blocks where the pack has their starts (``precomputed``), else split whole."""
+        raw = bytes(self._section(f"terms/{fieldname}"))
+        if f"{VOCABULARY_PREFIX}{fieldname}" in self._table:
+            (starts,) = self._arrays(f"{VOCABULARY_PREFIX}{fieldname}", 1)
+            return BlockVocabulary(raw, separator, starts, count, f"the terms of {fieldname!r}")
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise PackError(f"the terms of {fieldname!r} are not UTF-8") from None
+        return _Terms(text.split(separator) if count else [])
+
     def _per_segment_df(self, field: _Field) -> list[array]:
         """Each segment's document frequency of every term (one segment: the field's own)."""
         if len(self._segments) == 1:
@@ -177,7 +203,7 @@ class PackFiles:
         if field is None:
             return None, -1
         terms = field.terms
-        i = bisect_left(terms, term)
+        i = terms.bisect_left(term)
         return (field, i) if i < len(terms) and terms[i] == term else (field, -1)
 
     # --- terms -----------------------------------------------------------------------------------------
@@ -197,7 +223,7 @@ class PackFiles:
         terms, df, size = field.terms, field.df, len(field.terms)
         found = []
         for term in candidates:
-            i = bisect_left(terms, term)
+            i = terms.bisect_left(term)
             if i < size and terms[i] == term:
                 found.append((df[i], term))
         return found
@@ -205,7 +231,7 @@ class PackFiles:
     def _prefix_range(self, field: _Field, head: str) -> tuple[int, int]:
         terms = field.terms
         after = _after_prefix(head)
-        return bisect_left(terms, head), bisect_left(terms, after) if after is not None else len(terms)
+        return terms.bisect_left(head), terms.bisect_left(after) if after is not None else len(terms)
 
     def terms_starting(self, fieldname: str, head: str, limit: int) -> list[str] | None:
         """The field's terms starting with ``head``, or None when a segment has more than ``limit`` (Whoosh's
@@ -356,6 +382,27 @@ class PackFiles:
         ids, _ = self.postings("id", talk_id)
         return ids[0] if ids else None
 
+    def title_stop_words(self, word: str) -> dict[int, float] | None:
+        """{talk: frequency of the stop word in its title}, computed at build time (``precomputed``); None when
+        the pack does not hold it (a pack written before, or a word it does not list): the caller reads titles."""
+        found = self._title_stop
+        if found is None:
+            if TITLE_STOP_POSTINGS not in self._table:
+                return None
+            words = bytes(self._section(TITLE_STOP_WORDS))
+            found = self._title_stop = TitleStopWords(words, self._section(TITLE_STOP_POSTINGS), self.doc_count)
+        return found.get(word)
+
+    def precomputed_answer(self, key: tuple) -> tuple | None:
+        """What the search function keeps for the answer ``key``, computed at build time (``answers``): None when
+        the pack does not hold it (a pack written before, or a query not precomputed): the caller computes it."""
+        found = self._answers
+        if found is None:
+            if ANSWERS not in self._table:
+                return None
+            found = self._answers = PrecomputedAnswers(self._section(ANSWERS), self.doc_count)
+        return found.get(key)
+
     def synonyms(self) -> bytes | None:
         """The index's ``synonyms.json`` (``talksearch.contracts.SYNONYMS_NAME``) as the builder wrote it, or None."""
         entry = self._table.get(SYNONYMS_SECTION)
@@ -364,6 +411,15 @@ class PackFiles:
         if entry[2] > MAX_SYNONYMS_BYTES:
             raise PackError(f"the synonym table declares {entry[2]:,} bytes, over the {MAX_SYNONYMS_BYTES:,} cap")
         return bytes(self._section(SYNONYMS_SECTION))
+
+
+class _Terms(list):
+    """A field's terms split whole (a pack without block starts), looked up as ``BlockVocabulary`` is."""
+
+    __slots__ = ()
+
+    def bisect_left(self, term: str) -> int:
+        return bisect_left(self, term)
 
 
 def _increasing(values, *, strictly: bool = True) -> bool:

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from talksearch.contracts import SYNONYMS_NAME
 from talksearch.index_files.reading import IndexFiles
+from talksearch.search_pack import precomputed
 from talksearch.search_pack.format import (
     CODEC_STORED,
     CODEC_ZLIB,
@@ -90,6 +91,7 @@ def write_pack(
                 sections = list(_sections(files, None))
         else:
             sections = list(_sections(files, None))
+        sections += [_compressed(name, raw) for name, raw in precomputed.sections(files, sections, index_dir)]
     finally:
         files.close()
     synonyms = Path(index_dir) / SYNONYMS_NAME
