@@ -372,9 +372,13 @@ class _Build:
     def _write_full(
         self, index_dir: Path, states: dict[str, SourceState], winners: dict[str, tuple[str, Candidate]]
     ) -> None:
+        by_source: dict[str, set[str]] = {}  # one pass over the winners (per source it cost 4 s at 540 files)
+        for talk_id, (key, _) in winners.items():
+            by_source.setdefault(key, set()).add(talk_id)
+
         def talks() -> Iterator[Talk]:
             for key in sorted(states):
-                yield from self._talks_of(key, states, {i for i, (k, _) in winners.items() if k == key})
+                yield from self._talks_of(key, states, by_source.get(key, set()))
 
         total = len(winners)
         write_index(talks(), index_dir, progress=lambda n: self.progress(f"indexing {n:,}/{total:,} talks"))

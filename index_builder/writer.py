@@ -63,8 +63,9 @@ def write_index(
 ) -> None:
     """Create a new index in ``directory`` (created if needed, must not hold an index) with these talks.
 
-    ``parallel``: analyse the talks in a second process while this one writes them (the same index);
-    by default when there are ``PARALLEL_MIN_TALKS`` talks and ``can_fork_worker()``.
+    ``parallel``: analyse the talks in a second process while this one writes them, and write part of each
+    segment's term table in one at its commit (the same index); by default when there are
+    ``PARALLEL_MIN_TALKS`` talks and ``can_fork_worker()``.
     """
     path = Path(directory)
     path.mkdir(parents=True, exist_ok=True)
@@ -75,13 +76,13 @@ def write_index(
     worker = _AnalysisWorker(talks) if parallel else None
     analysed = iter(worker) if worker is not None else itertools.repeat(None)
     shared = worker.shared if worker is not None else None
-    writer = TalkWriter(ix)
+    writer = TalkWriter(ix, fork_commit=parallel)
     try:
         for n, (talk, terms) in enumerate(zip(talks, analysed, strict=False), 1):
             writer.add_talk(talk, terms, shared)
             if writer.postings >= postings_per_segment:
                 writer.commit(merge=False)  # this segment's postings leave memory
-                writer = TalkWriter(ix)
+                writer = TalkWriter(ix, fork_commit=parallel)
             if progress is not None and n % 500 == 0:
                 progress(n)
     except BaseException:
@@ -358,8 +359,9 @@ class TalkWriter(SegmentBuilder):
     #: Documents whose fast analysis is compared with Whoosh's own before it is trusted.
     VERIFY_DOCUMENTS = 25
 
-    def __init__(self, ix) -> None:
+    def __init__(self, ix, *, fork_commit: bool = False) -> None:
         super().__init__(ix)
+        self.fork_commit = fork_commit
         self.analysis = DocumentAnalysis(self.schema)
         self.fast = self.analysis.usable
         self._verify_left = self.VERIFY_DOCUMENTS

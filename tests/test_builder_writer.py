@@ -223,14 +223,22 @@ if sys.argv[2] == "worker-dies":
         real(talks[: writer._ANALYSIS_BATCH], send)
 
     writer._analyse_talks = first_batch_only
+if sys.argv[2] == "term-writer-dies":
+    from talksearch.index_files import writing
+
+    def dies(*args):
+        raise SystemExit(1)
+
+    writing._forked_terms = dies
 writer.write_index(TRICKY_TALKS + synthetic_talks(700), sys.argv[1], postings_per_segment=60_000, parallel=True)
 """
 
 
-@pytest.mark.parametrize("worker", ["works", "worker-dies"])
+@pytest.mark.parametrize("worker", ["works", "worker-dies", "term-writer-dies"])
 def test_analysing_in_a_second_process_writes_the_same_index(tmp_path, worker):
-    # GIVEN the same talks written in one process, and analysed in a forked one (a fresh interpreter
-    # runs the write: a process with threads, like pytest's, is never forked)
+    # GIVEN the same talks written in one process, and analysed in a forked one, with part of each
+    # segment's term table written by another forked one (a fresh interpreter runs the write: a
+    # process with threads, like pytest's, is never forked)
     talks = TRICKY_TALKS + synthetic_talks(700)
     write_index(talks, tmp_path / "one", postings_per_segment=60_000, parallel=False)
     done = subprocess.run(
@@ -241,9 +249,10 @@ def test_analysing_in_a_second_process_writes_the_same_index(tmp_path, worker):
         timeout=300,
     )
     assert done.returncode == 0, done.stderr
-    # THEN the segment files are byte for byte the same, also when the analysing process stops early
+    # THEN the segment files are byte for byte the same, also when a forked process stops early
     assert segment_files(tmp_path / "two") == segment_files(tmp_path / "one")
     assert ("stopped after 200 talks" in done.stderr) == (worker == "worker-dies")
+    assert done.stderr.count("the term-writing process stopped") == (2 if worker == "term-writer-dies" else 0)
 
 
 @pytest.mark.parametrize(("memory_mb", "forks"), [("2048", False), ("3538", True)])

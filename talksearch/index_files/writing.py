@@ -7,6 +7,11 @@ inlined. Everything written is Whoosh's format, readable by Whoosh alone.
 
 from __future__ import annotations
 
+import gc
+import io
+import logging
+import multiprocessing
+import pickle
 import zlib
 from array import array
 from collections import defaultdict
@@ -16,9 +21,11 @@ from pickle import dumps
 
 from whoosh.codec.whoosh3 import WHOOSH3_HEADER_MAGIC, W3Codec, W3FieldWriter, W3PostingsWriter, W3TermInfo
 from whoosh.formats import Frequency, Positions
-from whoosh.system import pack_int, pack_long, pack_uint, pack_ushort
+from whoosh.system import pack_int, pack_long, pack_uint, pack_ushort, unpack_long
 from whoosh.util.numeric import byte_to_length, length_to_byte
 from whoosh.writing import SegmentWriter
+
+logger = logging.getLogger(__name__)
 
 __all__ = [
     "INLINE_POSTINGS",
@@ -80,6 +87,9 @@ class SegmentBuilder(SegmentWriter):
         self.pool = _GroupedPostings()
         #: field → docnum → the length a reader of this segment will report
         self._lengths: dict[str, dict[int, int | None]] = defaultdict(dict)
+        #: write part of the term table's posting lists in a forked process at commit (the caller
+        #: knows a second core is free and forking is safe: ``index_builder.writer.can_fork_worker``)
+        self.fork_commit = False
 
     @property
     def postings(self) -> int:
@@ -137,7 +147,9 @@ class SegmentBuilder(SegmentWriter):
         reader = self.per_document_reader() if self.codec.length_stats else None
         lengths = _KnownLengths(self._lengths, reader) if reader is not None else None
         if lengths is not None and _writes_w3_postings(self.fieldwriter):
-            _W3TermWriter(self.fieldwriter, self.schema, lengths).write(self.pool.terms)
+            # a forked process may only read lengths from memory (the column file's handle is shared)
+            fork = self.fork_commit and not self.pool.foreign
+            _W3TermWriter(self.fieldwriter, self.schema, lengths).write(self.pool.terms, fork=fork)
         else:
             self.fieldwriter.add_postings(self.schema, lengths, self.pool.iter_postings())
         self.fieldwriter.close()
@@ -151,10 +163,13 @@ class _GroupedPostings:
     def __init__(self) -> None:
         self.terms: dict[tuple[str, bytes], list] = defaultdict(list)
         self.count = 0
+        #: whether Whoosh's own paths added postings (their talks' lengths are not in memory)
+        self.foreign = False
 
     def add(self, item: tuple) -> None:
         """One posting (fieldname, term bytes, docnum, weight, value), as Whoosh's own paths and merges add them."""
         fieldname, tbytes, docnum, weight, vbytes = item
+        self.foreign = True
         # merging an inlined posting list of a field without values, Whoosh's ListMatcher answers "" (a str)
         self.terms[(fieldname, tbytes)].extend((docnum, weight, vbytes or b""))
         self.count += 1
@@ -170,6 +185,7 @@ class _GroupedPostings:
     def cleanup(self) -> None:
         self.terms.clear()
         self.count = 0
+        self.foreign = False
 
 
 def _writes_w3_postings(fieldwriter) -> bool:
@@ -211,15 +227,40 @@ class _W3TermWriter:
         self.schema = schema
         self.lengths = lengths
 
-    def write(self, terms: dict[tuple[str, bytes], list]) -> None:
-        add_key, fieldmap = self.tindex.add, self.fieldmap
+    def write(self, terms: dict[tuple[str, bytes], list], *, fork: bool = False) -> None:
+        """Write every term; ``fork``: the values of the last ``_FORKED_SHARE`` of the postings are made by a
+        forked process meanwhile (the same bytes: their block offsets are moved to where they land)."""
+        keys = sorted(terms)
+        for fieldname in dict.fromkeys(key[0] for key in keys):  # field ids in the order the terms name them
+            self.fieldmap.setdefault(fieldname, len(self.fieldmap))
+        split = _split_point(keys, terms) if fork else len(keys)
+        helper = _ForkedTerms(self, keys[split:], terms) if split < len(keys) else None
+        add_key = self.tindex.add
+        for key, value in self._values(keys[:split], terms, self.postfile):
+            add_key(key, value)
+        if helper is None:
+            return
+        forked = helper.result()
+        if forked is None:  # the process failed: its terms are written here
+            for key, value in self._values(keys[split:], terms, self.postfile):
+                add_key(key, value)
+            return
+        values, blocks = forked
+        base = self.postfile.tell()
+        self.postfile.write(blocks)
+        prefixes = {name: pack_ushort(fieldid) for name, fieldid in self.fieldmap.items()}
+        for (fieldname, tbytes), value in zip(keys[split:], values, strict=True):
+            add_key(prefixes[fieldname] + tbytes, value if value[0] else _moved(value, base))
+
+    def _values(self, keys: list, terms: dict[tuple[str, bytes], list], postfile) -> Iterator[tuple[bytes, bytes]]:
+        """(term table key, term info) of each of ``keys`` in order, their posting blocks written to ``postfile``."""
+        fieldmap = self.fieldmap
         lastfield = None
-        for key in sorted(terms):
+        for key in keys:
             fieldname, tbytes = key
             if fieldname != lastfield:
                 lastfield = fieldname
-                fieldid = fieldmap.setdefault(fieldname, len(fieldmap))
-                prefix = pack_ushort(fieldid)
+                prefix = pack_ushort(fieldmap[fieldname])
                 fixed_size = self.schema[fieldname].format.fixed_value_size()
                 known = self.lengths.known.get(fieldname)
             flat = terms[key]
@@ -232,10 +273,10 @@ class _W3TermWriter:
             if lengths is None:
                 dfl = self.lengths.doc_field_length
                 lengths = [dfl(docnum, fieldname) for docnum in ids]
-            add_key(prefix + tbytes, self._term(ids, flat[1::3], flat[2::3], lengths, fixed_size))
+            yield prefix + tbytes, self._term(postfile, ids, flat[1::3], flat[2::3], lengths, fixed_size)
 
-    def _term(self, ids: list, weights: list, values: list, lengths: list, fixed_size: int | None) -> bytes:
-        """A term's value in the term table, its blocks written to the postings file unless inlined."""
+    def _term(self, postfile, ids: list, weights: list, values: list, lengths: list, fixed_size: int | None) -> bytes:
+        """A term's value in the term table, its blocks written to ``postfile`` unless inlined."""
         count = len(ids)
         if count < INLINE_POSTINGS:
             floats = array("f", weights)
@@ -251,7 +292,6 @@ class _W3TermWriter:
                 ids[0],
                 ids[-1],
             ) + dumps(inlined, 2)
-        postfile = self.postfile
         start = postfile.tell()
         out = [WHOOSH3_HEADER_MAGIC]
         total_weight, minlength, maxlength, maxweight = 0, None, 0, 0
@@ -301,6 +341,71 @@ class _W3TermWriter:
             + pack_long(start)
             + pack_int(postfile.tell() - start)
         )
+
+
+#: The share of a segment's postings whose term infos and blocks a forked process makes at commit. More
+#: than half: this process also adds all of them to the term table, about a quarter of a term's cost.
+_FORKED_SHARE = 0.65
+
+
+def _split_point(keys: list, terms: dict[tuple[str, bytes], list]) -> int:
+    """The first of the sorted ``keys`` the forked process writes: it gets ``_FORKED_SHARE`` of the work, counted
+    as each term's postings plus a few for the term itself."""
+    total = sum(len(flat) for flat in terms.values()) // 3 + 4 * len(keys)
+    wanted, done = total * (1 - _FORKED_SHARE), 0
+    for n, key in enumerate(keys):
+        if done >= wanted:
+            return n
+        done += len(terms[key]) // 3 + 4
+    return len(keys)
+
+
+def _moved(value: bytes, base: int) -> bytes:
+    """A term info whose posting blocks were written at offset ``start`` of a buffer, now at ``base + start``."""
+    return value[:-12] + pack_long(unpack_long(value[-12:-4])[0] + base) + value[-4:]
+
+
+class _ForkedTerms:
+    """The term infos and posting blocks of some terms, made by a forked process while this one writes the others.
+
+    The child inherits the grouped postings (nothing is sent to it) and writes its blocks to a buffer starting
+    at 0; it sends back the term infos and the blocks, pickled between our own two processes only. A child
+    that fails costs only time: ``result`` is then None and its terms are written here.
+    """
+
+    def __init__(self, writer: _W3TermWriter, keys: list, terms: dict[tuple[str, bytes], list]) -> None:
+        context = multiprocessing.get_context("fork")
+        self._receive, send = context.Pipe(duplex=False)
+        gc.freeze()  # the child's garbage collector then leaves the inherited objects' pages shared
+        try:
+            self._process = context.Process(
+                target=_forked_terms, args=(writer, keys, terms, send), name="term-writer", daemon=True
+            )
+            self._process.start()
+        finally:
+            gc.unfreeze()
+        send.close()
+
+    def result(self) -> tuple[list[bytes], bytes] | None:
+        try:
+            values, blocks = pickle.loads(self._receive.recv_bytes())
+        except (EOFError, OSError):
+            logger.warning("the term-writing process stopped; writing its terms here")
+            return None
+        finally:
+            self._receive.close()
+            self._process.join(timeout=5)
+            if self._process.is_alive():
+                self._process.kill()
+                self._process.join()
+        return values, blocks
+
+
+def _forked_terms(writer: _W3TermWriter, keys: list, terms: dict[tuple[str, bytes], list], send) -> None:
+    buffer = io.BytesIO()
+    values = [value for _, value in writer._values(keys, terms, buffer)]
+    with send:
+        send.send_bytes(pickle.dumps((values, buffer.getvalue()), pickle.HIGHEST_PROTOCOL))
 
 
 def _length_range(lengths: list) -> tuple[int | None, int]:
