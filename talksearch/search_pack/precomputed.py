@@ -24,8 +24,8 @@ from array import array
 from bisect import bisect_left, bisect_right
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from itertools import accumulate
-from pathlib import Path
 from operator import ge, sub
+from pathlib import Path
 from typing import Protocol
 
 from talksearch.contracts import SYNONYMS_NAME

@@ -65,7 +65,7 @@ def write_pack(index_dir: str | os.PathLike, destination: str | os.PathLike) -> 
     files = IndexFiles(index_dir)
     try:
         sections = list(_sections(files))
-        sections += [_compressed(name, raw) for name, raw in precomputed.sections(files, sections, index_dir)]  # helper "first"
+        sections += [_compressed(n, r) for n, r in precomputed.sections(files, sections, index_dir)]  # helper "first"
     finally:
         files.close()
     synonyms = Path(index_dir) / SYNONYMS_NAME
