@@ -22,7 +22,7 @@ import heapq
 import json
 import math
 import string
-from collections.abc import Iterator
+from collections.abc import Iterable
 from pathlib import Path
 
 from talksearch.search_pack.format import PackError
@@ -62,18 +62,20 @@ def answer_section(pack: bytes, synonyms: bytes | None) -> bytes:
         table = None
     files = PackFiles(pack)
     engine = SearchEngine(files=files, version="build", warm=False, synonyms=table, time_budget_ms=math.inf)
+    words = files.terms_starting("words", "", 1 << 62) or []
+    frequent = heapq.nlargest(PRECOMPUTED_WORDS, ((files.doc_frequency("words", w), w) for w in words))
+    kept: dict[tuple, tuple] = {}
     try:
-        for q in PRECOMPUTED_PREFIXES:
+        for q in [*PRECOMPUTED_PREFIXES, *(word for _, word in frequent)]:
             engine.search(q=q)
-        words = files.terms_starting("words", "", 1 << 62) or []
-        for _, word in heapq.nlargest(PRECOMPUTED_WORDS, ((files.doc_frequency("words", w), w) for w in words)):
-            engine.search(q=word)
-        return _encode(engine.kept_answers())
+            # taken as they come: the process's memory budget may drop the first ones from the engine's cache
+            kept.update(engine.kept_answers())
+        return _encode(kept.items())
     finally:
         engine.close()
 
 
-def _encode(kept: Iterator[tuple[tuple, tuple]]) -> bytes:
+def _encode(kept: Iterable[tuple[tuple, tuple]]) -> bytes:
     index: dict[str, list[int]] = {}
     body: list[bytes] = []
     at = 0
