@@ -316,3 +316,17 @@ def test_damaged_answers_are_refused(answered):
     too_many = {json.dumps([n]): [0, 0] for n in range(MAX_ANSWERS + 1)}
     with pytest.raises(PackError, match="at most"):
         forged_answers(answered, json.dumps(too_many).encode() + b"\n").precomputed_answer(prefix_key("su"))
+
+
+def test_answers_are_kept_whatever_the_engine_cache_holds(index_dir, answered, tmp_path):
+    """The build takes each answer as it is computed: an engine cache of one answer (or a memory budget
+    that drops the first ones) must not lose the others."""
+    path = tmp_path / "search.pack"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(engine_module, "ANSWER_MIN_POSTINGS", 20)
+        patch.setattr(engine_module, "ANSWER_CACHE_SIZE", 1)
+        write_pack(index_dir, path)
+    listed = [
+        json.loads(zlib.decompress(sections_of(p)[ANSWERS][0]).split(b"\n")[0]) for p in (path.read_bytes(), answered)
+    ]
+    assert len(listed[1]) > 3 and listed[0] == listed[1]
