@@ -63,6 +63,11 @@ def prefix_key(prefix: str) -> tuple:
     return (), ((("prefix", (prefix,), "", 1, (), ()),),), (), (), (), "relevance"
 
 
+def word_key(word: str) -> tuple:
+    """A word's answer key (``engine._answer_key``) as the engine makes it for ``q=<word>`` alone."""
+    return (word,), ((("word", (word,), "", 1, (), ()),),), (), (), (), "relevance"
+
+
 def reads(files: PackFiles) -> list:
     """Every method of the reader, as calls to make: on terms of every field, every talk, every column."""
     calls = []
@@ -88,6 +93,7 @@ def reads(files: PackFiles) -> list:
     calls += [lambda: files.doc_for_id("talks/3"), files.synonyms]
     calls += [lambda w=word: files.title_stop_words(w) for word in ("the", "a", "ai", "l", "every")]
     calls += [lambda p=prefix: files.precomputed_answer(prefix_key(p)) for prefix in ("ev", "ta", "zz")]
+    calls += [lambda w=word: files.precomputed_answer(word_key(w)) for word in ("every", "talk")]
     return calls
 
 

@@ -8,8 +8,8 @@ what ``IndexSnapshot.stop_word_titles`` finds with its regex per word over the s
 ``j'ai``, curly apostrophes, deleted talks); an engine over the pack and one over the Whoosh index answer
 stop-word queries alike; a pack without the sections (written before them) is read as before.
 
-``pre/answers``: what the engine keeps of a two-letter prefix, computed at build time, must be what it computes
-over the same pack without the section, at every page; a damaged entry is refused when read.
+``pre/answers``: what the engine keeps of a two-letter prefix or a frequent word, computed at build time, must be
+what it computes over the same pack without the section, at every page; a damaged entry is refused when read.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from talksearch.search_pack.precomputed import (
     VOCABULARY_PREFIX,
     BlockVocabulary,
 )
-from tests.test_search_pack_hostile import prefix_key, rebuilt, sections_of, zlib_section
+from tests.test_search_pack_hostile import prefix_key, rebuilt, sections_of, word_key, zlib_section
 
 #: Title pieces around the rule's edges: elided articles before an apostrophe (straight and curly) and a
 #: letter, or not; ``j'ai`` and ``ai`` alone; stop words glued to digits or underscores; capitals (titles are
@@ -234,7 +234,7 @@ def test_damaged_vocabulary_blocks_are_refused(pack):
             files._field("summary").terms[i]
 
 
-# --- answers of two-letter prefixes ---------------------------------------------------------------------------
+# --- answers of two-letter prefixes and frequent words ---------------------------------------------------------
 @pytest.fixture(scope="module")
 def answered(index_dir, tmp_path_factory) -> bytes:
     """A pack with answers: the 400 talks have no prefix reaching the engine's threshold for keeping one
@@ -259,14 +259,15 @@ def test_precomputed_prefix_answers_are_what_the_engine_computes(answered):
     long_way = SearchEngine(files=without_answers(answered), version="v", warm=False)
     asked = 0
     for prefix in ("su", "py", "da", "sp", "ev", "ta", "th", "l'", "qu"):
-        if files.precomputed_answer(prefix_key(prefix)) is not None:
-            asked += 1
+        asked += files.precomputed_answer(prefix_key(prefix)) is not None
+    assert files.precomputed_answer(word_key("summary")) is not None  # the most frequent words too
+    for q in ("su*", "py*", "da*", "sp*", "ev*", "ta*", "th*", "l'*", "qu*", "summary", "python", "data", "event"):
         for page, size in ((1, 10), (2, 10), (1, 50), (3, 25), (9, 50)):
-            got = over_answers.search(q=f"{prefix}*", page=page, size=size)
-            expected = long_way.search(q=f"{prefix}*", page=page, size=size)
+            got = over_answers.search(q=q, page=page, size=size)
+            expected = long_way.search(q=q, page=page, size=size)
             for body in (got, expected):
                 body.pop("took_ms")
-            assert got == expected, (prefix, page, size)
+            assert got == expected, (q, page, size)
     assert asked >= 3 and files._answers is not None  # the first asks read the section
 
 
@@ -315,3 +316,17 @@ def test_damaged_answers_are_refused(answered):
     too_many = {json.dumps([n]): [0, 0] for n in range(MAX_ANSWERS + 1)}
     with pytest.raises(PackError, match="at most"):
         forged_answers(answered, json.dumps(too_many).encode() + b"\n").precomputed_answer(prefix_key("su"))
+
+
+def test_answers_are_kept_whatever_the_engine_cache_holds(index_dir, answered, tmp_path):
+    """The build takes each answer as it is computed: an engine cache of one answer (or a memory budget
+    that drops the first ones) must not lose the others."""
+    path = tmp_path / "search.pack"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(engine_module, "ANSWER_MIN_POSTINGS", 20)
+        patch.setattr(engine_module, "ANSWER_CACHE_SIZE", 1)
+        write_pack(index_dir, path)
+    listed = [
+        json.loads(zlib.decompress(sections_of(p)[ANSWERS][0]).split(b"\n")[0]) for p in (path.read_bytes(), answered)
+    ]
+    assert len(listed[1]) > 3 and listed[0] == listed[1]

@@ -25,7 +25,8 @@ whose inflated length the table declares. Sections (``<f>`` is a field name, see
   stream (so one talk is read alone) compressed with a shared dictionary (so it compresses as in a block);
 - ``file/synonyms.json``: the index directory's synonym table, when it has one;
 - ``pre/...``: optional sections computed at build time for a just-opened engine's first asks (vocabulary
-  block starts, stop words' titles): ``talksearch.search_pack.precomputed``.
+  block starts, stop words' titles, answers of two-letter prefixes and frequent words):
+  ``talksearch.search_pack.precomputed``, ``talksearch.search_pack.answers``.
 
 Arrays are written as a typecode byte (``ARRAY_TYPECODES``), a u32 count, then ``count`` items. What a
 reader refuses, and every cap below: ``docs/search-pack.md``.
