@@ -151,8 +151,10 @@ endef
 build-SearchFunction:
 	$(call lambda_package,functions/search,functions/search/requirements.txt)
 
+# The builder ships the search function's engine too: it answers the most frequent words and two-letter prefixes
+# over the pack it writes (talksearch/search_pack/answers.py), so their precomputed answers are the engine's own.
 build-IndexBuilderFunction:
-	$(call lambda_package,functions/rebuild index_builder,functions/rebuild/requirements.txt)
+	$(call lambda_package,functions/rebuild functions/search index_builder,functions/rebuild/requirements.txt)
 
 # What Lambda's runtime itself puts on sys.path (boto3), to run the built packages here as Lambda would.
 LAMBDA_RUNTIME_DIR := .cache/lambda-runtime-$(LAMBDA_PYTHON)

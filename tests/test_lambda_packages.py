@@ -16,6 +16,8 @@ from sam_support import ROOT, lambda_python, offline_aws_env, require
 from search_support import boto3_modules, http_event
 
 from talksearch.contracts import Manifest, manifest_key
+from talksearch.search_pack.answers import ANSWERS
+from talksearch.search_pack.format import read_table
 
 pytestmark = pytest.mark.sam
 
@@ -127,7 +129,9 @@ def test_packages_hold_only_what_each_function_imports(built):
     assert not [name for name in ("index_builder", "yaml", "boto3", "botocore") if (search / name).exists()]
     # the builder ships its own boto3: conditional writes need a newer one than some runtimes carry
     assert (builder / "boto3").is_dir()
-    assert not (search / "functions" / "rebuild").exists() and not (builder / "functions" / "search").exists()
+    assert not (search / "functions" / "rebuild").exists()
+    # the builder carries the search engine: the pack's precomputed answers are computed by it
+    assert (builder / "functions" / "search" / "engine.py").exists()
 
 
 def test_every_module_has_bytecode_for_the_runtime(built, runtime_python):
@@ -158,6 +162,9 @@ def test_built_functions_rebuild_and_search_against_s3(built, runtime_python, ru
     assert rebuild["module_files"]["functions"].startswith(str(built / "IndexBuilderFunction"))
     manifest = Manifest.from_json(s3.get_object(Bucket=INDEX_BUCKET, Key=manifest_key("index"))["Body"].read())
     assert manifest.talk_count == 1
+    # with the answers its copy of the search engine precomputed in the pack
+    pack = s3.get_object(Bucket=INDEX_BUCKET, Key=manifest.pack_key)["Body"].read()
+    assert ANSWERS in read_table(pack)
 
     # WHEN the built search function answers a search for it
     search = invoke(
