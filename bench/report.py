@@ -224,10 +224,11 @@ BUILDER_MEMORY_MB, SEARCH_MEMORY_MB = 2048, 1024
 def scale_section(scale: dict | None) -> list[str]:
     """The kept 100,000-talk run (``make bench-100k``): its figures against tantivy's, its goals, and which
     deployment limit a larger corpus meets first, extrapolated from its own figures."""
-    lines = [SCALE_BEGIN, "## At 100,000 synthetic talks (issue 12, item 5)", ""]
     if not scale:
-        return [*lines, "Not measured yet: `make bench-100k` writes this section.", "", SCALE_END]
+        heading = "## At 100,000 synthetic talks (issue 12, item 5)"
+        return [SCALE_BEGIN, heading, "", "Not measured yet: `make bench-100k` writes this section.", "", SCALE_END]
     machine, talks = scale["machine"], scale["corpus"]["talks"]
+    lines = [SCALE_BEGIN, f"## At {talks:,} synthetic talks (issue 12, item 5)", ""]
     lines += [
         f"`{scale.get('command', 'python -m bench')}` ({scale['date']}, {machine['cores']} cores, {machine['cpu']},"
         f" load {machine['load_start']:.2f} / {machine['load_end']:.2f}; kept in `docs/benchmarks-100k.json`,"
@@ -240,8 +241,11 @@ def scale_section(scale: dict | None) -> list[str]:
     if "tantivy" in scale["engines"]:
         goal_rows = [["goal", "target", "this run", "status"]] + [list(g.values()) for g in tantivy_goals(scale)]
         lines += [markdown_table(goal_rows), ""]
-    lines += ["What a larger corpus meets first, from this run's figures, each taken as growing in proportion to the"
-              " talks (the import of a cold start as fixed):", ""]  # fmt: skip
+    lines += [
+        "What a larger corpus meets first, from this run's figures, each taken as growing in proportion to the talks"
+        " (the import of a cold start and the builder's memory before it reads a talk as fixed):",
+        "",
+    ]
     lines += [markdown_table(scale_limits(scale)), ""]
     return [*lines, SCALE_END]
 
@@ -258,7 +262,8 @@ def scale_limits(scale: dict) -> list[list[str]]:
         ("build within the rebuild function's 600 s (Lambda's own limit: 900 s)", mine("build_s"), 600.0, 0.0, "s",
          "several sites' prefixes, or the builder run outside Lambda (`python -m index_builder`)"),
         (f"build's peak memory within the builder's {BUILDER_MEMORY_MB:,} MB", mine("build_memory", "peak_rss_mb"),
-         float(BUILDER_MEMORY_MB), 0.0, "MB", "the BuilderMemorySize parameter (up to 10,240 MB)"),
+         float(BUILDER_MEMORY_MB), mine("build_memory", "base_rss_mb") or 0.0, "MB",
+         "the BuilderMemorySize parameter (up to 10,240 MB)"),
         (f"cold first answer's peak memory within the search function's {SEARCH_MEMORY_MB:,} MB",
          mine("cold_fetch", "peak_rss_mb"), float(SEARCH_MEMORY_MB), 0.0, "MB",
          "the SearchMemorySize parameter (the caches' budget follows it)"),
