@@ -214,6 +214,8 @@ class WrittenPostings:
         self.segments: list[tuple[str, int, int, dict[tuple[str, bytes], list]]] = []
         self.postings = 0
         self.dropped = False
+        #: per segment, its term keys of each field in order (made at the first ``field_postings``)
+        self._keys: list[dict[str, list[tuple[str, bytes]]]] | None = None
 
     def add_segment(self, segment_id: str, doc_count: int, terms: dict[tuple[str, bytes], list]) -> None:
         if self.dropped:
@@ -224,6 +226,7 @@ class WrittenPostings:
 
     def drop(self) -> None:
         self.segments.clear()
+        self._keys = None
         self.postings = 0
         self.dropped = True
 
@@ -237,10 +240,19 @@ class WrittenPostings:
     ) -> Iterator[tuple[str, list[int], list[int], list[float], list[int]]]:
         """``IndexFiles.field_postings(fieldname)`` of the written segments, from memory: the same tuples
         (frequencies as the term table's 32-bit floats, positions as its non-empty values decode)."""
+        if self._keys is None:  # each segment's terms sorted once, by field
+            self._keys = []
+            for _, _, _, terms in self.segments:
+                by_field: dict[str, list[tuple[str, bytes]]] = defaultdict(list)
+                for key in sorted(terms):
+                    by_field[key[0]].append(key)
+                self._keys.append(by_field)
         streams = [
-            self._segment_postings(terms, n, first, fieldname, keeps_positions)
+            self._segment_postings(terms, self._keys[n].pop(fieldname, []), n, first, keeps_positions)
             for n, (_, first, _, terms) in enumerate(self.segments)
         ]
+        if not streams:
+            return
         merged = heapq.merge(*streams, key=itemgetter(0)) if len(streams) > 1 else streams[0]
         count = len(self.segments)
         known: dict[bytes, list[int]] = {}
@@ -261,9 +273,8 @@ class WrittenPostings:
 
     @staticmethod
     def _segment_postings(
-        terms: dict[tuple[str, bytes], list], n: int, first: int, fieldname: str, keeps_positions: bool
+        terms: dict[tuple[str, bytes], list], keys: list[tuple[str, bytes]], n: int, first: int, keeps_positions: bool
     ) -> Iterator[tuple]:
-        keys = sorted(key for key in terms if key[0] == fieldname)
         for key in keys:
             flat = terms.pop(key)
             ids = [d + first for d in flat[0::3]] if first else flat[0::3]
