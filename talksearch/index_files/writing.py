@@ -251,8 +251,6 @@ class WrittenPostings:
             self._segment_postings(terms, self._keys[n].pop(fieldname, []), n, first, keeps_positions)
             for n, (_, first, _, terms) in enumerate(self.segments)
         ]
-        if not streams:
-            return
         merged = heapq.merge(*streams, key=itemgetter(0)) if len(streams) > 1 else streams[0]
         count = len(self.segments)
         known: dict[bytes, list[int]] = {}
