@@ -43,6 +43,7 @@ from talksearch.contracts import (
     Manifest,
 )
 from talksearch.index_files import UnsafeIndexError
+from talksearch.index_files.writing import WrittenPostings
 from talksearch.schema import Talk
 from talksearch.search_pack import MAX_PACK_BYTES
 from talksearch.store import (
@@ -144,6 +145,8 @@ class _Build:
         self.previous_archive: Path | None = None
         #: the previous version's search pack, for the pack writer to keep what the update left unchanged
         self.previous_pack: bytes | memoryview | None = None
+        #: a full write's postings, kept in memory for the pack writer (it then unpickles none of them back)
+        self.written: WrittenPostings | None = None
         self.synonyms: CompiledSynonyms | None = None
 
     # --- the steps ----------------------------------------------------------------------------
@@ -381,7 +384,9 @@ class _Build:
                 yield from self._talks_of(key, states, by_source.get(key, set()))
 
         total = len(winners)
-        write_index(talks(), index_dir, progress=lambda n: self.progress(f"indexing {n:,}/{total:,} talks"))
+        self.written = write_index(
+            talks(), index_dir, progress=lambda n: self.progress(f"indexing {n:,}/{total:,} talks")
+        )
         self.report.talks_added = total
 
     def _changes(
@@ -437,6 +442,7 @@ class _Build:
             previous=reuse,
             progress=self.progress,
             previous_pack=self.previous_pack,
+            written=self.written,
         )
         self.report.status = "published"
         self.report.index_version = manifest.index_version

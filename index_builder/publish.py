@@ -26,6 +26,7 @@ from talksearch.contracts import (
     join_key,
     new_index_version,
 )
+from talksearch.index_files.writing import WrittenPostings
 from talksearch.search_pack import write_pack
 from talksearch.store import ManifestConflictError, Store, StoreError, open_store
 
@@ -40,16 +41,18 @@ def publish(
     previous: tuple[Path, dict[str, PackedFile]] | None,
     progress: Callable[..., None],
     previous_pack: bytes | memoryview | None = None,
+    written: WrittenPostings | None = None,
 ) -> Manifest:
     """Publish ``index_dir`` as a new version if the manifest still has ``expected_etag``.
 
     ``previous``: the previous artifact and where its files are in it, whose unchanged members are
     copied rather than compressed again; ``previous_pack``: the search pack of the index ``index_dir`` was
-    updated from, whose talks the index kept are copied rather than read from Whoosh again. The artifact is
+    updated from, whose talks the index kept are copied rather than read from Whoosh again; ``written``: the
+    postings the full write of ``index_dir`` kept in memory, packed from there (the same pack). The artifact is
     written next to ``index_dir``. Raises ``ManifestConflictError`` when another build published first.
     """
     progress("writing the search pack…", force=True)
-    search_pack = write_pack(index_dir, index_dir.parent / PACK_NAME, previous_pack)
+    search_pack = write_pack(index_dir, index_dir.parent / PACK_NAME, previous_pack, written)
     progress("packing the index…", force=True)
     archive = index_dir.parent / ARTIFACT_NAME
     packed = pack_index(index_dir, archive, previous=previous)

@@ -31,6 +31,7 @@ from talksearch.index_files import create_index, open_index
 from talksearch.index_files.writing import (
     AnalysedTerms,
     SegmentBuilder,
+    WrittenPostings,
     frequency_value,
     keeps_positions,
     positions_value,
@@ -60,8 +61,13 @@ def write_index(
     progress: Callable[[int], None] | None = None,
     postings_per_segment: int = POSTINGS_PER_SEGMENT,
     parallel: bool | None = None,
-) -> None:
+    kept_postings: int = POSTINGS_PER_SEGMENT,
+) -> WrittenPostings:
     """Create a new index in ``directory`` (created if needed, must not hold an index) with these talks.
+
+    Returns the segments' postings as written, for the search pack to read from memory (``write_pack``'s
+    ``written``): kept while they and the segment being written hold at most ``kept_postings``, else dropped
+    (memory stays that of one segment; the pack then reads the index files, to the same bytes).
 
     ``parallel``: analyse the talks in a second process while this one writes them, and write part of each
     segment's term table in one at its commit (the same index); by default when there are
@@ -76,13 +82,17 @@ def write_index(
     worker = _AnalysisWorker(talks) if parallel else None
     analysed = iter(worker) if worker is not None else itertools.repeat(None)
     shared = worker.shared if worker is not None else None
-    writer = TalkWriter(ix, fork_commit=parallel)
+    written = WrittenPostings()
+    writer = TalkWriter(ix, fork_commit=parallel, written=written)
     try:
         for n, (talk, terms) in enumerate(zip(talks, analysed, strict=False), 1):
             writer.add_talk(talk, terms, shared)
+            if not written.dropped and written.postings + writer.postings > kept_postings:
+                written.drop()
+                writer.written = None
             if writer.postings >= postings_per_segment:
                 writer.commit(merge=False)  # this segment's postings leave memory
-                writer = TalkWriter(ix, fork_commit=parallel)
+                writer = TalkWriter(ix, fork_commit=parallel, written=None if written.dropped else written)
             if progress is not None and n % 500 == 0:
                 progress(n)
     except BaseException:
@@ -92,6 +102,7 @@ def write_index(
         if worker is not None:
             worker.close()
     writer.commit(merge=False)
+    return written
 
 
 #: Lambda gives a function one vCPU's worth of time per 1,769 MB of memory (and 2 vCPUs from 1,769 MB).
@@ -359,9 +370,10 @@ class TalkWriter(SegmentBuilder):
     #: Documents whose fast analysis is compared with Whoosh's own before it is trusted.
     VERIFY_DOCUMENTS = 25
 
-    def __init__(self, ix, *, fork_commit: bool = False) -> None:
+    def __init__(self, ix, *, fork_commit: bool = False, written: WrittenPostings | None = None) -> None:
         super().__init__(ix)
         self.fork_commit = fork_commit
+        self.written = written
         self.analysis = DocumentAnalysis(self.schema)
         self.fast = self.analysis.usable
         self._verify_left = self.VERIFY_DOCUMENTS

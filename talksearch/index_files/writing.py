@@ -8,6 +8,7 @@ inlined. Everything written is Whoosh's format, readable by Whoosh alone.
 from __future__ import annotations
 
 import gc
+import heapq
 import io
 import logging
 import multiprocessing
@@ -16,7 +17,8 @@ import zlib
 from array import array
 from collections import defaultdict
 from collections.abc import Iterator
-from operator import sub
+from itertools import chain, groupby
+from operator import itemgetter, sub
 from pickle import dumps
 
 from whoosh.codec.whoosh3 import WHOOSH3_HEADER_MAGIC, W3Codec, W3FieldWriter, W3PostingsWriter, W3TermInfo
@@ -25,12 +27,16 @@ from whoosh.system import pack_int, pack_long, pack_uint, pack_ushort, unpack_lo
 from whoosh.util.numeric import byte_to_length, length_to_byte
 from whoosh.writing import SegmentWriter
 
+from talksearch.index_files import unpickling
+from talksearch.index_files.reading import POSITION_VALUES_KEPT
+
 logger = logging.getLogger(__name__)
 
 __all__ = [
     "INLINE_POSTINGS",
     "AnalysedTerms",
     "SegmentBuilder",
+    "WrittenPostings",
     "frequency_value",
     "index_codec",
     "keeps_positions",
@@ -90,6 +96,9 @@ class SegmentBuilder(SegmentWriter):
         #: write part of the term table's posting lists in a forked process at commit (the caller
         #: knows a second core is free and forking is safe: ``index_builder.writer.can_fork_worker``)
         self.fork_commit = False
+        #: where the segment's grouped postings go once written (a full build's search pack reads them from
+        #: memory rather than back from the files), or None
+        self.written: WrittenPostings | None = None
 
     @property
     def postings(self) -> int:
@@ -155,6 +164,9 @@ class SegmentBuilder(SegmentWriter):
         self.fieldwriter.close()
         if reader is not None:
             reader.close()
+        if self.written is not None:  # handed over: the pool's cleanup at the segment's close empties its own
+            self.written.add_segment(self.newsegment.segment_id(), self.docnum, self.pool.terms)
+            self.pool.terms = defaultdict(list)
 
 
 class _GroupedPostings:
@@ -186,6 +198,86 @@ class _GroupedPostings:
         self.terms.clear()
         self.count = 0
         self.foreign = False
+
+
+class WrittenPostings:
+    """The grouped postings of the segments a full write committed, in order: the term tables just written,
+    for a search pack to read from memory instead of unpickling them back (``field_postings``).
+
+    They are what ``IndexFiles.field_postings`` reads from those segments, so only an index that is exactly
+    these segments (``matches``: same segment names and sizes, nothing deleted) may be read from here.
+    ``drop`` forgets them (the caller's memory budget); each field's postings are let go once read.
+    """
+
+    def __init__(self) -> None:
+        #: (segment name, first doc number, doc count, grouped postings) of each committed segment
+        self.segments: list[tuple[str, int, int, dict[tuple[str, bytes], list]]] = []
+        self.postings = 0
+        self.dropped = False
+        #: per segment, its term keys of each field in order (made at the first ``field_postings``)
+        self._keys: list[dict[str, list[tuple[str, bytes]]]] | None = None
+
+    def add_segment(self, segment_id: str, doc_count: int, terms: dict[tuple[str, bytes], list]) -> None:
+        if self.dropped:
+            return
+        first = self.segments[-1][1] + self.segments[-1][2] if self.segments else 0
+        self.segments.append((segment_id, first, doc_count, terms))
+        self.postings += sum(map(len, terms.values())) // 3
+
+    def drop(self) -> None:
+        self.segments.clear()
+        self._keys = None
+        self.postings = 0
+        self.dropped = True
+
+    def matches(self, segment_ids: list[str], segment_ranges: list[tuple[int, int]], deleted: frozenset) -> bool:
+        """Whether an index of these segments (``IndexFiles``' answers) is exactly the one written."""
+        written = [(name, (first, count)) for name, first, count, _ in self.segments]
+        return not self.dropped and not deleted and written == list(zip(segment_ids, segment_ranges, strict=True))
+
+    def field_postings(
+        self, fieldname: str, keeps_positions: bool
+    ) -> Iterator[tuple[str, list[int], list[int], list[float], list[int]]]:
+        """``IndexFiles.field_postings(fieldname)`` of the written segments, from memory: the same tuples
+        (frequencies as the term table's 32-bit floats, positions as its non-empty values decode)."""
+        if self._keys is None:  # each segment's terms sorted once, by field
+            self._keys = []
+            for _, _, _, terms in self.segments:
+                by_field: dict[str, list[tuple[str, bytes]]] = defaultdict(list)
+                for key in sorted(terms):
+                    by_field[key[0]].append(key)
+                self._keys.append(by_field)
+        streams = [
+            self._segment_postings(terms, self._keys[n].pop(fieldname, []), n, first, keeps_positions)
+            for n, (_, first, _, terms) in enumerate(self.segments)
+        ]
+        merged = heapq.merge(*streams, key=itemgetter(0)) if len(streams) > 1 else streams[0]
+        count = len(self.segments)
+        known: dict[bytes, list[int]] = {}
+        for term, group in groupby(merged, key=itemgetter(0)):
+            per_segment = [0] * count
+            ids: list[int] = []
+            frequencies: list[float] = []
+            values: list[bytes] = []
+            for _, n, segment_ids, segment_frequencies, segment_values in group:
+                per_segment[n] = len(segment_ids)
+                ids.extend(segment_ids)
+                frequencies.extend(segment_frequencies)
+                values.extend(segment_values)
+            if len(known) > POSITION_VALUES_KEPT:
+                known.clear()
+            deltas = unpickling.position_deltas(values, known) if keeps_positions else []
+            yield term.decode("utf-8"), per_segment, ids, frequencies, list(chain.from_iterable(deltas))
+
+    @staticmethod
+    def _segment_postings(
+        terms: dict[tuple[str, bytes], list], keys: list[tuple[str, bytes]], n: int, first: int, keeps_positions: bool
+    ) -> Iterator[tuple]:
+        for key in keys:
+            flat = terms.pop(key)
+            ids = [d + first for d in flat[0::3]] if first else flat[0::3]
+            values = [v for v in flat[2::3] if v] if keeps_positions else ()
+            yield key[1], n, ids, array("f", flat[1::3]).tolist(), values
 
 
 def _writes_w3_postings(fieldwriter) -> bool:

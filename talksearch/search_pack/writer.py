@@ -22,6 +22,7 @@ from pathlib import Path
 
 from talksearch.contracts import SYNONYMS_NAME
 from talksearch.index_files.reading import IndexFiles
+from talksearch.index_files.writing import WrittenPostings
 from talksearch.search_pack import precomputed
 from talksearch.search_pack.format import (
     CODEC_STORED,
@@ -63,10 +64,15 @@ class PackSummary:
     talks: int
     sections: dict[str, int] = field(default_factory=dict)
     kept_talks: int = 0
+    #: whether the postings came from the full write's memory (``written``) rather than the index files
+    from_memory: bool = False
 
 
 def write_pack(
-    index_dir: str | os.PathLike, destination: str | os.PathLike, previous: bytes | memoryview | None = None
+    index_dir: str | os.PathLike,
+    destination: str | os.PathLike,
+    previous: bytes | memoryview | None = None,
+    written: WrittenPostings | None = None,
 ) -> PackSummary:
     """Write the search pack of the index in ``index_dir`` to ``destination``.
 
@@ -75,11 +81,19 @@ def write_pack(
     segments the index no longer starts with, is logged and the whole index exported. Raises ``ValueError``
     when the index holds something the pack cannot say exactly (a stored value JSON does not round-trip, a
     frequency that is not a whole number, a pack over ``MAX_PACK_BYTES``).
+
+    ``written``: the postings a full write of this index just committed (``write_index``'s answer), read from
+    memory instead of unpickling the term tables back: the same bytes, used only when the index is exactly
+    those segments (``WrittenPostings.matches``), and consumed.
     """
     files = IndexFiles(index_dir)
     try:
         kept = None
-        if previous is not None:
+        if written is not None and not written.matches(files.segment_ids(), files.segment_ranges(), files.deleted):
+            written = None
+        if written is not None:
+            sections = list(_sections(files, None, written))
+        elif previous is not None:
             try:
                 kept = Previous.of(previous, files)
                 if kept is None:
@@ -107,7 +121,8 @@ def write_pack(
         for _, data, _, _ in sections:
             out.write(data)
     sizes = {name: len(data) for name, data, _, _ in sections}
-    return PackSummary(destination, size, files.doc_count, sizes, kept.kept_talks if kept is not None else 0)
+    kept_talks = kept.kept_talks if kept is not None else 0
+    return PackSummary(destination, size, files.doc_count, sizes, kept_talks, written is not None)
 
 
 def _compressed(name: str, raw: bytes, cap: int = MAX_SECTION_BYTES) -> tuple[str, bytes, int, int]:
@@ -126,7 +141,9 @@ def _typed(values: list[int]) -> array:
     return array(narrowest(values), values)
 
 
-def _sections(files: IndexFiles, previous: Previous | None) -> Iterator[tuple[str, bytes, int, int]]:
+def _sections(
+    files: IndexFiles, previous: Previous | None, written: WrittenPostings | None = None
+) -> Iterator[tuple[str, bytes, int, int]]:
     doc_count = files.doc_count
     segments = files.segment_ranges()
     meta: dict = {
@@ -142,8 +159,10 @@ def _sections(files: IndexFiles, previous: Previous | None) -> Iterator[tuple[st
     for name, positional in text_fields.items():
         words: list[str] = []
         per_segment: list[list[int]] = [[] for _ in segments]
-        if previous is None:
-            terms: Iterable[Term | Run] = files.field_postings(name)
+        if written is not None:
+            terms: Iterable[Term | Run] = written.field_postings(name, positional)
+        elif previous is None:
+            terms = files.field_postings(name)
         else:
             terms = previous.terms(name, files.field_postings(name, previous.kept))
         yield from _postings(name, terms, positional, words, per_segment)
