@@ -231,3 +231,12 @@ def test_the_engine_answers_the_same_over_the_pack(index_dir, both):
         assert over_pack.talk("no/such/talk") is None
     finally:
         over_whoosh.close()
+
+
+def test_an_index_of_no_talks_packs_and_answers_nothing(tmp_path):
+    write_index([], tmp_path / "index")
+    summary = write_pack(tmp_path / "index", tmp_path / "search.pack")
+    files = PackFiles((tmp_path / "search.pack").read_bytes())
+    assert summary.talks == files.doc_count == 0 and files.column("date") == []
+    engine = SearchEngine(files=files)
+    assert [engine.search(q=q)["total"] for q in ("", "python", "pa*")] == [0, 0, 0]

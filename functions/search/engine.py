@@ -136,7 +136,7 @@ class SearchEngine:
         log: logging.Logger | None,
         files,
     ) -> None:
-        version = version or Path(index_dir).name
+        version = version or (Path(index_dir).name if index_dir is not None else "")
         self.snapshot = IndexSnapshot(index_dir, version=version, built_at=built_at, files=files)
         self._files = files
         if synonyms is None:

@@ -171,8 +171,9 @@ class IndexFiles:
         return [(offset, segment.doc_count_all()) for segment, offset in self._segments]
 
     def segment_ids(self) -> list[str]:
-        """Each segment's Whoosh name: a segment keeps its name, files and doc numbers until a merge removes it."""
-        return [segment.segment().segment_id() for segment, _ in self._segments]
+        """Each segment's Whoosh name: a segment keeps its name, files and doc numbers until a merge removes it
+        (an empty index's one reader has no segment: "")."""
+        return [getattr(segment.segment(), "segment_id", str)() for segment, _ in self._segments]
 
     def text_fields(self) -> dict[str, bool]:
         """Indexed fields whose terms are text (not numbers), each with whether it keeps positions."""

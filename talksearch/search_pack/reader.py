@@ -334,7 +334,8 @@ class PackFiles:
         described = self._column_meta.get(fieldname)
         if described is None:
             return [None] * self.doc_count
-        values: list[bytes | None] = bytes(self._section(f"col/{fieldname}")).split(bytes([described["separator"]]))
+        raw = bytes(self._section(f"col/{fieldname}"))
+        values: list[bytes | None] = raw.split(bytes([described["separator"]])) if raw or self.doc_count else []
         if len(values) != self.doc_count:
             raise PackError(f"column {fieldname!r} has {len(values):,} values for {self.doc_count:,} talks")
         if described["missing"]:
