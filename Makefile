@@ -152,7 +152,7 @@ build-SearchFunction:
 	$(call lambda_package,functions/search,functions/search/requirements.txt)
 
 # The builder ships the search function's engine too: it answers the most frequent words and two-letter prefixes
-# over the pack it writes (talksearch/search_pack/answers.py), so their precomputed answers are the engine's own.
+# over the pack it writes (index_builder/answers.py), so their precomputed answers are the engine's own.
 build-IndexBuilderFunction:
 	$(call lambda_package,functions/rebuild functions/search index_builder,functions/rebuild/requirements.txt)
 

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+from index_builder.answers import answer_section
 from index_builder.state import BuildState, write_build_state
 from talksearch.artifact import PackedFile, download_artifact, pack_index, sha256_file, upload_artifact
 from talksearch.contracts import (
@@ -52,7 +53,7 @@ def publish(
     written next to ``index_dir``. Raises ``ManifestConflictError`` when another build published first.
     """
     progress("writing the search pack…", force=True)
-    search_pack = write_pack(index_dir, index_dir.parent / PACK_NAME, previous_pack, written)
+    search_pack = write_pack(index_dir, index_dir.parent / PACK_NAME, previous_pack, written, answer_section)
     progress("packing the index…", force=True)
     archive = index_dir.parent / ARTIFACT_NAME
     packed = pack_index(index_dir, archive, previous=previous)

@@ -201,7 +201,7 @@ def test_a_pack_that_cannot_be_written_fails_the_build_before_anything_is_publis
     # WHEN the next build cannot write its search pack
     (content / "talks" / "new.md").write_text("---\ntitle: New\nspeaker: New Speaker\n---\nBody.\n")
 
-    def unwritable(index_dir, destination, previous=None, written=None):
+    def unwritable(index_dir, destination, previous=None, written=None, answers=None):
         raise ValueError("talk 3's stored fields do not survive JSON")
 
     monkeypatch.setattr("index_builder.publish.write_pack", unwritable)

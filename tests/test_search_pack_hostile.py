@@ -16,6 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from index_builder.answers import answer_section
 from index_builder.writer import write_index
 from talksearch.search_pack import PackError, PackFiles, format, write_pack
 from talksearch.search_pack.format import read_table, write_arrays, write_header
@@ -24,11 +25,12 @@ from tests.test_index_files import talk
 
 @pytest.fixture(scope="module")
 def pack(tmp_path_factory) -> bytes:
-    """A small real pack: 40 talks, positional and plain fields, several chunks for the common terms."""
+    """A small real pack: 40 talks, positional and plain fields, several chunks for the common terms, and the
+    precomputed answers the builder writes."""
     directory = tmp_path_factory.mktemp("small-index")
     write_index([talk(n) for n in range(40)], directory)
     path = directory.parent / "small.pack"
-    write_pack(directory, path)
+    write_pack(directory, path, answers=answer_section)
     return path.read_bytes()
 
 

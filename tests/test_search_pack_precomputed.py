@@ -25,6 +25,7 @@ import pytest
 from functions.search import engine as engine_module
 from functions.search.engine import SearchEngine
 from functions.search.snapshot import IndexSnapshot
+from index_builder.answers import answer_section
 from index_builder.writer import update_index, write_index
 from talksearch.analysis import STOP_WORDS
 from talksearch.schema import Talk
@@ -242,7 +243,7 @@ def answered(index_dir, tmp_path_factory) -> bytes:
     path = tmp_path_factory.mktemp("answers") / "search.pack"
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(engine_module, "ANSWER_MIN_POSTINGS", 20)
-        write_pack(index_dir, path)
+        write_pack(index_dir, path, answers=answer_section)
     return path.read_bytes()
 
 
@@ -325,7 +326,7 @@ def test_answers_are_kept_whatever_the_engine_cache_holds(index_dir, answered, t
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(engine_module, "ANSWER_MIN_POSTINGS", 20)
         patch.setattr(engine_module, "ANSWER_CACHE_SIZE", 1)
-        write_pack(index_dir, path)
+        write_pack(index_dir, path, answers=answer_section)
     listed = [
         json.loads(zlib.decompress(sections_of(p)[ANSWERS][0]).split(b"\n")[0]) for p in (path.read_bytes(), answered)
     ]

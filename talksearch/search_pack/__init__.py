@@ -20,8 +20,8 @@ if TYPE_CHECKING:
 __all__ = ["MAX_PACK_BYTES", "PackError", "PackFiles", "write_pack"]
 
 
-def write_pack(index_dir, destination, previous=None, written=None) -> PackSummary:
+def write_pack(index_dir, destination, previous=None, written=None, answers=None) -> PackSummary:
     """``talksearch.search_pack.writer.write_pack``, imported on use: the writer reads Whoosh, the reader never."""
     from talksearch.search_pack.writer import write_pack as write
 
-    return write(index_dir, destination, previous, written)
+    return write(index_dir, destination, previous, written, answers)

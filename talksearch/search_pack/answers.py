@@ -1,11 +1,12 @@
-"""Answers computed at build time for the queries whose first ask costs most: every two-letter prefix and the
-``PRECOMPUTED_WORDS`` most frequent words.
+"""The ``pre/answers`` section: answers computed at build time (``index_builder.answers``) for the queries whose
+first ask costs most, every two-letter prefix and the most frequent words.
 
 A two-letter prefix (``pa*``) matches half the corpus through thousands of terms: its first ask on a
 just-opened engine sums ~20k postings and counts five facets over ~11k talks in Python (15-50 ms at 21.7k
 talks, tantivy 4); a word in thousands of talks scores and counts each of them (10-20 ms). The search
 function keeps such answers once asked (``functions.search.engine``, its "kept answers"); this section
-holds them from the build, computed by the same engine over the pack being written, so a first ask reads
+holds them from the build, computed by the same engine over the pack being written (the builder's side:
+``index_builder.answers``, the one place that runs the search engine at build time), so a first ask reads
 one small JSON entry instead. The entry is what the engine would keep: total,
 facet counts, the ``ANSWER_TOP`` best talks with their scores in order, so hits, scores and ties are those
 of the long way by construction.
@@ -18,64 +19,25 @@ must recompute it from the final pack (it depends on every talk), never reuse th
 
 from __future__ import annotations
 
-import heapq
 import json
-import math
-import string
 from collections.abc import Iterable
-from pathlib import Path
 
 from talksearch.search_pack.format import PackError
 
 __all__ = [
     "ANSWERS",
     "MAX_ANSWERS",
-    "PRECOMPUTED_PREFIXES",
-    "PRECOMPUTED_WORDS",
     "PrecomputedAnswers",
-    "answer_section",
-    "synonyms_of",
+    "encode_answers",
 ]
 
 ANSWERS = "pre/answers"
 #: Entries a reader accepts (936 two-letter prefixes exist over letters and digits; 114 are kept at 21.7k talks).
 MAX_ANSWERS = 4096
-#: The queries asked at build time: every two-letter prefix of letters and digits ...
-PRECOMPUTED_PREFIXES = tuple(f"{a}{b}*" for a in string.ascii_lowercase for b in string.ascii_lowercase + string.digits)
-#: ... and the words (folded, unstemmed: the ``words`` field) in most talks: the 300th is in 631 of 21.7k talks
-#: (183 of the 300 reach the engine's threshold for keeping an answer).
-PRECOMPUTED_WORDS = 300
 
 
-def answer_section(pack: bytes, synonyms: bytes | None) -> bytes:
-    """``pre/answers`` for the pack whose bytes are ``pack`` (every other section written): what the search
-    function keeps of each of ``PRECOMPUTED_PREFIXES`` and of the ``PRECOMPUTED_WORDS`` most frequent words
-    (at 21.7k talks: 297 answers, ~5 s)."""
-    # the search function's code, on the builder's side only (the function itself never imports this)
-    from functions.search.engine import SearchEngine
-    from talksearch.search_pack.reader import PackFiles
-    from talksearch.synonyms import SynonymFormatError, SynonymTable
-
-    try:
-        table = SynonymTable.from_json(synonyms) if synonyms is not None else None
-    except SynonymFormatError:  # the function serves such an index without expansion
-        table = None
-    files = PackFiles(pack)
-    engine = SearchEngine(files=files, version="build", warm=False, synonyms=table, time_budget_ms=math.inf)
-    words = files.terms_starting("words", "", 1 << 62) or []
-    frequent = heapq.nlargest(PRECOMPUTED_WORDS, ((files.doc_frequency("words", w), w) for w in words))
-    kept: dict[tuple, tuple] = {}
-    try:
-        for q in [*PRECOMPUTED_PREFIXES, *(word for _, word in frequent)]:
-            engine.search(q=q)
-            # taken as they come: the process's memory budget may drop the first ones from the engine's cache
-            kept.update(engine.kept_answers())
-        return _encode(kept.items())
-    finally:
-        engine.close()
-
-
-def _encode(kept: Iterable[tuple[tuple, tuple]]) -> bytes:
+def encode_answers(kept: Iterable[tuple[tuple, tuple]]) -> bytes:
+    """The ``pre/answers`` section of ``kept`` (answer key → what the engine keeps of its answer)."""
     index: dict[str, list[int]] = {}
     body: list[bytes] = []
     at = 0
@@ -162,9 +124,3 @@ def _checked(entry: object, doc_count: int) -> tuple:
             ):
                 raise PackError(f"{what}: a facet row is not a value and a count")
     return total, facets, tuple(best), dict(zip(best, scores, strict=True)) if scores else {}, found, matched
-
-
-def synonyms_of(index_dir: str | Path, name: str) -> bytes | None:
-    """The index's synonym table bytes, as the writer packs them (None: it has none)."""
-    path = Path(index_dir) / name
-    return path.read_bytes() if path.is_file() else None

@@ -8,9 +8,9 @@ frequent word costs is what its visitors wait for. Such costs are computed here,
   (``the``, ``les``, ``AI``) searches titles for them; the search function found them by a regex over every
   title, 21 ms per word on the 21.7k-talk corpus at its first ask (``functions.search.snapshot``, which still
   does so for a word the pack does not list, or a pack without these sections).
-- ``pre/answers`` (``talksearch.search_pack.answers``, with the index's directory only): the answers the search
-  function keeps for every two-letter prefix and the most frequent words, computed by its engine over the pack
-  these sections complete (4.6 s at 21.7k talks: it depends on every talk, recomputed in every build).
+- ``pre/answers`` is not written here: the builder asks the search engine for it over the pack these sections
+  complete (``index_builder.answers``, handed to ``write_pack`` as ``answers``; 4.6 s at 21.7k talks, recomputed
+  in every build since it depends on every talk); its format is ``talksearch.search_pack.answers``.
 
 The sections are optional: a reader without them, or a pack without them, answers the same. Writing needs the
 ``sort_title`` column and the deleted talks only (``sections(files)``, any ``IndexFiles``-like reader), so an
@@ -28,20 +28,14 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from itertools import accumulate
 from operator import ge, sub
-from pathlib import Path
 from typing import Protocol
 
-from talksearch.contracts import SYNONYMS_NAME
-from talksearch.search_pack.answers import ANSWERS, answer_section, synonyms_of
 from talksearch.search_pack.format import (
-    CODEC_STORED,
     CODEC_ZLIB,
-    SYNONYMS_SECTION,
     PackError,
     narrowest,
     read_arrays,
     write_arrays,
-    write_header,
 )
 
 __all__ = [
@@ -100,24 +94,12 @@ def title_stop_counts(titles: Sequence[str | None], deleted: Collection[int], wo
     return found
 
 
-def sections(
-    files: _Columns, written: Iterable[tuple[str, bytes, int, int]], index_dir: str | Path | None = None
-) -> Iterator[tuple[str, bytes]]:
+def sections(files: _Columns, written: Iterable[tuple[str, bytes, int, int]]) -> list[tuple[str, bytes]]:
     """(name, raw bytes) of the precomputed sections, for the writer to compress, from the index (``files``) and
     the sections already ``written`` (name, stored bytes, inflated length, codec): every stop word is listed,
     those no title says with no talks (a reader then knows the answer is none, not unknown); every field's
-    vocabulary gets its block starts. With the index's directory (its synonym table), the answers of every
-    two-letter prefix too (``answers``), computed by the search function over the pack these sections make."""
-    written = list(written)
-    own = [*_vocabulary_blocks(written), *_title_stop_sections(files)]
-    yield from own
-    if index_dir is not None:
-        synonyms = synonyms_of(index_dir, SYNONYMS_NAME)
-        stored = written + [(name, raw, len(raw), CODEC_STORED) for name, raw in own]
-        if synonyms is not None:
-            stored.append((SYNONYMS_SECTION, synonyms, len(synonyms), CODEC_STORED))
-        header = write_header(stored)
-        yield ANSWERS, answer_section(b"".join([header, *(data for _, data, _, _ in stored)]), synonyms)
+    vocabulary gets its block starts."""
+    return [*_vocabulary_blocks(list(written)), *_title_stop_sections(files)]
 
 
 def _vocabulary_blocks(written: Iterable[tuple[str, bytes, int, int]]) -> Iterator[tuple[str, bytes]]:

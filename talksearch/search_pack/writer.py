@@ -14,7 +14,7 @@ import logging
 import os
 import zlib
 from array import array
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import accumulate, chain, count, repeat
 from operator import sub
@@ -24,6 +24,7 @@ from talksearch.contracts import SYNONYMS_NAME
 from talksearch.index_files.reading import IndexFiles
 from talksearch.index_files.writing import WrittenPostings
 from talksearch.search_pack import precomputed
+from talksearch.search_pack.answers import ANSWERS
 from talksearch.search_pack.format import (
     CODEC_STORED,
     CODEC_ZLIB,
@@ -73,6 +74,7 @@ def write_pack(
     destination: str | os.PathLike,
     previous: bytes | memoryview | None = None,
     written: WrittenPostings | None = None,
+    answers: Callable[[bytes, bytes | None], bytes] | None = None,
 ) -> PackSummary:
     """Write the search pack of the index in ``index_dir`` to ``destination``.
 
@@ -85,6 +87,10 @@ def write_pack(
     ``written``: the postings a full write of this index just committed (``write_index``'s answer), read from
     memory instead of unpickling the term tables back: the same bytes, used only when the index is exactly
     those segments (``WrittenPostings.matches``), and consumed.
+
+    ``answers``: makes the ``pre/answers`` section from the bytes of the pack without it and its synonym table
+    (the builder's ``index_builder.answers.answer_section``, which asks the search engine); without it the pack
+    has no precomputed answers, and the search function computes them at their first ask, the same.
     """
     files = IndexFiles(index_dir)
     try:
@@ -105,12 +111,17 @@ def write_pack(
                 sections = list(_sections(files, None))
         else:
             sections = list(_sections(files, None))
-        sections += [_compressed(name, raw) for name, raw in precomputed.sections(files, sections, index_dir)]
+        own = precomputed.sections(files, sections)
     finally:
         files.close()
-    synonyms = Path(index_dir) / SYNONYMS_NAME
-    if synonyms.is_file():
-        sections.append(_compressed(SYNONYMS_SECTION, synonyms.read_bytes(), MAX_SYNONYMS_BYTES))
+    synonyms_path = Path(index_dir) / SYNONYMS_NAME
+    synonyms = synonyms_path.read_bytes() if synonyms_path.is_file() else None
+    answered = _answers_section(answers, sections, own, synonyms) if answers is not None else None
+    sections += [_compressed(name, raw) for name, raw in own]
+    if answered is not None:
+        sections.append(_compressed(ANSWERS, answered))
+    if synonyms is not None:
+        sections.append(_compressed(SYNONYMS_SECTION, synonyms, MAX_SYNONYMS_BYTES))
     header = write_header(sections)
     size = len(header) + sum(len(data) for _, data, _, _ in sections)
     if size > MAX_PACK_BYTES:
@@ -123,6 +134,19 @@ def write_pack(
     sizes = {name: len(data) for name, data, _, _ in sections}
     kept_talks = kept.kept_talks if kept is not None else 0
     return PackSummary(destination, size, files.doc_count, sizes, kept_talks, written is not None)
+
+
+def _answers_section(
+    answers: Callable[[bytes, bytes | None], bytes],
+    sections: list[tuple[str, bytes, int, int]],
+    own: list[tuple[str, bytes]],
+    synonyms: bytes | None,
+) -> bytes:
+    """``answers`` asked over the pack these sections make (the precomputed ones and the synonyms kept as is)."""
+    stored = sections + [(name, raw, len(raw), CODEC_STORED) for name, raw in own]
+    if synonyms is not None:
+        stored.append((SYNONYMS_SECTION, synonyms, len(synonyms), CODEC_STORED))
+    return answers(b"".join([write_header(stored), *(data for _, data, _, _ in stored)]), synonyms)
 
 
 def _compressed(name: str, raw: bytes, cap: int = MAX_SECTION_BYTES) -> tuple[str, bytes, int, int]:
