@@ -30,6 +30,36 @@ __all__ = ["LENGTH_OF_BYTE", "IndexFiles"]
 POSITION_VALUES_KEPT = 1 << 20
 
 
+def merged_postings(
+    streams: list[Iterator[tuple]], count: int, keeps_positions: bool, deleted: Collection[int] = frozenset()
+) -> Iterator[tuple[str, list[int], list[int], list[float], list[int]]]:
+    """``field_postings``' tuples from per-segment streams of (term bytes, segment number, its document frequency
+    there, talks, frequencies, position values), each in term order: the segments' postings of a term joined,
+    ``deleted`` talks dropped, positions unpickled a term at a time. Shared by the index read back and by the
+    postings a full write kept in memory (``writing.WrittenPostings``), so both give the pack the same tuples."""
+    merged = heapq.merge(*streams, key=itemgetter(0)) if len(streams) > 1 else streams[0]
+    known: dict[bytes, list[int]] = {}  # position values unpickled so far
+    for term, group in groupby(merged, key=itemgetter(0)):
+        per_segment = [0] * count
+        ids: list[int] = []
+        frequencies: list[float] = []
+        values: list[bytes] = []
+        for _, n, df, segment_ids, segment_frequencies, segment_values in group:
+            per_segment[n] = df
+            ids.extend(segment_ids)
+            frequencies.extend(segment_frequencies)
+            values.extend(segment_values)
+        if len(known) > POSITION_VALUES_KEPT:
+            known.clear()
+        deltas = unpickling.position_deltas(values, known) if keeps_positions else []
+        if deleted and ids:
+            kept = [i for i, d in enumerate(ids) if d not in deleted]
+            if len(kept) != len(ids):
+                ids, frequencies = [ids[i] for i in kept], [frequencies[i] for i in kept]
+                deltas = [deltas[i] for i in kept] if keeps_positions else deltas
+        yield term.decode("utf-8"), per_segment, ids, frequencies, list(chain.from_iterable(deltas))
+
+
 class IndexFiles:
     """One index directory opened for reading; document numbers run across segments, deleted talks included."""
 
@@ -208,28 +238,7 @@ class IndexFiles:
         ]
         if not streams:
             return
-        merged = heapq.merge(*streams, key=itemgetter(0)) if len(streams) > 1 else streams[0]
-        count, deleted = len(self._segments), self.deleted
-        known: dict[bytes, list[int]] = {}  # position values unpickled so far
-        for term, group in groupby(merged, key=itemgetter(0)):
-            per_segment = [0] * count
-            ids: list[int] = []
-            frequencies: list[float] = []
-            values: list[bytes] = []
-            for _, n, df, segment_ids, segment_frequencies, segment_values in group:
-                per_segment[n] = df
-                ids.extend(segment_ids)
-                frequencies.extend(segment_frequencies)
-                values.extend(segment_values)
-            if len(known) > POSITION_VALUES_KEPT:
-                known.clear()
-            deltas = unpickling.position_deltas(values, known) if keeps_positions else []
-            if deleted and ids:
-                kept = [i for i, d in enumerate(ids) if d not in deleted]
-                if len(kept) != len(ids):
-                    ids, frequencies = [ids[i] for i in kept], [frequencies[i] for i in kept]
-                    deltas = [deltas[i] for i in kept] if keeps_positions else deltas
-            yield term.decode("utf-8"), per_segment, ids, frequencies, list(chain.from_iterable(deltas))
+        yield from merged_postings(streams, len(self._segments), keeps_positions, self.deleted)
 
     def _segment_postings(self, segment, n: int, offset: int, fieldname: str, keeps_positions: bool) -> Iterator[tuple]:
         """(term bytes, segment number, document frequency, talks, frequencies, encoded positions) of one segment."""

@@ -8,7 +8,6 @@ inlined. Everything written is Whoosh's format, readable by Whoosh alone.
 from __future__ import annotations
 
 import gc
-import heapq
 import io
 import logging
 import multiprocessing
@@ -17,8 +16,7 @@ import zlib
 from array import array
 from collections import defaultdict
 from collections.abc import Iterator
-from itertools import chain, groupby
-from operator import itemgetter, sub
+from operator import sub
 from pickle import dumps
 
 from whoosh.codec.whoosh3 import WHOOSH3_HEADER_MAGIC, W3Codec, W3FieldWriter, W3PostingsWriter, W3TermInfo
@@ -27,8 +25,7 @@ from whoosh.system import pack_int, pack_long, pack_uint, pack_ushort, unpack_lo
 from whoosh.util.numeric import byte_to_length, length_to_byte
 from whoosh.writing import SegmentWriter
 
-from talksearch.index_files import unpickling
-from talksearch.index_files.reading import POSITION_VALUES_KEPT
+from talksearch.index_files.reading import merged_postings
 
 logger = logging.getLogger(__name__)
 
@@ -251,23 +248,7 @@ class WrittenPostings:
             self._segment_postings(terms, self._keys[n].pop(fieldname, []), n, first, keeps_positions)
             for n, (_, first, _, terms) in enumerate(self.segments)
         ]
-        merged = heapq.merge(*streams, key=itemgetter(0)) if len(streams) > 1 else streams[0]
-        count = len(self.segments)
-        known: dict[bytes, list[int]] = {}
-        for term, group in groupby(merged, key=itemgetter(0)):
-            per_segment = [0] * count
-            ids: list[int] = []
-            frequencies: list[float] = []
-            values: list[bytes] = []
-            for _, n, segment_ids, segment_frequencies, segment_values in group:
-                per_segment[n] = len(segment_ids)
-                ids.extend(segment_ids)
-                frequencies.extend(segment_frequencies)
-                values.extend(segment_values)
-            if len(known) > POSITION_VALUES_KEPT:
-                known.clear()
-            deltas = unpickling.position_deltas(values, known) if keeps_positions else []
-            yield term.decode("utf-8"), per_segment, ids, frequencies, list(chain.from_iterable(deltas))
+        yield from merged_postings(streams, len(self.segments), keeps_positions)
 
     @staticmethod
     def _segment_postings(
@@ -277,7 +258,7 @@ class WrittenPostings:
             flat = terms.pop(key)
             ids = [d + first for d in flat[0::3]] if first else flat[0::3]
             values = [v for v in flat[2::3] if v] if keeps_positions else ()
-            yield key[1], n, ids, array("f", flat[1::3]).tolist(), values
+            yield key[1], n, len(ids), ids, array("f", flat[1::3]).tolist(), values
 
 
 def _writes_w3_postings(fieldwriter) -> bool:
