@@ -156,11 +156,14 @@ class SearchEngine:
             self.warm()
 
     def warm(self) -> None:
-        """Load the per-talk data now (not in a visitor's request) and take it out of the cyclic GC's sight.
+        """Load the per-talk data and decode the pack's vocabularies now (not in a visitor's request: each first
+        ask of a field paid its inflating), and take them out of the cyclic GC's sight.
 
         ``gc.freeze()`` moves everything alive into the permanent generation: the index's long-lived
         objects are then never walked again by full collections, which otherwise pause requests.
         """
+        if self._files is not None:
+            self._files.warm()
         self.facets.warm()
         gc.freeze()
 
