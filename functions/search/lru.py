@@ -11,7 +11,9 @@ charges them to the process' ``MemoryBudget``: a share of the memory the functio
 version hold (its memory after open, measured, and its files). Over it, the least recently used entry
 of *any* cache goes first: a common word's contributions at 100,000 talks (3 MB) and a rare word's
 posting list (a few hundred bytes) compete by bytes and recency, and the version an index swap left
-behind (kept for the requests still using it) gives its entries back as the new one fills.
+behind (kept for the requests still using it) gives its entries back as the new one fills. The kept
+answers are the exception: they have a budget of their own, which their version holds out of this one
+(``engine.ANSWER_CACHE_BYTES``), so that the per-talk entries they spare the next ask do not evict them.
 """
 
 from __future__ import annotations
