@@ -495,3 +495,17 @@ def test_the_function_reads_its_memory_from_lambda_and_defaults_to_the_template_
 def test_an_engine_with_nothing_to_read_says_so():
     with pytest.raises(TypeError, match="needs an index_dir or files"):
         SearchEngine()
+
+
+def test_a_capped_budget_holds_at_most_its_cap_and_the_memory_share_again_after():
+    from functions.search.lru import LRU, MemoryBudget
+
+    budget = MemoryBudget(1000, share=0.5, runtime_bytes=100, floor=10)
+    cache = LRU(100, cost=len, budget=budget)
+    for key in range(30):
+        cache.put(key, "x" * 10)
+    with budget.capped(50):  # the builder's answering engine: each query asked once
+        assert budget.limit == 50 and budget.spent == 50 and cache.get(24) is None and cache.get(25) is not None
+        cache.put("new", "y" * 10)
+        assert budget.spent == 50
+    assert budget.limit == 400

@@ -160,3 +160,25 @@ def test_kept_answers_are_the_answers_of_matching_and_ranking_again(index_dir, m
     assert fast == _answers(index_dir)
     assert any(answer["page"] == 4 and len(answer["hits"]) == 5 for answer in fast)
     assert {"some", "any"} <= {answer["matched"] for answer in fast}  # pages ranked by share of the query
+
+
+def test_kept_answers_stay_while_the_per_talk_caches_fill_the_memory_budget(index_dir, monkeypatch):
+    """At 100,000 talks the per-talk caches fill their budget within a pass of queries: sharing it, the answers
+    kept earlier went by recency (499 of 583 before the pass was asked again). They have their own."""
+    from functions.search.lru import LRU, PROCESS_BUDGET
+
+    monkeypatch.setattr(engine_module, "ANSWER_MIN_POSTINGS", 40)
+    engine = SearchEngine(index_dir, time_budget_ms=10_000_000)
+    try:
+        first = engine.search(q="python data")
+        # GIVEN the queries after it: per-talk entries, more recent than the answer, filling the budget twice over
+        others = LRU(10**6, cost=int)
+        for n in range(20):
+            others.put(n, PROCESS_BUDGET.limit // 10)
+        assert len(others) < 20  # the budget gave back its least recently used entries
+        # WHEN the query is asked again THEN it is answered from what was kept: nothing is matched again
+        monkeypatch.setattr(engine.matcher, "match_group", lambda group: pytest.fail("matched again"))
+        again = engine.search(q="python data")
+        assert {**again, "took_ms": 0} == {**first, "took_ms": 0}
+    finally:
+        engine.close()

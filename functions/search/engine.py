@@ -33,7 +33,7 @@ from typing import NamedTuple
 from functions.search.expansion import Expander
 from functions.search.facets import FacetIndex
 from functions.search.highlight import Highlighter, Prepared, prepare
-from functions.search.lru import LRU, PROCESS_BUDGET, resident_bytes, size_of_numbers, size_of_strings
+from functions.search.lru import LRU, PROCESS_BUDGET, MemoryBudget, resident_bytes, size_of_numbers, size_of_strings
 from functions.search.matching import ClauseMatcher, Coordination, Match, match_all, match_any, match_some
 from functions.search.params import InvalidParameter, SearchParams
 from functions.search.query import Clause, ParsedQuery, parse_query
@@ -65,11 +65,15 @@ PREPARED_CACHE_SIZE = 2048
 #: talks between them (what matching and scoring read: two common words having few talks in common cost
 #: as much as a common word), or that many talks pass their filters: the total, the facet counts and the
 #: ANSWER_TOP first talks with their scores (about 25 KB each, whatever the query's number of talks:
-#: 1,024 hold about 26 MB; charged to the process's memory budget like every cache). The posting lists
-#: and per-talk scores behind them are held per talk, so at 100,000 talks their caches hold a few common
-#: words only, and every query on the others re-read and re-scored all of their talks (docs/api.md,
-#: "At 100,000 talks").
+#: 1,024 hold about 26 MB). The posting lists and per-talk scores behind them are held per talk, so at
+#: 100,000 talks their caches hold a few common words only, and every query on the others re-read and
+#: re-scored all of their talks (docs/api.md, "At 100,000 talks").
 ANSWER_CACHE_SIZE = 1024
+#: The answers have a budget of their own, which the version holds out of the per-talk caches' budget (as it
+#: holds its files): sharing one, a 20 KB answer worth 50-200 ms lost by recency to the posting lists of the
+#: queries after it, and at 100,000 talks 499 of the 583 answers a 700-query pass kept were gone before the
+#: pass was asked again (the per-talk caches filled their 374 MB; docs/benchmarks.md, "At 100,000 talks").
+ANSWER_CACHE_BYTES = 32 << 20
 ANSWER_MIN_POSTINGS = 2000
 ANSWER_TOP = 100
 
@@ -108,8 +112,8 @@ class SearchEngine:
         ``index_dir``. ``synonyms``: the table to expand queries with (default: the index's own ``synonyms.json``;
         an index without one, or with one that is refused, is served without expansion, logged on ``log``).
 
-        What the version holds (the memory its opening took, and its pack or its files, mapped as queries read
-        them) is left out of the caches' budget until ``close``."""
+        What the version holds (the memory its opening took, its pack or its files, mapped as queries read
+        them, and its kept answers' own budget) is left out of the caches' budget until ``close``."""
         if files is None and index_dir is None:
             raise TypeError("SearchEngine needs an index_dir or files to read the index from")
         PROCESS_BUDGET.make_room()
@@ -123,7 +127,7 @@ class SearchEngine:
             held = files.nbytes
         else:
             held = sum(f.stat().st_size for f in Path(index_dir).iterdir() if f.is_file())
-        PROCESS_BUDGET.hold(self, resident_bytes("RssAnon") - resident_before + held)
+        PROCESS_BUDGET.hold(self, resident_bytes("RssAnon") - resident_before + held + ANSWER_CACHE_BYTES)
         self.time_budget = (time_budget_ms if time_budget_ms is not None else _budget_from_env()) / 1000.0
 
     def _open(
@@ -151,7 +155,8 @@ class SearchEngine:
         self._prepared: LRU[int, Prepared] = LRU(
             PREPARED_CACHE_SIZE, cost=lambda p: size_of_strings(p, (s for s in p if s is not None))
         )
-        self._answers: LRU[tuple, _Answer] = LRU(ANSWER_CACHE_SIZE, cost=_answer_bytes)
+        answers_budget = MemoryBudget(ANSWER_CACHE_BYTES, share=1.0, runtime_bytes=0, floor=0)
+        self._answers: LRU[tuple, _Answer] = LRU(ANSWER_CACHE_SIZE, cost=_answer_bytes, budget=answers_budget)
         if warm:
             self.warm()
 
