@@ -27,6 +27,10 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
+from whoosh.analysis import IDTokenizer
+from whoosh.fields import ID
+from whoosh.formats import Existence
+
 from talksearch.index_files import create_index, open_index
 from talksearch.index_files.writing import (
     AnalysedTerms,
@@ -251,6 +255,8 @@ class _Memo(dict):
 
 #: A text's folded words and where each occurs: word → its positions, in order.
 WordPositions = dict[str, list[int]]
+#: A text's (word, positions) pairs, stop words left out or not.
+WordPairs = Iterable[tuple[str, list[int]]]
 
 
 class FastAnalysis:
@@ -271,6 +277,8 @@ class FastAnalysis:
         #: encoded values shared by many postings: single positions, small frequencies
         self.single_positions: dict[int, bytes] = {}
         self.frequencies = [frequency_value(n) for n in range(256)]
+        #: (frequency, weight, encoded value) of the small frequencies, one tuple each
+        self._small = [(n, _weight(n), value) for n, value in enumerate(self.frequencies)]
 
     def positions(self, text: str) -> WordPositions:
         where: WordPositions = defaultdict(list)
@@ -279,18 +287,19 @@ class FastAnalysis:
         where.pop("", None)
         return where
 
-    def items(self, kind: str, where: WordPositions, positions: bool) -> AnalysedTerms:
+    @staticmethod
+    def unstopped(where: WordPositions) -> list[tuple[str, list[int]]]:
+        """A text's words but the stop words, with their positions: dropped without renumbering positions, so
+        phrases never match across them (made once per text, for its French, English and ``words`` terms)."""
+        return [(word, at) for word, at in where.items() if word not in STOP_WORDS]
+
+    def items(self, kind: str, pairs: WordPairs, positions: bool) -> AnalysedTerms:
         """(term bytes, frequency, weight, encoded value) per distinct term, as Field.index yields them.
 
-        ``positions``: the field's format keeps word positions (phrase=True); else only frequencies.
-        Stop words are dropped without renumbering positions: phrases never match across them.
+        ``pairs``: the text's words (``unstopped`` unless ``kind`` is "names"). ``positions``: the field's format
+        keeps word positions (phrase=True); else only frequencies.
         """
-        if kind == "names":
-            terms = self._bytes
-            pairs = where.items()
-        else:
-            terms = self._bytes if kind == "folded" else self._stems[kind]
-            pairs = [(word, at) for word, at in where.items() if word not in STOP_WORDS]
+        terms = self._bytes if kind in ("names", "folded") else self._stems[kind]
         if not positions:  # Frequency format
             counts: dict[bytes, int] = {}
             for word, at in pairs:
@@ -314,20 +323,20 @@ class FastAnalysis:
                 out.append((term, len(at), _weight(len(at)), positions_value(at)))
         return out
 
-    def word_counts(self, parts: Iterable[WordPositions]) -> AnalysedTerms:
-        """The Frequency items of the unstemmed words of several texts taken together (``words``)."""
+    def word_counts(self, parts: Iterable[WordPairs]) -> AnalysedTerms:
+        """The Frequency items of the unstemmed words of several texts taken together (``words``), each given
+        without its stop words (``unstopped``)."""
         counts: dict[bytes, int] = {}
         terms = self._bytes
-        for where in parts:
-            for word, at in where.items():
-                if word not in STOP_WORDS:
-                    term = terms[word]
-                    counts[term] = counts.get(term, 0) + len(at)
+        for pairs in parts:
+            for word, at in pairs:
+                term = terms[word]
+                counts[term] = counts.get(term, 0) + len(at)
         return self._frequency_items(counts)
 
     def _frequency_items(self, counts: dict[bytes, int]) -> AnalysedTerms:
-        small = self.frequencies
-        return [(t, n, _weight(n), small[n] if n < 256 else frequency_value(n)) for t, n in counts.items()]
+        small = self._small
+        return [(t,) + small[n] if n < 256 else (t, n, float(n), frequency_value(n)) for t, n in counts.items()]
 
 
 class DocumentAnalysis:
@@ -339,6 +348,8 @@ class DocumentAnalysis:
         self.positions = {name: keeps_positions(schema[name]) for name in FIELD_ANALYSIS if name in schema}
         #: whether every analysed field is in the schema with a format this analysis produces
         self.usable = len(self.positions) == len(FIELD_ANALYSIS) and None not in self.positions.values()
+        #: the fields Whoosh indexes whole (its ID fields: the value is the one term), with their weight
+        self.whole = {name: schema[name].format.field_boost for name in schema.names() if _indexed_whole(schema[name])}
 
     def analyse(self, fields: dict) -> dict[str, AnalysedTerms]:
         analysis, positions = self.words, self.positions
@@ -347,10 +358,11 @@ class DocumentAnalysis:
             value = fields.get(name)
             if value is not None and value not in texts and name != "words":
                 texts[value] = analysis.positions(value)
+        unstopped = {value: analysis.unstopped(where) for value, where in texts.items()}
         analysed = {
-            name: analysis.items(kind, texts[fields[name]], positions[name])
+            name: analysis.items(kind, texts[value].items() if kind == "names" else unstopped[value], positions[name])
             for name, kind in FIELD_ANALYSIS.items()
-            if name != "words" and fields.get(name) is not None
+            if name != "words" and (value := fields.get(name)) is not None
         }
         words = fields.get("words")
         if words is not None:
@@ -358,10 +370,20 @@ class DocumentAnalysis:
             # words are theirs (it keeps frequencies only, so their positions do not matter)
             parts = [fields.get(name, "") for name in WORDS_PARTS]
             if words == "\n".join(parts) and not positions["words"]:
-                analysed["words"] = analysis.word_counts(texts[part] for part in parts if part)
+                analysed["words"] = analysis.word_counts(unstopped[part] for part in parts if part)
             else:
-                analysed["words"] = analysis.items("folded", analysis.positions(words), positions["words"])
+                where = analysis.positions(words)
+                analysed["words"] = analysis.items("folded", analysis.unstopped(where), positions["words"])
+        for name, weight in self.whole.items():
+            value = fields.get(name)
+            if type(value) is str:
+                analysed[name] = [(value.encode("utf-8"), 1, weight, b"")]
         return analysed
+
+
+def _indexed_whole(field) -> bool:
+    """Whether Whoosh indexes this field's value as its one term (an ID field with its own tokenizer and format)."""
+    return type(field) is ID and type(field.analyzer) is IDTokenizer and type(field.format) is Existence
 
 
 class TalkWriter(SegmentBuilder):

@@ -37,8 +37,17 @@ def merged_postings(
     there, talks, frequencies, position values), each in term order: the segments' postings of a term joined,
     ``deleted`` talks dropped, positions unpickled a term at a time. Shared by the index read back and by the
     postings a full write kept in memory (``writing.WrittenPostings``), so both give the pack the same tuples."""
-    merged = heapq.merge(*streams, key=itemgetter(0)) if len(streams) > 1 else streams[0]
     known: dict[bytes, list[int]] = {}  # position values unpickled so far
+    if len(streams) == 1 and not deleted:  # one segment (every full build's): nothing to join or drop
+        for term, n, df, ids, frequencies, values in streams[0]:
+            per_segment = [0] * count
+            per_segment[n] = df
+            if len(known) > POSITION_VALUES_KEPT:
+                known.clear()
+            positions = chain.from_iterable(unpickling.position_deltas(values, known)) if keeps_positions else ()
+            yield term.decode("utf-8"), per_segment, list(ids), list(frequencies), list(positions)
+        return
+    merged = heapq.merge(*streams, key=itemgetter(0)) if len(streams) > 1 else streams[0]
     for term, group in groupby(merged, key=itemgetter(0)):
         per_segment = [0] * count
         ids: list[int] = []
