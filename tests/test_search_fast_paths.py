@@ -182,3 +182,17 @@ def test_kept_answers_stay_while_the_per_talk_caches_fill_the_memory_budget(inde
         assert {**again, "took_ms": 0} == {**first, "took_ms": 0}
     finally:
         engine.close()
+
+
+@pytest.mark.parametrize(("memory_mb", "answers_mb"), [(128, 4), (1024, 32), (4096, 32)])
+def test_the_answers_budget_is_a_share_of_the_function_memory_up_to_32_mb(
+    index_dir, monkeypatch, memory_mb, answers_mb
+):
+    from functions.search.lru import PROCESS_BUDGET
+
+    monkeypatch.setattr(PROCESS_BUDGET, "memory_bytes", memory_mb << 20)
+    engine = SearchEngine(index_dir)
+    try:
+        assert engine._answers_budget.limit == answers_mb << 20
+    finally:
+        engine.close()

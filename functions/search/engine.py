@@ -73,7 +73,9 @@ ANSWER_CACHE_SIZE = 1024
 #: holds its files): sharing one, a 20 KB answer worth 50-200 ms lost by recency to the posting lists of the
 #: queries after it, and at 100,000 talks 499 of the 583 answers a 700-query pass kept were gone before the
 #: pass was asked again (the per-talk caches filled their 374 MB; docs/benchmarks.md, "At 100,000 talks").
+#: At most this, and a 32nd of the function's memory (32 MB at 1,024 MB, 4 MB at Lambda's least, 128 MB).
 ANSWER_CACHE_BYTES = 32 << 20
+ANSWER_MEMORY_SHARE = 1 / 32
 ANSWER_MIN_POSTINGS = 2000
 ANSWER_TOP = 100
 
@@ -127,7 +129,7 @@ class SearchEngine:
             held = files.nbytes
         else:
             held = sum(f.stat().st_size for f in Path(index_dir).iterdir() if f.is_file())
-        PROCESS_BUDGET.hold(self, resident_bytes("RssAnon") - resident_before + held + ANSWER_CACHE_BYTES)
+        PROCESS_BUDGET.hold(self, resident_bytes("RssAnon") - resident_before + held + self._answers_budget.limit)
         self.time_budget = (time_budget_ms if time_budget_ms is not None else _budget_from_env()) / 1000.0
 
     def _open(
@@ -155,8 +157,9 @@ class SearchEngine:
         self._prepared: LRU[int, Prepared] = LRU(
             PREPARED_CACHE_SIZE, cost=lambda p: size_of_strings(p, (s for s in p if s is not None))
         )
-        answers_budget = MemoryBudget(ANSWER_CACHE_BYTES, share=1.0, runtime_bytes=0, floor=0)
-        self._answers: LRU[tuple, _Answer] = LRU(ANSWER_CACHE_SIZE, cost=_answer_bytes, budget=answers_budget)
+        answer_bytes = min(ANSWER_CACHE_BYTES, int(PROCESS_BUDGET.memory_bytes * ANSWER_MEMORY_SHARE))
+        self._answers_budget = MemoryBudget(answer_bytes, share=1.0, runtime_bytes=0, floor=0)
+        self._answers: LRU[tuple, _Answer] = LRU(ANSWER_CACHE_SIZE, cost=_answer_bytes, budget=self._answers_budget)
         if warm:
             self.warm()
 
