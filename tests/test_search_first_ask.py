@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 from functions.search import snapshot as snapshot_module
 from functions.search.engine import SearchEngine
 from functions.search.query import parse_query
-from functions.search.scoring import Scorer, best_by_score, every_weighted_frequency, weighted_frequencies
-from functions.search.snapshot import IndexSnapshot, _in_order
+from functions.search.scoring import Scorer, best_by_score, every_contribution, weighted_frequencies
+from functions.search.snapshot import K1, IndexSnapshot, _in_order
 from index_builder.writer import write_index
 from talksearch.schema import Talk
 
@@ -75,13 +75,17 @@ def test_a_words_first_ask_ranks_and_scores_as_scoring_every_talk_does(index_dir
     engine = SearchEngine(index_dir, warm=False)
     queries = [*WORDS, "py*", "d*", "co*", "l*", "te*", "speaker", "event"]
     checked = 0
+    term_counts = set()  # groups of one term and of several, each computed its own way
     for q in queries:
         match, _ = engine._match(parse_query(q), lambda: False)
         if len(match.groups) != 1 or not match.docs:
             continue
         (group,) = match.groups
         union = set().union(*(data.frequencies for data, _ in group.terms))
-        assert every_weighted_frequency(group) == weighted_frequencies(union, group), q
+        factor = group.idf * (K1 + 1.0)
+        summed = {d: factor * f / (K1 + f) for d, f in weighted_frequencies(union, group).items()}
+        assert every_contribution(group) == summed, q  # the same floats, summed term by term
+        term_counts.add(min(len(group.terms), 2))
         every_talk = set(range(engine.snapshot.doc_count))
         # its talks, some of them (a filter), and more than them (talks without the word score 0)
         for docs in (set(match.docs), set(sorted(match.docs)[::3]), set(match.docs) | set(sorted(every_talk)[::50])):
@@ -92,3 +96,4 @@ def test_a_words_first_ask_ranks_and_scores_as_scoring_every_talk_does(index_dir
                 assert [scores[d] for d in best] == [slow[d] for d in best], q  # the same floats
         checked += 1
     assert checked >= 10
+    assert term_counts == {1, 2}
