@@ -232,8 +232,12 @@ class FacetIndex:
         twice (the Counter counts it twice)."""
         if facet in self._by_value:
             return self._by_value[facet]
-        talks: dict[object, list[int]] = {}
         values = self._values[facet]
+        if facet not in _MULTI_VALUED and len(set(values) - {None, ""}) <= TOP_DOWN_MIN_VALUES:
+            # few values (years, languages): known from one C-level pass, not the value -> talks pass below
+            self._by_value[facet] = None
+            return None
+        talks: dict[object, list[int]] = {}
         if facet in _MULTI_VALUED:
             for doc, names in enumerate(values):
                 for name in names:
