@@ -245,6 +245,10 @@ class SearchEngine:
         if kept is not None:
             answer, page_docs = kept
             return answer.total, answer.facets, answer.scores, page_docs, answer.found, answer.matched
+        if rankings_only and query.groups:  # the talks matched are some of the terms' talks, counted by their df
+            bounds = [self.matcher.postings_at_most(clause) for group in query.groups for clause in group]
+            if None not in bounds and sum(bounds) < ANSWER_MIN_POSTINGS:
+                return None
         match, coordination = self._match(query, deadline)
         # the talks passing the filters are some of the matched ones: few of them and few postings, nothing kept
         if rankings_only and (
