@@ -53,10 +53,7 @@ def answer_section(pack: bytes, synonyms: bytes | None) -> bytes:
 
 
 def _frequent_words(files: PackFiles) -> list[str]:
-    words = files.terms_starting("words", "", 1 << 62) or []
-    return [
-        word for _, word in heapq.nlargest(PRECOMPUTED_WORDS, ((files.doc_frequency("words", w), w) for w in words))
-    ]
+    return [word for _, word in heapq.nlargest(PRECOMPUTED_WORDS, files.term_frequencies("words"))]
 
 
 def _kept_answers(files: PackFiles, table: SynonymTable | None, queries) -> dict[tuple, tuple]:
