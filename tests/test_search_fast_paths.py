@@ -196,3 +196,26 @@ def test_the_answers_budget_is_a_share_of_the_function_memory_up_to_32_mb(
         assert engine._answers_budget.limit == answers_mb << 20
     finally:
         engine.close()
+
+
+def test_keep_answer_keeps_the_whole_rankings_search_keeps_and_no_other(index_dir, monkeypatch):
+    """What the builder asks for the pack's precomputed answers: ``keep_answer`` skips the page's hits and stops once
+    the matching says nothing will be kept; over thresholds around these queries' talk and posting counts, it
+    keeps exactly the answers ``search`` keeps whole."""
+    asked = [params["q"] for params in QUERIES if set(params) == {"q"} and params["q"]]
+    monkeypatch.setattr(engine_module, "ANSWER_TOP", 45)
+    sizes = []
+    for threshold in (300, 560, 700, 900, 1200, 1600):
+        monkeypatch.setattr(engine_module, "ANSWER_MIN_POSTINGS", threshold)
+        kept = []
+        for keeping in (True, False):
+            engine = SearchEngine(index_dir, time_budget_ms=10_000_000)
+            try:
+                for q in asked:
+                    engine.keep_answer(q) if keeping else engine.search(q=q)
+                kept.append(dict(engine.kept_answers()))
+            finally:
+                engine.close()
+        assert kept[0] == kept[1], threshold
+        sizes.append(len(kept[0]))
+    assert sizes[0] > 20 and sizes[-1] > 0 and len(set(sizes)) == len(sizes)  # from most queries kept to a couple
