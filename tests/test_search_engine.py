@@ -495,3 +495,25 @@ def test_the_function_reads_its_memory_from_lambda_and_defaults_to_the_template_
 def test_an_engine_with_nothing_to_read_says_so():
     with pytest.raises(TypeError, match="needs an index_dir or files"):
         SearchEngine()
+
+
+def test_a_search_frees_the_young_cycles_and_freezes_what_it_left_alive(engine):
+    """What a request leaves alive (cache entries) is frozen, never walked again by later collections; the reference
+    cycles left since the last request are freed first, not frozen for good."""
+    import gc
+    import weakref
+
+    class Node:
+        pass
+
+    gc.freeze()  # what the test run made so far is no concern of the engine's
+    frozen_before = gc.get_freeze_count()
+    cycle = Node()
+    cycle.me = cycle
+    gone = weakref.ref(cycle)
+    del cycle
+    body = engine.search(q="python data", page=2)
+    assert gone() is None
+    assert len(gc.get_objects()) < 50  # the body's own dict, made after the freeze
+    assert gc.get_freeze_count() > frozen_before
+    assert body["total"] >= 0
