@@ -160,3 +160,62 @@ def test_kept_answers_are_the_answers_of_matching_and_ranking_again(index_dir, m
     assert fast == _answers(index_dir)
     assert any(answer["page"] == 4 and len(answer["hits"]) == 5 for answer in fast)
     assert {"some", "any"} <= {answer["matched"] for answer in fast}  # pages ranked by share of the query
+
+
+def test_kept_answers_stay_while_the_per_talk_caches_fill_the_memory_budget(index_dir, monkeypatch):
+    """At 100,000 talks the per-talk caches fill their budget within a pass of queries: sharing it, the answers
+    kept earlier went by recency (499 of 583 before the pass was asked again). They have their own."""
+    from functions.search.lru import LRU, PROCESS_BUDGET
+
+    monkeypatch.setattr(engine_module, "ANSWER_MIN_POSTINGS", 40)
+    engine = SearchEngine(index_dir, time_budget_ms=10_000_000)
+    try:
+        first = engine.search(q="python data")
+        # GIVEN the queries after it: per-talk entries, more recent than the answer, filling the budget twice over
+        others = LRU(10**6, cost=int)
+        for n in range(20):
+            others.put(n, PROCESS_BUDGET.limit // 10)
+        assert len(others) < 20  # the budget gave back its least recently used entries
+        # WHEN the query is asked again THEN it is answered from what was kept: nothing is matched again
+        monkeypatch.setattr(engine.matcher, "match_group", lambda group: pytest.fail("matched again"))
+        again = engine.search(q="python data")
+        assert {**again, "took_ms": 0} == {**first, "took_ms": 0}
+    finally:
+        engine.close()
+
+
+@pytest.mark.parametrize(("memory_mb", "answers_mb"), [(128, 4), (1024, 32), (4096, 32)])
+def test_the_answers_budget_is_a_share_of_the_function_memory_up_to_32_mb(
+    index_dir, monkeypatch, memory_mb, answers_mb
+):
+    from functions.search.lru import PROCESS_BUDGET
+
+    monkeypatch.setattr(PROCESS_BUDGET, "memory_bytes", memory_mb << 20)
+    engine = SearchEngine(index_dir)
+    try:
+        assert engine._answers_budget.limit == answers_mb << 20
+    finally:
+        engine.close()
+
+
+def test_keep_answer_keeps_the_whole_rankings_search_keeps_and_no_other(index_dir, monkeypatch):
+    """What the builder asks for the pack's precomputed answers: ``keep_answer`` skips the page's hits and stops once
+    the matching says nothing will be kept; over thresholds around these queries' talk and posting counts, it
+    keeps exactly the answers ``search`` keeps whole."""
+    asked = [params["q"] for params in QUERIES if set(params) == {"q"} and params["q"]]
+    monkeypatch.setattr(engine_module, "ANSWER_TOP", 45)
+    sizes = []
+    for threshold in (300, 560, 700, 900, 1200, 1600):
+        monkeypatch.setattr(engine_module, "ANSWER_MIN_POSTINGS", threshold)
+        kept = []
+        for keeping in (True, False):
+            engine = SearchEngine(index_dir, time_budget_ms=10_000_000)
+            try:
+                for q in asked:
+                    engine.keep_answer(q) if keeping else engine.search(q=q)
+                kept.append(dict(engine.kept_answers()))
+            finally:
+                engine.close()
+        assert kept[0] == kept[1], threshold
+        sizes.append(len(kept[0]))
+    assert sizes[0] > 20 and sizes[-1] > 0 and len(set(sizes)) == len(sizes)  # from most queries kept to a couple

@@ -233,6 +233,23 @@ def test_the_engine_answers_the_same_over_the_pack(index_dir, both):
         over_whoosh.close()
 
 
+def test_an_opened_engine_has_decoded_what_first_asks_would_inflate(index_dir, both, tmp_path, monkeypatch):
+    """Vocabularies, chunk directories, the stored talks' index, the precomputed answers and the title stop words
+    are decoded when the engine opens: a visitor's first ask of a field inflates its posting chunks only."""
+    files, _ = both
+    pack = tmp_path / "search.pack"
+    write_pack(index_dir, pack)
+    opened = PackFiles(pack.read_bytes())
+    engine = SearchEngine(files=opened, time_budget_ms=10_000_000)
+    read: list[str] = []
+    section = opened._section
+    monkeypatch.setattr(opened, "_section", lambda name: read.append(name) or section(name))
+    for params in [*queries_of(files), {"q": "the"}, {"q": "with"}]:
+        engine.search(**params)
+    once = ("terms/", "chunks/", "df/", "pre/vocab/", "stored/index", "stored/dictionary", "pre/answers", "pre/title")
+    assert [name for name in read if name.startswith(once)] == []
+
+
 def test_an_index_of_no_talks_packs_and_answers_nothing(tmp_path):
     write_index([], tmp_path / "index")
     summary = write_pack(tmp_path / "index", tmp_path / "search.pack")

@@ -33,7 +33,7 @@ from typing import NamedTuple
 from functions.search.expansion import Expander
 from functions.search.facets import FacetIndex
 from functions.search.highlight import Highlighter, Prepared, prepare
-from functions.search.lru import LRU, PROCESS_BUDGET, resident_bytes, size_of_numbers, size_of_strings
+from functions.search.lru import LRU, PROCESS_BUDGET, MemoryBudget, resident_bytes, size_of_numbers, size_of_strings
 from functions.search.matching import ClauseMatcher, Coordination, Match, match_all, match_any, match_some
 from functions.search.params import InvalidParameter, SearchParams
 from functions.search.query import Clause, ParsedQuery, parse_query
@@ -65,13 +65,46 @@ PREPARED_CACHE_SIZE = 2048
 #: talks between them (what matching and scoring read: two common words having few talks in common cost
 #: as much as a common word), or that many talks pass their filters: the total, the facet counts and the
 #: ANSWER_TOP first talks with their scores (about 25 KB each, whatever the query's number of talks:
-#: 1,024 hold about 26 MB; charged to the process's memory budget like every cache). The posting lists
-#: and per-talk scores behind them are held per talk, so at 100,000 talks their caches hold a few common
-#: words only, and every query on the others re-read and re-scored all of their talks (docs/api.md,
-#: "At 100,000 talks").
+#: 1,024 hold about 26 MB). The posting lists and per-talk scores behind them are held per talk, so at
+#: 100,000 talks their caches hold a few common words only, and every query on the others re-read and
+#: re-scored all of their talks (docs/api.md, "At 100,000 talks").
 ANSWER_CACHE_SIZE = 1024
+#: The answers have a budget of their own, which the version holds out of the per-talk caches' budget (as it
+#: holds its files): sharing one, a 20 KB answer worth 50-200 ms lost by recency to the posting lists of the
+#: queries after it, and at 100,000 talks 499 of the 583 answers a 700-query pass kept were gone before the
+#: pass was asked again (the per-talk caches filled their 374 MB; docs/benchmarks.md, "At 100,000 talks").
+#: At most this, and a 32nd of the function's memory (32 MB at 1,024 MB, 4 MB at Lambda's least, 128 MB).
+ANSWER_CACHE_BYTES = 32 << 20
+ANSWER_MEMORY_SHARE = 1 / 32
 ANSWER_MIN_POSTINGS = 2000
 ANSWER_TOP = 100
+
+
+#: Searches between two full collections of the frozen objects too (``_set_aside_survivors``).
+FULL_COLLECTION_EVERY = 1000
+_searches_since_full = 0
+
+
+def _set_aside_survivors() -> None:
+    """Collect what the requests since the last one left in the young generations, then freeze what is alive.
+
+    A request leaves its cache entries (match sets, posting lists, prepared summaries: large containers) in
+    the collector's generations, and every later gen-1 or full collection walked them all again: on a first
+    pass over the 21.7k pack the collector took 5 to 17 ms at a time, about 100 ms per 700 queries, and most
+    of the gap to tantivy at p95/p99. Frozen after the request that made them, they are walked once. What is
+    frozen while still in use and later becomes cyclic garbage (the handler's objects of the request in
+    flight: about 1.3 objects a request through ``lambda_handler``) is freed by one full collection every
+    FULL_COLLECTION_EVERY searches, as at each index swap (``lifecycle._collect_frozen``).
+    """
+    global _searches_since_full
+    _searches_since_full += 1
+    if _searches_since_full >= FULL_COLLECTION_EVERY:
+        _searches_since_full = 0
+        gc.unfreeze()
+        gc.collect()
+    else:
+        gc.collect(1)
+    gc.freeze()
 
 
 class _Answer(NamedTuple):
@@ -108,8 +141,8 @@ class SearchEngine:
         ``index_dir``. ``synonyms``: the table to expand queries with (default: the index's own ``synonyms.json``;
         an index without one, or with one that is refused, is served without expansion, logged on ``log``).
 
-        What the version holds (the memory its opening took, and its pack or its files, mapped as queries read
-        them) is left out of the caches' budget until ``close``."""
+        What the version holds (the memory its opening took, its pack or its files, mapped as queries read
+        them, and its kept answers' own budget) is left out of the caches' budget until ``close``."""
         if files is None and index_dir is None:
             raise TypeError("SearchEngine needs an index_dir or files to read the index from")
         PROCESS_BUDGET.make_room()
@@ -123,7 +156,7 @@ class SearchEngine:
             held = files.nbytes
         else:
             held = sum(f.stat().st_size for f in Path(index_dir).iterdir() if f.is_file())
-        PROCESS_BUDGET.hold(self, resident_bytes("RssAnon") - resident_before + held)
+        PROCESS_BUDGET.hold(self, resident_bytes("RssAnon") - resident_before + held + self._answers_budget.limit)
         self.time_budget = (time_budget_ms if time_budget_ms is not None else _budget_from_env()) / 1000.0
 
     def _open(
@@ -151,16 +184,21 @@ class SearchEngine:
         self._prepared: LRU[int, Prepared] = LRU(
             PREPARED_CACHE_SIZE, cost=lambda p: size_of_strings(p, (s for s in p if s is not None))
         )
-        self._answers: LRU[tuple, _Answer] = LRU(ANSWER_CACHE_SIZE, cost=_answer_bytes)
+        answer_bytes = min(ANSWER_CACHE_BYTES, int(PROCESS_BUDGET.memory_bytes * ANSWER_MEMORY_SHARE))
+        self._answers_budget = MemoryBudget(answer_bytes, share=1.0, runtime_bytes=0, floor=0)
+        self._answers: LRU[tuple, _Answer] = LRU(ANSWER_CACHE_SIZE, cost=_answer_bytes, budget=self._answers_budget)
         if warm:
             self.warm()
 
     def warm(self) -> None:
-        """Load the per-talk data now (not in a visitor's request) and take it out of the cyclic GC's sight.
+        """Load the per-talk data and decode the pack's vocabularies now (not in a visitor's request: each first
+        ask of a field paid its inflating), and take them out of the cyclic GC's sight.
 
         ``gc.freeze()`` moves everything alive into the permanent generation: the index's long-lived
         objects are then never walked again by full collections, which otherwise pause requests.
         """
+        if self._files is not None:
+            self._files.warm()
         self.facets.warm()
         gc.freeze()
 
@@ -192,35 +230,13 @@ class SearchEngine:
         offset = (request.page - 1) * request.size
         stop = offset + request.size
         words = plain_words(typed)
-        key = _answer_key(query, request, words)
-        kept = self._kept(key, offset, stop) if key is not None else None
-        if kept is not None:
-            answer, page_docs = kept
-            total, facets, scores = answer.total, answer.facets, answer.scores
-            found, matched = answer.found, answer.matched
-        else:
-            match, coordination = self._match(query, deadline)
-            results, facets = self.facets.filter_and_count(self._matching(query, match), request.filters)
-            total = len(results)
-            # an answer worth keeping is ranked ANSWER_TOP deep: its first pages are prefixes of that ranking
-            # (the canonical order: score descending, then talk number); ranked by share of the query
-            # (``coordination``), how many talks are scored depends on the page: only that page is kept
-            keep = key is not None and not deadline.missed and max(total, _postings(match)) >= ANSWER_MIN_POSTINGS
-            deep = keep and coordination is None
-            depth = max(stop, ANSWER_TOP) if deep else stop
-            ranked, scores = self._page(results, match, coordination, request.sort, 0 if deep else offset, depth, words)
-            page_docs = ranked[offset:stop] if deep else ranked
-            # "finds little" is about the talks with every word, not those added after them
-            found = len(coordination.complete) if coordination else total
-            matched = coordination.matched(results) if coordination and results else "all"
-            if keep:
-                best = tuple(ranked)
-                answer = _Answer(total, facets, best, {d: scores[d] for d in best} if scores else {}, found, matched)
-                self._answers.put(key if deep else (key, offset, stop), answer)
+        answered = self._answer(query, request, words, offset, stop, deadline, rankings_only=False)
+        assert answered is not None  # rankings_only=False always answers
+        total, facets, scores, page_docs, found, matched = answered
         highlighter = self._highlighter(query)
         hits = [self._hit(doc, scores, highlighter) for doc in page_docs]
         did_you_mean = self._did_you_mean(typed, found) if typed.groups and not deadline.passed() else None
-
+        _set_aside_survivors()
         return {
             "query": request.q,
             "total": total,
@@ -235,6 +251,70 @@ class SearchEngine:
             "partial": deadline.missed,
             "index": self.index_info(),
         }
+
+    def keep_answer(self, q: str) -> None:
+        """Keep what ``search(q=q)`` would keep as a whole ranking (``kept_answers``), and nothing else: neither its
+        page's hits, snippets and "did you mean" nor a query's matching that cannot be kept are worked out, so
+        the builder's ~1,200 precomputed queries cost half their ``search`` time."""
+        request = SearchParams.from_values(q=q)
+        typed = parse_query(request.q)
+        query = expand_query(typed, self.synonyms)[0] if self.synonyms is not None and not request.exact else typed
+        deadline = _Deadline(perf_counter() + self.time_budget)
+        self._answer(query, request, plain_words(typed), 0, request.size, deadline, rankings_only=True)
+
+    def _answer(
+        self,
+        query: ParsedQuery,
+        request: SearchParams,
+        words: list[str],
+        offset: int,
+        stop: int,
+        deadline: _Deadline,
+        *,
+        rankings_only: bool,
+    ) -> tuple[int, dict[str, list[dict]], Scores | None, list[int], int, str] | None:
+        """(total, facets, the page's scores, the page's talks, found, matched), the answer kept when dear (see
+        ``ANSWER_MIN_POSTINGS``); with ``rankings_only``, None for a query whose whole ranking would not be kept,
+        once its matching says so.
+
+        ``words``: the plain words typed (proximity applies to them)."""
+        key = _answer_key(query, request, words)
+        kept = self._kept(key, offset, stop) if key is not None else None
+        if kept is not None:
+            answer, page_docs = kept
+            return answer.total, answer.facets, answer.scores, page_docs, answer.found, answer.matched
+        if rankings_only and query.groups:  # the talks matched are some of the terms' talks, counted by their df
+            bounds = [self.matcher.postings_at_most(clause) for group in query.groups for clause in group]
+            if None not in bounds and sum(bounds) < ANSWER_MIN_POSTINGS:
+                return None
+        match, coordination = self._match(query, deadline)
+        # the talks passing the filters are some of the matched ones: few of them and few postings, nothing kept
+        if rankings_only and (
+            key is None
+            or coordination is not None
+            or (match is not None and max(len(match.docs), _postings(match)) < ANSWER_MIN_POSTINGS)
+        ):
+            return None
+        results, facets = self.facets.filter_and_count(self._matching(query, match), request.filters)
+        total = len(results)
+        # an answer worth keeping is ranked ANSWER_TOP deep: its first pages are prefixes of that ranking
+        # (the canonical order: score descending, then talk number); ranked by share of the query
+        # (``coordination``), how many talks are scored depends on the page: only that page is kept
+        keep = key is not None and not deadline.missed and max(total, _postings(match)) >= ANSWER_MIN_POSTINGS
+        deep = keep and coordination is None
+        if rankings_only and not deep:
+            return None
+        depth = max(stop, ANSWER_TOP) if deep else stop
+        ranked, scores = self._page(results, match, coordination, request.sort, 0 if deep else offset, depth, words)
+        page_docs = ranked[offset:stop] if deep else ranked
+        # "finds little" is about the talks with every word, not those added after them
+        found = len(coordination.complete) if coordination else total
+        matched = coordination.matched(results) if coordination and results else "all"
+        if keep:
+            best = tuple(ranked)
+            answer = _Answer(total, facets, best, {d: scores[d] for d in best} if scores else {}, found, matched)
+            self._answers.put(key if deep else (key, offset, stop), answer)
+        return total, facets, scores, page_docs, found, matched
 
     def kept_answers(self) -> Iterator[tuple[tuple, _Answer]]:
         """(key, answer) of every whole ranking kept now: what the builder stores in the pack (``answers``)."""

@@ -11,7 +11,9 @@ charges them to the process' ``MemoryBudget``: a share of the memory the functio
 version hold (its memory after open, measured, and its files). Over it, the least recently used entry
 of *any* cache goes first: a common word's contributions at 100,000 talks (3 MB) and a rare word's
 posting list (a few hundred bytes) compete by bytes and recency, and the version an index swap left
-behind (kept for the requests still using it) gives its entries back as the new one fills.
+behind (kept for the requests still using it) gives its entries back as the new one fills. The kept
+answers are the exception: they have a budget of their own, which their version holds out of this one
+(``engine.ANSWER_CACHE_BYTES``), so that the per-talk entries they spare the next ask do not evict them.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ import os
 import sys
 import weakref
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterator
+from contextlib import contextmanager
 from itertools import count
 from threading import Lock, RLock
 from typing import Generic, TypeVar
@@ -89,6 +92,7 @@ class MemoryBudget:
         self._caches: weakref.WeakSet[LRU] = weakref.WeakSet()
         self._versions: dict[int, int] = {}  # id of an opened version -> the bytes it holds
         self._opening = 0  # room made for a version being opened, until it is held
+        self._ceiling: int | None = None  # ``capped``
         self._clock = count()
         self.limit = 0
         self._update_limit()
@@ -102,6 +106,24 @@ class MemoryBudget:
         are paid (at least ``floor``)."""
         held = self.runtime_bytes + sum(self._versions.values()) + self._opening
         self.limit = max(self.floor, int(self.memory_bytes * self.share) - held)
+        if self._ceiling is not None:
+            self.limit = min(self.limit, self._ceiling)
+
+    @contextmanager
+    def capped(self, nbytes: int) -> Iterator[None]:
+        """Within it, the caches hold at most ``nbytes``, whatever the memory: for a process that asks each query
+        once (the builder's answering engine, ``index_builder.answers``), where caches sized to the function's
+        memory only raise the peak."""
+        with self.lock:
+            previous, self._ceiling = self._ceiling, nbytes
+            self._update_limit()
+            self._evict()
+        try:
+            yield
+        finally:
+            with self.lock:
+                self._ceiling = previous
+                self._update_limit()
 
     def make_room(self) -> None:
         """Before an index version opens: give back as much as the largest open version holds, so that the new

@@ -17,7 +17,7 @@ import heapq
 import math
 import re
 from bisect import bisect_right
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from functools import cached_property
 from operator import itemgetter
 from pathlib import Path
@@ -296,13 +296,14 @@ class IndexSnapshot:
             self._phrases.put(key, tuple(matched))  # a tuple of ints is invisible to the cyclic GC
         return matched
 
-    def positions(self, fieldname: str, term: str, docs: set[int]) -> dict[int, tuple[int, ...]]:
+    def positions(self, fieldname: str, term: str, docs: set[int]) -> dict[int, Sequence[int]]:
         """A term's positions in each of ``docs`` that has it, per talk cached per version: the talks that
         head common queries come back in query after query's proximity check, and decoding one talk's
-        positions of a common word decodes (unpickles) its whole posting block."""
+        positions of a common word decodes (unpickles) its whole posting block. More than POSITIONS_KEPT_MAX
+        talks: read and returned as they are (a common phrase's first ask at 100,000 talks spent as long
+        making tuples of them as reading them)."""
         if len(docs) > POSITIONS_KEPT_MAX:
-            read = self.files.positions(fieldname, term, docs)
-            return {doc: tuple(positions) for doc, positions in read.items() if positions}
+            return self.files.positions(fieldname, term, docs)
         found: dict[int, tuple[int, ...]] = {}
         missing = []
         get = self._positions.get
