@@ -375,8 +375,11 @@ def _stored_talks(files: IndexFiles, previous: Previous | None) -> Iterator[tupl
     else:
         lines = [_stored_line(files, doc) for doc in range(files.doc_count)]
         dictionary = _dictionary(lines)
+    loaded = zlib.compressobj(LEVEL, zdict=dictionary)
     for line in lines:
-        packer = zlib.compressobj(LEVEL, zdict=dictionary)
+        # a copy of a compressor that has the dictionary and nothing else: the stream a new one would give, without
+        # loading the dictionary again for each talk (21.7k talks: 1.7 s -> 1.05 s of zlib)
+        packer = loaded.copy()
         streams.append(packer.compress(line) + packer.flush())
         inflated.append(len(line))
     offsets = list(accumulate(map(len, streams), initial=0))
