@@ -159,9 +159,10 @@ class Previous:
                 upcoming = next(fresh, None)
             # each term's talk numbers are its first, then differences: running sums less the sum before the term
             starts = list(accumulate(counts, initial=0))
-            running = list(accumulate(ids))
-            before = [running[i - 1] if i else 0 for i in starts[:-1]]
-            talks = list(map(sub, running, chain.from_iterable(map(repeat, before, counts))))
+            talks = list(accumulate(ids))
+            if len(counts) > 1:  # a chunk of one term (a common word's) is its running sums
+                before = [talks[i - 1] if i else 0 for i in starts[:-1]]
+                talks = list(map(sub, talks, chain.from_iterable(map(repeat, before, counts))))
             top = max(talks, default=-1)
             if top >= old_count:
                 raise PackError(f"{what}: a talk number past the talk count")
