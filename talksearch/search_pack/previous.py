@@ -163,7 +163,8 @@ class Previous:
             if len(counts) > 1:  # a chunk of one term (a common word's) is its running sums
                 before = [talks[i - 1] if i else 0 for i in starts[:-1]]
                 talks = list(map(sub, talks, chain.from_iterable(map(repeat, before, counts))))
-            top = max(talks, default=-1)
+            # each term's talks increase (differences are unsigned): the chunk's highest is a term's last
+            top = max((talks[end - 1] for end in starts[1:]), default=-1) if talks else -1
             if top >= old_count:
                 raise PackError(f"{what}: a talk number past the talk count")
             chunk_df = [per_segment[a:b] for per_segment in kept_df]
