@@ -3,21 +3,31 @@
 The builder runs ``functions.search.engine`` over the pack it is writing, so the answers a first ask reads
 are the engine's by construction (hits, scores, ties); their format and the checks a reader makes are
 ``talksearch.search_pack.answers``. This is why the builder's Lambda package carries ``functions/search``.
+
+With a second core free (``writer.can_fork_worker``), a forked process asks the frequent words while this one
+asks the prefixes: each answer depends on its query and the pack alone, so the section is the same either way.
 """
 
 from __future__ import annotations
 
+import gc
 import heapq
+import logging
 import math
+import multiprocessing
+import pickle
 import string
 
 from functions.search.engine import SearchEngine
 from functions.search.lru import PROCESS_BUDGET
+from index_builder.writer import can_fork_worker
 from talksearch.search_pack.answers import encode_answers
 from talksearch.search_pack.reader import PackFiles
 from talksearch.synonyms import SynonymFormatError, SynonymTable
 
 __all__ = ["ANSWERING_CACHE_BYTES", "PRECOMPUTED_PREFIXES", "PRECOMPUTED_WORDS", "answer_section"]
+
+logger = logging.getLogger("index_builder")
 
 #: The queries asked at build time: every two-letter prefix of letters and digits ...
 PRECOMPUTED_PREFIXES = tuple(f"{a}{b}*" for a in string.ascii_lowercase for b in string.ascii_lowercase + string.digits)
@@ -33,22 +43,71 @@ ANSWERING_CACHE_BYTES = 16 << 20
 def answer_section(pack: bytes, synonyms: bytes | None) -> bytes:
     """``pre/answers`` for the pack whose bytes are ``pack`` (every other section written): what the search
     function keeps of each of ``PRECOMPUTED_PREFIXES`` and of the ``PRECOMPUTED_WORDS`` most frequent words
-    (at 21.7k talks: 297 answers, ~5 s)."""
+    (at 21.7k talks: 297 answers, ~2 s on one core). Asked through ``SearchEngine.keep_answer``: the same
+    answers as ``search`` keeps, without the page's hits or the matching of queries too small to keep."""
     try:
         table = SynonymTable.from_json(synonyms) if synonyms is not None else None
     except SynonymFormatError:  # the function serves such an index without expansion
         table = None
     files = PackFiles(pack)
+    worker = _ForkedWords(files, table) if can_fork_worker() else None
+    kept = _kept_answers(files, table, PRECOMPUTED_PREFIXES)
+    words = worker.result() if worker is not None else None
+    kept.update(words if words is not None else _kept_answers(files, table, _frequent_words(files)))
+    return encode_answers(kept.items())
+
+
+def _frequent_words(files: PackFiles) -> list[str]:
+    return [word for _, word in heapq.nlargest(PRECOMPUTED_WORDS, files.term_frequencies("words"))]
+
+
+def _kept_answers(files: PackFiles, table: SynonymTable | None, queries) -> dict[tuple, tuple]:
+    """What an engine over ``files`` keeps of each of ``queries``."""
     engine = SearchEngine(files=files, version="build", warm=False, synonyms=table, time_budget_ms=math.inf)
-    words = files.terms_starting("words", "", 1 << 62) or []
-    frequent = heapq.nlargest(PRECOMPUTED_WORDS, ((files.doc_frequency("words", w), w) for w in words))
     kept: dict[tuple, tuple] = {}
     try:
         with PROCESS_BUDGET.capped(ANSWERING_CACHE_BYTES):
-            for q in [*PRECOMPUTED_PREFIXES, *(word for _, word in frequent)]:
-                engine.search(q=q)
+            for q in queries:
+                engine.keep_answer(q)
                 # taken as they come: the engine's answer cache may drop the first ones
                 kept.update(engine.kept_answers())
-        return encode_answers(kept.items())
+        return kept
     finally:
         engine.close()
+
+
+class _ForkedWords:
+    """The frequent words' kept answers, asked by a forked process: it inherits the pack (nothing is sent to it)
+    and sends back plain tuples, pickled between our own two processes only. If it fails, they are asked here."""
+
+    def __init__(self, files: PackFiles, table: SynonymTable | None) -> None:
+        context = multiprocessing.get_context("fork")
+        self._receive, send = context.Pipe(duplex=False)
+        gc.freeze()  # the child's garbage collector then leaves the inherited objects' pages shared
+        try:
+            self._process = context.Process(
+                target=_ask_frequent_words, args=(files, table, send), name="answers", daemon=True
+            )
+            self._process.start()
+        finally:
+            gc.unfreeze()
+        send.close()
+
+    def result(self) -> dict[tuple, tuple] | None:
+        try:
+            return pickle.loads(self._receive.recv_bytes())
+        except (EOFError, OSError):
+            logger.warning("the answering process stopped; asking its words here")
+            return None
+        finally:
+            self._receive.close()
+            self._process.join(timeout=5)
+            if self._process.is_alive():
+                self._process.kill()
+                self._process.join()
+
+
+def _ask_frequent_words(files: PackFiles, table: SynonymTable | None, send) -> None:
+    kept = _kept_answers(files, table, _frequent_words(files))
+    with send:
+        send.send_bytes(pickle.dumps({key: tuple(answer) for key, answer in kept.items()}, pickle.HIGHEST_PROTOCOL))

@@ -8,14 +8,18 @@ from pathlib import Path
 
 import pytest
 
+from functions.search import engine as engine_module
 from index_builder import build, build_and_publish
+from index_builder.answers import answer_section
 from talksearch.contracts import VERSIONS_DIR
 from talksearch.index_files import open_index
 from talksearch.index_files.reading import IndexFiles
-from talksearch.search_pack import MAX_PACK_BYTES, PackFiles
+from talksearch.search_pack import MAX_PACK_BYTES, PackFiles, format
+from talksearch.search_pack.answers import ANSWERS
 from talksearch.store import open_store
 from tests.conftest import SAMPLE_CONTENT
 from tests.index_support import unpacked_index
+from tests.test_search_pack_hostile import sections_of
 
 
 def jsonl(records: list[dict]) -> str:
@@ -100,15 +104,46 @@ def test_an_incremental_build_publishes_a_pack_that_reads_as_its_index(content, 
     try:
         assert len(files.segment_ranges()) > 1 and files.deleted and pack.deleted == files.deleted
         for fieldname in ("id", "summary", "words", "title"):
+            listed = []
             for term, *_ in files.field_postings(fieldname):
                 assert pack.doc_frequency(fieldname, term) == files.doc_frequency(fieldname, term)
                 assert pack.postings(fieldname, term) == files.postings(fieldname, term)
+                listed.append((files.doc_frequency(fieldname, term), term))
+            assert list(pack.term_frequencies(fieldname)) == listed  # what the build's frequent words come from
         assert [pack.stored(d) for d in range(pack.doc_count)] == [files.stored(d) for d in range(files.doc_count)]
         assert pack.doc_for_id("big/007") is None and pack.stored(pack.doc_for_id("big/003"))["title"].endswith(
             "conteneurs"
         )
     finally:
         files.close()
+
+
+def test_an_incremental_build_publishes_the_answers_of_its_own_pack(content, tmp_path, monkeypatch):
+    """The precomputed answers depend on every talk: after 10 talks change, the published pack's are those the
+    builder computes over that very pack, not the previous pack's (a 46-talk corpus: answers kept from 8 postings)."""
+    monkeypatch.setattr(engine_module, "ANSWER_MIN_POSTINGS", 8)
+    index = tmp_path / "index"
+    build_and_publish(str(content), str(index))
+    before = _published_answers(index)
+    records = [record(n, summary=f"Text {n}, revised with errata.") if n % 3 == 0 else record(n) for n in range(30)]
+    (content / "big.jsonl").write_text(jsonl(records))
+    assert build_and_publish(str(content), str(index)).mode == "incremental"
+    published, data = _published_answers(index), _published_pack(index)
+    kept = [(name, *entry) for name, entry in sections_of(data).items() if name != ANSWERS]
+    without = format.write_header(kept) + b"".join(stored for _, stored, _, _ in kept)
+    recomputed = answer_section(without, PackFiles(data).synonyms())
+    assert published == recomputed and published != before
+    assert json.loads(published.split(b"\n")[0])  # some answers were kept
+
+
+def _published_pack(index: Path) -> bytes:
+    store = open_store(index)
+    manifest, _ = store.read_manifest()
+    return store.read_bytes(store.relative_key(manifest.pack_key), max_bytes=MAX_PACK_BYTES)
+
+
+def _published_answers(index: Path) -> bytes:
+    return bytes(PackFiles(_published_pack(index))._section(ANSWERS))
 
 
 def test_unchanged_content_publishes_nothing(content, tmp_path):

@@ -509,3 +509,25 @@ def test_a_capped_budget_holds_at_most_its_cap_and_the_memory_share_again_after(
         cache.put("new", "y" * 10)
         assert budget.spent == 50
     assert budget.limit == 400
+
+
+def test_a_search_frees_the_young_cycles_and_freezes_what_it_left_alive(engine):
+    """What a request leaves alive (cache entries) is frozen, never walked again by later collections; the reference
+    cycles left since the last request are freed first, not frozen for good."""
+    import gc
+    import weakref
+
+    class Node:
+        pass
+
+    gc.freeze()  # what the test run made so far is no concern of the engine's
+    frozen_before = gc.get_freeze_count()
+    cycle = Node()
+    cycle.me = cycle
+    gone = weakref.ref(cycle)
+    del cycle
+    body = engine.search(q="python data", page=2)
+    assert gone() is None
+    assert len(gc.get_objects()) < 50  # the body's own dict, made after the freeze
+    assert gc.get_freeze_count() > frozen_before
+    assert body["total"] >= 0

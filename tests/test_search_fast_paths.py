@@ -9,7 +9,6 @@ index and queries, hits, scores, totals, facets and snippets alike.
 
 from __future__ import annotations
 
-import gc
 import json
 import random
 
@@ -199,14 +198,24 @@ def test_the_answers_budget_is_a_share_of_the_function_memory_up_to_32_mb(
         engine.close()
 
 
-def test_a_warm_engine_spaces_the_garbage_collections_out(index_dir):
-    """A first ask at 100,000 talks makes thousands of short-lived containers: at Python's default thresholds
-    the collector walked them 456 times in a pass of 700 queries (846 ms of 6.5 s)."""
-    before = gc.get_threshold()
-    try:
-        gc.set_threshold(700, 10, 10)
-        SearchEngine(index_dir)
-        assert gc.get_threshold() == engine_module.GC_THRESHOLDS
-        assert engine_module.GC_THRESHOLDS[0] > 10 * 700
-    finally:
-        gc.set_threshold(*before)
+def test_keep_answer_keeps_the_whole_rankings_search_keeps_and_no_other(index_dir, monkeypatch):
+    """What the builder asks for the pack's precomputed answers: ``keep_answer`` skips the page's hits and stops once
+    the matching says nothing will be kept; over thresholds around these queries' talk and posting counts, it
+    keeps exactly the answers ``search`` keeps whole."""
+    asked = [params["q"] for params in QUERIES if set(params) == {"q"} and params["q"]]
+    monkeypatch.setattr(engine_module, "ANSWER_TOP", 45)
+    sizes = []
+    for threshold in (300, 560, 700, 900, 1200, 1600):
+        monkeypatch.setattr(engine_module, "ANSWER_MIN_POSTINGS", threshold)
+        kept = []
+        for keeping in (True, False):
+            engine = SearchEngine(index_dir, time_budget_ms=10_000_000)
+            try:
+                for q in asked:
+                    engine.keep_answer(q) if keeping else engine.search(q=q)
+                kept.append(dict(engine.kept_answers()))
+            finally:
+                engine.close()
+        assert kept[0] == kept[1], threshold
+        sizes.append(len(kept[0]))
+    assert sizes[0] > 20 and sizes[-1] > 0 and len(set(sizes)) == len(sizes)  # from most queries kept to a couple

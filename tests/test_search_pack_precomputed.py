@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import bisect
 import json
+import os
 import random
 import zlib
 from array import array
@@ -25,6 +26,7 @@ import pytest
 from functions.search import engine as engine_module
 from functions.search.engine import SearchEngine
 from functions.search.snapshot import IndexSnapshot
+from index_builder import answers as answers_module
 from index_builder.answers import answer_section
 from index_builder.writer import update_index, write_index
 from talksearch.analysis import STOP_WORDS
@@ -340,15 +342,46 @@ def test_the_builder_answers_within_a_small_cache_budget_and_gives_the_process_i
     from index_builder.answers import ANSWERING_CACHE_BYTES
 
     limits = []
-    search = SearchEngine.search
+    keep_answer = SearchEngine.keep_answer
 
-    def spied(self, **params):
+    def spied(self, q):
         limits.append(PROCESS_BUDGET.limit)
-        return search(self, **params)
+        return keep_answer(self, q)
 
     before = PROCESS_BUDGET.limit
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(SearchEngine, "search", spied)
+        patch.setattr(SearchEngine, "keep_answer", spied)
         write_pack(index_dir, tmp_path / "search.pack", answers=answer_section)
     assert limits and max(limits) <= ANSWERING_CACHE_BYTES < before
     assert PROCESS_BUDGET.limit == before
+
+
+def test_answers_asked_over_two_processes_are_those_of_one(index_dir, answered, tmp_path):
+    """With a second core, a forked process asks the frequent words: the section is the same as one process
+    asking everything, and the same again when that process dies before answering (its words asked here)."""
+    sections = []
+    for forks, child in ((False, None), (True, None), (True, lambda files, table, send: os._exit(3))):
+        path = tmp_path / f"search-{len(sections)}.pack"
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(engine_module, "ANSWER_MIN_POSTINGS", 20)
+            patch.setattr(answers_module, "can_fork_worker", lambda forks=forks: forks)
+            if child is not None:
+                patch.setattr(answers_module, "_ask_frequent_words", child)
+            forked = []
+            patch.setattr(
+                answers_module._ForkedWords, "__init__", _counted(answers_module._ForkedWords.__init__, forked)
+            )
+            write_pack(index_dir, path, answers=answer_section)
+        assert len(forked) == forks
+        sections.append(zlib.decompress(sections_of(path.read_bytes())[ANSWERS][0]))
+    assert sections[0] == sections[1] == sections[2] == zlib.decompress(sections_of(answered)[ANSWERS][0])
+    index = json.loads(sections[0].split(b"\n")[0])
+    assert {json.dumps(k, separators=(",", ":")) for k in (word_key("summary"), prefix_key("su"))} <= set(index)
+
+
+def _counted(init, calls: list):
+    def counting(self, *args):
+        calls.append(1)
+        init(self, *args)
+
+    return counting

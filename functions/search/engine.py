@@ -80,11 +80,31 @@ ANSWER_MIN_POSTINGS = 2000
 ANSWER_TOP = 100
 
 
-#: The cyclic GC's thresholds once an engine is warm. A first ask at 100,000 talks makes thousands of
-#: containers (match sets, per-talk lists) that die with the request; Python's default (700, 10, 10) walked
-#: them in 456 collections per first pass of 700 queries (846 ms of 6.5 s, single pauses up to 82 ms).
-#: Measured: first pass 6.68 / 6.63 s -> 5.84 / 5.69 s, p95 39 -> 33 ms, p99 78 / 74 -> 68 / 66 ms.
-GC_THRESHOLDS = (50_000, 20, 20)
+#: Searches between two full collections of the frozen objects too (``_set_aside_survivors``).
+FULL_COLLECTION_EVERY = 1000
+_searches_since_full = 0
+
+
+def _set_aside_survivors() -> None:
+    """Collect what the requests since the last one left in the young generations, then freeze what is alive.
+
+    A request leaves its cache entries (match sets, posting lists, prepared summaries: large containers) in
+    the collector's generations, and every later gen-1 or full collection walked them all again: on a first
+    pass over the 21.7k pack the collector took 5 to 17 ms at a time, about 100 ms per 700 queries, and most
+    of the gap to tantivy at p95/p99. Frozen after the request that made them, they are walked once. What is
+    frozen while still in use and later becomes cyclic garbage (the handler's objects of the request in
+    flight: about 1.3 objects a request through ``lambda_handler``) is freed by one full collection every
+    FULL_COLLECTION_EVERY searches, as at each index swap (``lifecycle._collect_frozen``).
+    """
+    global _searches_since_full
+    _searches_since_full += 1
+    if _searches_since_full >= FULL_COLLECTION_EVERY:
+        _searches_since_full = 0
+        gc.unfreeze()
+        gc.collect()
+    else:
+        gc.collect(1)
+    gc.freeze()
 
 
 class _Answer(NamedTuple):
@@ -176,13 +196,11 @@ class SearchEngine:
 
         ``gc.freeze()`` moves everything alive into the permanent generation: the index's long-lived
         objects are then never walked again by full collections, which otherwise pause requests.
-        ``GC_THRESHOLDS`` then spaces the collections out (the process serves this engine only).
         """
         if self._files is not None:
             self._files.warm()
         self.facets.warm()
         gc.freeze()
-        gc.set_threshold(*GC_THRESHOLDS)
 
     @property
     def version(self) -> str:
@@ -212,35 +230,13 @@ class SearchEngine:
         offset = (request.page - 1) * request.size
         stop = offset + request.size
         words = plain_words(typed)
-        key = _answer_key(query, request, words)
-        kept = self._kept(key, offset, stop) if key is not None else None
-        if kept is not None:
-            answer, page_docs = kept
-            total, facets, scores = answer.total, answer.facets, answer.scores
-            found, matched = answer.found, answer.matched
-        else:
-            match, coordination = self._match(query, deadline)
-            results, facets = self.facets.filter_and_count(self._matching(query, match), request.filters)
-            total = len(results)
-            # an answer worth keeping is ranked ANSWER_TOP deep: its first pages are prefixes of that ranking
-            # (the canonical order: score descending, then talk number); ranked by share of the query
-            # (``coordination``), how many talks are scored depends on the page: only that page is kept
-            keep = key is not None and not deadline.missed and max(total, _postings(match)) >= ANSWER_MIN_POSTINGS
-            deep = keep and coordination is None
-            depth = max(stop, ANSWER_TOP) if deep else stop
-            ranked, scores = self._page(results, match, coordination, request.sort, 0 if deep else offset, depth, words)
-            page_docs = ranked[offset:stop] if deep else ranked
-            # "finds little" is about the talks with every word, not those added after them
-            found = len(coordination.complete) if coordination else total
-            matched = coordination.matched(results) if coordination and results else "all"
-            if keep:
-                best = tuple(ranked)
-                answer = _Answer(total, facets, best, {d: scores[d] for d in best} if scores else {}, found, matched)
-                self._answers.put(key if deep else (key, offset, stop), answer)
+        answered = self._answer(query, request, words, offset, stop, deadline, rankings_only=False)
+        assert answered is not None  # rankings_only=False always answers
+        total, facets, scores, page_docs, found, matched = answered
         highlighter = self._highlighter(query)
         hits = [self._hit(doc, scores, highlighter) for doc in page_docs]
         did_you_mean = self._did_you_mean(typed, found) if typed.groups and not deadline.passed() else None
-
+        _set_aside_survivors()
         return {
             "query": request.q,
             "total": total,
@@ -255,6 +251,70 @@ class SearchEngine:
             "partial": deadline.missed,
             "index": self.index_info(),
         }
+
+    def keep_answer(self, q: str) -> None:
+        """Keep what ``search(q=q)`` would keep as a whole ranking (``kept_answers``), and nothing else: neither its
+        page's hits, snippets and "did you mean" nor a query's matching that cannot be kept are worked out, so
+        the builder's ~1,200 precomputed queries cost half their ``search`` time."""
+        request = SearchParams.from_values(q=q)
+        typed = parse_query(request.q)
+        query = expand_query(typed, self.synonyms)[0] if self.synonyms is not None and not request.exact else typed
+        deadline = _Deadline(perf_counter() + self.time_budget)
+        self._answer(query, request, plain_words(typed), 0, request.size, deadline, rankings_only=True)
+
+    def _answer(
+        self,
+        query: ParsedQuery,
+        request: SearchParams,
+        words: list[str],
+        offset: int,
+        stop: int,
+        deadline: _Deadline,
+        *,
+        rankings_only: bool,
+    ) -> tuple[int, dict[str, list[dict]], Scores | None, list[int], int, str] | None:
+        """(total, facets, the page's scores, the page's talks, found, matched), the answer kept when dear (see
+        ``ANSWER_MIN_POSTINGS``); with ``rankings_only``, None for a query whose whole ranking would not be kept,
+        once its matching says so.
+
+        ``words``: the plain words typed (proximity applies to them)."""
+        key = _answer_key(query, request, words)
+        kept = self._kept(key, offset, stop) if key is not None else None
+        if kept is not None:
+            answer, page_docs = kept
+            return answer.total, answer.facets, answer.scores, page_docs, answer.found, answer.matched
+        if rankings_only and query.groups:  # the talks matched are some of the terms' talks, counted by their df
+            bounds = [self.matcher.postings_at_most(clause) for group in query.groups for clause in group]
+            if None not in bounds and sum(bounds) < ANSWER_MIN_POSTINGS:
+                return None
+        match, coordination = self._match(query, deadline)
+        # the talks passing the filters are some of the matched ones: few of them and few postings, nothing kept
+        if rankings_only and (
+            key is None
+            or coordination is not None
+            or (match is not None and max(len(match.docs), _postings(match)) < ANSWER_MIN_POSTINGS)
+        ):
+            return None
+        results, facets = self.facets.filter_and_count(self._matching(query, match), request.filters)
+        total = len(results)
+        # an answer worth keeping is ranked ANSWER_TOP deep: its first pages are prefixes of that ranking
+        # (the canonical order: score descending, then talk number); ranked by share of the query
+        # (``coordination``), how many talks are scored depends on the page: only that page is kept
+        keep = key is not None and not deadline.missed and max(total, _postings(match)) >= ANSWER_MIN_POSTINGS
+        deep = keep and coordination is None
+        if rankings_only and not deep:
+            return None
+        depth = max(stop, ANSWER_TOP) if deep else stop
+        ranked, scores = self._page(results, match, coordination, request.sort, 0 if deep else offset, depth, words)
+        page_docs = ranked[offset:stop] if deep else ranked
+        # "finds little" is about the talks with every word, not those added after them
+        found = len(coordination.complete) if coordination else total
+        matched = coordination.matched(results) if coordination and results else "all"
+        if keep:
+            best = tuple(ranked)
+            answer = _Answer(total, facets, best, {d: scores[d] for d in best} if scores else {}, found, matched)
+            self._answers.put(key if deep else (key, offset, stop), answer)
+        return total, facets, scores, page_docs, found, matched
 
     def kept_answers(self) -> Iterator[tuple[tuple, _Answer]]:
         """(key, answer) of every whole ranking kept now: what the builder stores in the pack (``answers``)."""

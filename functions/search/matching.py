@@ -22,7 +22,7 @@ from typing import NamedTuple
 from functions.search.expansion import NAME_WEIGHTS, Expander, Term
 from functions.search.lru import LRU, size_of_numbers
 from functions.search.query import Clause
-from functions.search.snapshot import IndexSnapshot, TermData
+from functions.search.snapshot import TITLE_STOP_WORDS, IndexSnapshot, TermData
 from functions.search.words import stem_fr
 
 #: A phrase found in order scores this many times its words.
@@ -133,6 +133,20 @@ class ClauseMatcher:
             key = tuple(tuple((c.kind, *c.words, c.slop) for c in part) for part in (clause.typed, clause.targets))
             return self._expanded.get_or_compute(key, lambda _: self.match_expanded(clause))
         return self.match_phrase(clause)
+
+    def postings_at_most(self, clause: Clause) -> int | None:
+        """No fewer than the talks the match of a word or prefix clause holds, summed over its field terms, from
+        document frequencies alone (they count deleted talks too): no posting list read. None for other
+        clauses and for a stop word (its titles are found, not counted)."""
+        if clause.kind == "word":
+            terms = self.expander.word_terms(clause.words[0])
+        elif clause.kind == "prefix":
+            terms = self.expander.prefix_terms(clause.words[0])
+        else:
+            return None
+        if any(fieldname == TITLE_STOP_WORDS for fieldname, _, _ in terms):
+            return None
+        return sum(self.snapshot.doc_frequency(fieldname, term) for fieldname, term, _ in terms)
 
     def match_expanded(self, clause: Clause) -> Match:
         """Talks with the typed words or a target; each talk scored by its best evidence only (a talk

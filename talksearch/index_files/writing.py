@@ -354,6 +354,21 @@ class _W3TermWriter:
     def _term(self, postfile, ids: list, weights: list, values: list, lengths: list, fixed_size: int | None) -> bytes:
         """A term's value in the term table, its blocks written to ``postfile`` unless inlined."""
         count = len(ids)
+        byte = _LENGTH_BYTES
+        if count == 1:  # a term of one talk (most of them): what the lines below give for one posting
+            weight, value, length = weights[0], values[0], lengths[0]
+            frequency = array("f", weights)[0]
+            inlined = ((ids[0],), (frequency,), (value,) if value else ())
+            return self._terminfo.pack(
+                True,
+                frequency,
+                1,
+                byte[length] if length else 0,
+                byte[length] if length else byte[0],
+                weight if weight > 0 else 0,
+                ids[0],
+                ids[0],
+            ) + dumps(inlined, 2)
         if count < INLINE_POSTINGS:
             floats = array("f", weights)
             minlength, maxlength = _length_range(lengths)
@@ -362,8 +377,8 @@ class _W3TermWriter:
                 True,
                 sum(floats),
                 count,
-                0 if minlength is None else length_to_byte(minlength),
-                length_to_byte(maxlength),
+                0 if minlength is None else byte[minlength],
+                byte[maxlength],
                 _max_weight(weights),
                 ids[0],
                 ids[-1],
@@ -461,6 +476,17 @@ def _add_terms_one_by_one(table, items: Iterator[tuple[bytes, bytes]]) -> None:
     """Whoosh's own ``add`` per term, for a term table ``_add_terms`` does not know."""
     for key, value in items:
         table.add(key, value)
+
+
+class _LengthBytes(dict):
+    """Whoosh's ``length_to_byte`` of each field length asked, computed once (the lengths are few: quantised)."""
+
+    def __missing__(self, length: int) -> int:
+        value = self[length] = length_to_byte(length)
+        return value
+
+
+_LENGTH_BYTES = _LengthBytes()
 
 
 #: The share of a segment's postings whose term infos and blocks a forked process makes at commit. More

@@ -9,7 +9,7 @@ frequent word costs is what its visitors wait for. Such costs are computed here,
   title, 21 ms per word on the 21.7k-talk corpus at its first ask (``functions.search.snapshot``, which still
   does so for a word the pack does not list, or a pack without these sections).
 - ``pre/answers`` is not written here: the builder asks the search engine for it over the pack these sections
-  complete (``index_builder.answers``, handed to ``write_pack`` as ``answers``; 4.6 s at 21.7k talks, recomputed
+  complete (``index_builder.answers``, handed to ``write_pack`` as ``answers``; 1.7 s at 21.7k talks, recomputed
   in every build since it depends on every talk); its format is ``talksearch.search_pack.answers``.
 
 The sections are optional: a reader without them, or a pack without them, answers the same. Writing needs the

@@ -12,67 +12,69 @@ used only when its segments (``meta["segment_ids"]``) are the new index's first 
 from __future__ import annotations
 
 from array import array
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import accumulate, chain, repeat
 from operator import sub
-from typing import NamedTuple
 
 from talksearch.index_files.reading import IndexFiles
 from talksearch.search_pack.format import PackError, inflate, read_arrays
 from talksearch.search_pack.reader import PackFiles
 
-__all__ = ["Kept", "Previous", "Run", "Term"]
+__all__ = ["Previous", "Run", "Term"]
 
 #: A term as the writer packs it: (term, document frequency in each segment, live talks, their frequencies,
 #: positions: each talk's first, then differences).
 Term = tuple[str, list[int], list[int], list[int] | list[float], list[int]]
 
 
-class Kept(NamedTuple):
-    """A term of the previous pack whose postings stand unchanged, as that pack encoded them (checked as a reader
-    checks them), for the writer to append to a chunk without decoding them."""
-
-    term: str
-    per_segment: list[int]
-    #: its talks: the first, then differences
-    ids: array
-    #: None when every one is 1
-    frequencies: array | None
-    positions: array
-
-
 @dataclass
 class Run:
-    """A posting chunk of the previous pack whose terms and postings stand unchanged: copied as its bytes when
-    the writer's chunking closes a chunk at the same terms, else ``expand``-ed into its terms."""
+    """Consecutive terms of a previous pack's posting chunk whose postings stand unchanged, as that pack encoded
+    them, for the writer to append to its chunks in bulk; a whole chunk (``streams``) is copied as its bytes
+    when the writer's chunking closes a chunk at the same terms."""
 
     terms: list[str]
     #: each kept segment's document frequencies of these terms
     kept_df: list[array]
-    #: (talks stream, positions stream) as stored, and what each inflates to
-    streams: tuple[bytes, bytes]
-    inflated: tuple[int, int]
-    #: the chunk's talk numbers, where each term's start among them, its frequencies (empty: every one 1) and
-    #: its positions, decoded
-    talks: list[int]
-    ids: array
-    starts: list[int]
+    #: each term's number of talks; the talks (each term's first, then differences); their frequencies (empty:
+    #: every one 1); the positions
     counts: array
+    ids: array
     frequencies: array
     positions: array
-    #: what the writer's chunking counts: 4 bytes per talk and per position, of the chunk and of its first term
-    size: int
-    first_size: int
+    #: where each term's first talk and first position are in those arrays (one more: the ends)
+    starts: list[int]
+    spots: list[int]
+    #: the whole chunk as stored and what its two streams inflate to; None for a part of one
+    streams: tuple[bytes, bytes] | None = None
+    inflated: tuple[int, int] = (0, 0)
     #: the chunk's first term's number in the new pack (set by the writer)
     first_term: int = 0
 
-    def expand(self, segments: int) -> list[Kept]:
-        """The chunk's terms one by one, each with its frequency in every one of the new index's ``segments``."""
-        return list(
-            _terms(
-                self.terms, self.kept_df, segments, self.talks, self.ids, self.starts, self.frequencies, self.positions
-            )
+    @property
+    def size(self) -> int:
+        """What the writer's chunking counts of it: 4 bytes per talk and per position."""
+        return 4 * (self.starts[-1] + self.spots[-1])
+
+    def extents(self) -> list[int]:
+        """What the writer's chunking counts of the terms before each (and of them all): 4 bytes per talk and per
+        position."""
+        return [4 * (talks + positions) for talks, positions in zip(self.starts, self.spots, strict=True)]
+
+    def part(self, k: int, j: int) -> Run:
+        """Its terms ``k`` to ``j`` (excluded), without the stored streams."""
+        at, end, spot, after = self.starts[k], self.starts[j], self.spots[k], self.spots[j]
+        return Run(
+            self.terms[k:j],
+            [df[k:j] for df in self.kept_df],
+            self.counts[k:j],
+            self.ids[at:end],
+            self.frequencies[at:end] if self.frequencies else self.frequencies,
+            self.positions[spot:after],
+            [i - at for i in self.starts[k : j + 1]],
+            [i - spot for i in self.spots[k : j + 1]],
         )
 
 
@@ -117,7 +119,7 @@ class Previous:
             raise PackError("the previous pack's deleted talks are live in the index")
         return previous
 
-    def terms(self, fieldname: str, fresh: Iterator[Term]) -> Iterator[Term | Kept | Run]:
+    def terms(self, fieldname: str, fresh: Iterator[Term]) -> Iterator[Term | Run]:
         """The field's terms in order: the previous pack's (merged with ``fresh``, the new segments' terms,
         ``IndexFiles.field_postings(fieldname, kept)``), a chunk none of that changes as one ``Run``."""
         pack = self.pack
@@ -157,52 +159,68 @@ class Previous:
                 upcoming = next(fresh, None)
             # each term's talk numbers are its first, then differences: running sums less the sum before the term
             starts = list(accumulate(counts, initial=0))
-            running = list(accumulate(ids))
-            before = [running[i - 1] if i else 0 for i in starts[:-1]]
-            talks = list(map(sub, running, chain.from_iterable(map(repeat, before, counts))))
-            top = max(talks, default=-1)
+            talks = list(accumulate(ids))
+            if len(counts) > 1:  # a chunk of one term (a common word's) is its running sums
+                before = [talks[i - 1] if i else 0 for i in starts[:-1]]
+                talks = list(map(sub, talks, chain.from_iterable(map(repeat, before, counts))))
+            # each term's talks increase (differences are unsigned): the chunk's highest is a term's last
+            top = max((talks[end - 1] for end in starts[1:]), default=-1) if talks else -1
             if top >= old_count:
                 raise PackError(f"{what}: a talk number past the talk count")
             chunk_df = [per_segment[a:b] for per_segment in kept_df]
-            touched = (
-                (upcoming is not None and upcoming[0] <= words[b - 1])
-                or top >= limit
-                or not gone.isdisjoint(talks)
-                or (self.merged and not all(map(any, zip(*chunk_df, strict=True))))
+            if not field.positional:
+                spots = [0] * len(starts)
+            elif frequencies:
+                running_frequencies = list(accumulate(frequencies, initial=0))
+                spots = [running_frequencies[i] for i in starts]
+            else:
+                spots = starts
+            run = Run(
+                words[a:b],
+                chunk_df,
+                counts,
+                ids,
+                frequencies,
+                positions,
+                starts,
+                spots,
+                (talks_stream, positions_stream),
+                (inflated[c], position_inflated[c]),
             )
-            if not touched:
-                first_positions = (
-                    (sum(frequencies[: counts[0]]) if frequencies else counts[0]) if field.positional else 0
-                )
-                yield Run(
-                    words[a:b],
-                    chunk_df,
-                    (talks_stream, positions_stream),
-                    (inflated[c], position_inflated[c]),
-                    talks,
-                    ids,
-                    starts,
-                    counts,
-                    frequencies,
-                    positions,
-                    4 * (len(ids) + len(positions)),
-                    4 * (counts[0] + first_positions),
-                )
+            changed = sorted(_losing(talks, starts, limit, gone, top))
+            if self.merged:  # a term only merged-away segments had is gone
+                changed = sorted({*changed, *(i for i, row in enumerate(zip(*chunk_df, strict=True)) if not any(row))})
+            if not changed and (upcoming is None or upcoming[0] > words[b - 1]):
+                yield run
                 continue
-            chunk_terms = _terms(
-                words[a:b], chunk_df, segments, talks, ids, starts, frequencies, positions, limit, gone
-            )
-            for term in chunk_terms:
-                while upcoming is not None and upcoming[0] < term[0]:
+            run.streams = None
+            n, k = b - a, 0  # the chunk's terms before k are yielded
+            changes = iter(changed)
+            special = next(changes, n)
+            while True:
+                fresh_at = n
+                if upcoming is not None and upcoming[0] <= words[b - 1]:
+                    fresh_at = bisect_left(words, upcoming[0], a + k, b) - a
+                j = min(fresh_at, special)
+                if k < j:
+                    yield run.part(k, j)
+                if j == n:
+                    break
+                if fresh_at <= special and words[a + j] != upcoming[0]:  # a new term before the chunk's j-th
                     yield upcoming
                     upcoming = next(fresh, None)
-                if upcoming is not None and upcoming[0] == term[0]:
-                    old = _decoded(term) if isinstance(term, Kept) else term
-                    old[1][self.kept :] = upcoming[1][self.kept :]
-                    term = (old[0], old[1], old[2] + upcoming[2], old[3] + upcoming[3], old[4] + upcoming[4])
+                    k = j
+                    continue
+                term = _term(run, j, talks, segments, limit, gone)
+                if j == special:
+                    special = next(changes, n)
+                if fresh_at == j:  # the new segments' postings follow the kept ones
+                    term[1][self.kept :] = upcoming[1][self.kept :]
+                    term = (term[0], term[1], term[2] + upcoming[2], term[3] + upcoming[3], term[4] + upcoming[4])
                     upcoming = next(fresh, None)
-                if not self.merged or any(term[1]):  # a term only merged-away segments had is gone
+                if not self.merged or any(term[1]):
                     yield term
+                k = j + 1
         while upcoming is not None:
             yield upcoming
             upcoming = next(fresh, None)
@@ -222,45 +240,39 @@ class Previous:
         return streams, inflated[: self.kept_talks], dictionary
 
 
-def _terms(
-    words: list[str],
-    kept_df: list[array],
-    segments: int,
-    talks: list[int],
-    encoded: array,
-    starts: list[int],
-    frequencies: array,
-    positions: array,
-    limit: int | None = None,
-    gone: frozenset[int] = frozenset(),
-) -> Iterator[Term | Kept]:
-    """A chunk's terms (``talks`` decoded, ``encoded`` as stored), talks numbered ``limit`` or more and those in
-    ``gone`` left out: a term that loses none stays as the previous pack encoded it."""
-    spot = 0  # where the term's first position is
-    kept = len(kept_df)
-    for i, word in enumerate(words):
-        at, end = starts[i], starts[i + 1]
-        ids = talks[at:end]
-        size = (sum(frequencies[at:end]) if frequencies else end - at) if positions else 0
-        per_segment = [kept_df[s][i] for s in range(kept)]
-        per_segment.extend(repeat(0, segments - kept))
-        if (limit is None or not ids or ids[-1] < limit) and gone.isdisjoint(ids):
-            weights = frequencies[at:end] if frequencies else None
-            yield Kept(word, per_segment, encoded[at:end], weights, positions[spot : spot + size])
-        else:
-            weights = list(frequencies[at:end]) if frequencies else [1] * (end - at)
-            deltas = list(positions[spot : spot + size])
-            bounds = list(accumulate(weights, initial=0))
-            keep = [j for j, doc in enumerate(ids) if doc not in gone and (limit is None or doc < limit)]
-            ids = [ids[j] for j in keep]
-            deltas = list(chain.from_iterable(deltas[bounds[j] : bounds[j + 1]] for j in keep)) if positions else []
-            weights = [weights[j] for j in keep]
-            yield word, per_segment, ids, weights, deltas
-        spot += size
+def _losing(talks: list[int], starts: list[int], limit: int, gone: frozenset[int], top: int) -> frozenset[int]:
+    """The chunk's terms (their numbers in it) that hold a talk numbered ``limit`` or more or one in ``gone``:
+    the gone talks are looked for where the chunk has any (each at most once per term), not term by term."""
+    losing = set()
+    for talk in gone.intersection(talks):
+        at = talks.index(talk)
+        while True:
+            losing.add(bisect_right(starts, at) - 1)
+            try:
+                at = talks.index(talk, at + 1)
+            except ValueError:
+                break
+    if top >= limit:
+        losing.update(i for i, end in enumerate(starts[1:]) if end > starts[i] and talks[end - 1] >= limit)
+    return frozenset(losing)
 
 
-def _decoded(term: Kept) -> Term:
-    """A kept term as the writer's other terms are: talk numbers, frequencies and positions as lists."""
-    count = len(term.ids)
-    weights = list(term.frequencies) if term.frequencies is not None else [1] * count
-    return term.term, term.per_segment, list(accumulate(term.ids)), weights, list(term.positions)
+def _term(run: Run, j: int, talks: list[int], segments: int, limit: int, gone: frozenset[int]) -> Term:
+    """The ``j``-th term of a chunk (``talks`` decoded) as the writer's other terms are, without the talks numbered
+    ``limit`` or more or in ``gone``, with its frequency in every one of the new index's ``segments``."""
+    at, end, spot, after = run.starts[j], run.starts[j + 1], run.spots[j], run.spots[j + 1]
+    per_segment = [df[j] for df in run.kept_df]
+    per_segment.extend(repeat(0, segments - len(per_segment)))
+    ids = talks[at:end]
+    weights = list(run.frequencies[at:end]) if run.frequencies else [1] * (end - at)
+    deltas = list(run.positions[spot:after])
+    # a term's talks increase: the gone ones are found by bisection, those numbered limit or more are its tail
+    cut = bisect_left(ids, limit)
+    dropped = sorted(i for talk in gone if (i := bisect_left(ids, talk, 0, cut)) < cut and ids[i] == talk)
+    if dropped or cut < len(ids):
+        kept = list(zip([-1, *dropped], [*dropped, cut], strict=True))
+        bounds = list(accumulate(weights, initial=0))
+        ids = list(chain.from_iterable(ids[i + 1 : k] for i, k in kept))
+        deltas = list(chain.from_iterable(deltas[bounds[i + 1] : bounds[k]] for i, k in kept)) if deltas else []
+        weights = list(chain.from_iterable(weights[i + 1 : k] for i, k in kept))
+    return run.terms[j], per_segment, ids, weights, deltas

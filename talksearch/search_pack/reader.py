@@ -229,6 +229,12 @@ class PackFiles:
     def has_term(self, fieldname: str, term: str) -> bool:
         return self._index(fieldname, term)[1] >= 0
 
+    def term_frequencies(self, fieldname: str) -> Iterable[tuple[int, str]]:
+        """(document frequency, term) of every term of the field, in term order (deleted talks counted): one
+        pass over the vocabulary, not a lookup per term."""
+        field = self._field(fieldname)
+        return zip(field.df, field.terms[0 : len(field.terms)], strict=True) if field is not None else ()
+
     def known_terms(self, fieldname: str, candidates: Iterable[str]) -> list[tuple[int, str]]:
         """(document frequency, term) of the candidates the field has."""
         field = self._field(fieldname)
