@@ -10,24 +10,19 @@ asks the prefixes: each answer depends on its query and the pack alone, so the s
 
 from __future__ import annotations
 
-import gc
 import heapq
-import logging
 import math
-import multiprocessing
-import pickle
 import string
 
 from functions.search.engine import SearchEngine
 from functions.search.lru import PROCESS_BUDGET
 from index_builder.writer import can_fork_worker
+from talksearch.forked import ForkedCall
 from talksearch.search_pack.answers import encode_answers
 from talksearch.search_pack.reader import PackFiles
 from talksearch.synonyms import SynonymFormatError, SynonymTable
 
 __all__ = ["ANSWERING_CACHE_BYTES", "PRECOMPUTED_PREFIXES", "PRECOMPUTED_WORDS", "answer_section"]
-
-logger = logging.getLogger("index_builder")
 
 #: The queries asked at build time: every two-letter prefix of letters and digits ...
 PRECOMPUTED_PREFIXES = tuple(f"{a}{b}*" for a in string.ascii_lowercase for b in string.ascii_lowercase + string.digits)
@@ -50,7 +45,7 @@ def answer_section(pack: bytes, synonyms: bytes | None) -> bytes:
     except SynonymFormatError:  # the function serves such an index without expansion
         table = None
     files = PackFiles(pack)
-    worker = _ForkedWords(files, table) if can_fork_worker() else None
+    worker = ForkedCall(_ask_frequent_words, files, table, name="answering") if can_fork_worker() else None
     kept = _kept_answers(files, table, PRECOMPUTED_PREFIXES)
     words = worker.result() if worker is not None else None
     kept.update(words if words is not None else _kept_answers(files, table, _frequent_words(files)))
@@ -76,38 +71,7 @@ def _kept_answers(files: PackFiles, table: SynonymTable | None, queries) -> dict
         engine.close()
 
 
-class _ForkedWords:
-    """The frequent words' kept answers, asked by a forked process: it inherits the pack (nothing is sent to it)
-    and sends back plain tuples, pickled between our own two processes only. If it fails, they are asked here."""
-
-    def __init__(self, files: PackFiles, table: SynonymTable | None) -> None:
-        context = multiprocessing.get_context("fork")
-        self._receive, send = context.Pipe(duplex=False)
-        gc.freeze()  # the child's garbage collector then leaves the inherited objects' pages shared
-        try:
-            self._process = context.Process(
-                target=_ask_frequent_words, args=(files, table, send), name="answers", daemon=True
-            )
-            self._process.start()
-        finally:
-            gc.unfreeze()
-        send.close()
-
-    def result(self) -> dict[tuple, tuple] | None:
-        try:
-            return pickle.loads(self._receive.recv_bytes())
-        except (EOFError, OSError):
-            logger.warning("the answering process stopped; asking its words here")
-            return None
-        finally:
-            self._receive.close()
-            self._process.join(timeout=5)
-            if self._process.is_alive():
-                self._process.kill()
-                self._process.join()
-
-
-def _ask_frequent_words(files: PackFiles, table: SynonymTable | None, send) -> None:
+def _ask_frequent_words(files: PackFiles, table: SynonymTable | None) -> dict[tuple, tuple]:
+    """The frequent words' kept answers as plain tuples, asked by a forked process (``ForkedCall``)."""
     kept = _kept_answers(files, table, _frequent_words(files))
-    with send:
-        send.send_bytes(pickle.dumps({key: tuple(answer) for key, answer in kept.items()}, pickle.HIGHEST_PROTOCOL))
+    return {key: tuple(answer) for key, answer in kept.items()}

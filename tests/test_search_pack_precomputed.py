@@ -360,7 +360,7 @@ def test_answers_asked_over_two_processes_are_those_of_one(index_dir, answered, 
     """With a second core, a forked process asks the frequent words: the section is the same as one process
     asking everything, and the same again when that process dies before answering (its words asked here)."""
     sections = []
-    for forks, child in ((False, None), (True, None), (True, lambda files, table, send: os._exit(3))):
+    for forks, child in ((False, None), (True, None), (True, lambda files, table: os._exit(3))):
         path = tmp_path / f"search-{len(sections)}.pack"
         with pytest.MonkeyPatch.context() as patch:
             patch.setattr(engine_module, "ANSWER_MIN_POSTINGS", 20)
@@ -368,9 +368,7 @@ def test_answers_asked_over_two_processes_are_those_of_one(index_dir, answered, 
             if child is not None:
                 patch.setattr(answers_module, "_ask_frequent_words", child)
             forked = []
-            patch.setattr(
-                answers_module._ForkedWords, "__init__", _counted(answers_module._ForkedWords.__init__, forked)
-            )
+            patch.setattr(answers_module, "ForkedCall", _counted(answers_module.ForkedCall, forked))
             write_pack(index_dir, path, answers=answer_section)
         assert len(forked) == forks
         sections.append(zlib.decompress(sections_of(path.read_bytes())[ANSWERS][0]))
@@ -379,9 +377,9 @@ def test_answers_asked_over_two_processes_are_those_of_one(index_dir, answered, 
     assert {json.dumps(k, separators=(",", ":")) for k in (word_key("summary"), prefix_key("su"))} <= set(index)
 
 
-def _counted(init, calls: list):
-    def counting(self, *args):
+def _counted(make, calls: list):
+    def counting(*args, **kwargs):
         calls.append(1)
-        init(self, *args)
+        return make(*args, **kwargs)
 
     return counting

@@ -7,11 +7,7 @@ inlined. Everything written is Whoosh's format, readable by Whoosh alone.
 
 from __future__ import annotations
 
-import gc
 import io
-import logging
-import multiprocessing
-import pickle
 import zlib
 from array import array
 from collections import defaultdict
@@ -27,9 +23,8 @@ from whoosh.system import pack_int, pack_long, pack_uint, pack_ushort, unpack_lo
 from whoosh.util.numeric import byte_to_length, length_to_byte
 from whoosh.writing import SegmentWriter
 
+from talksearch.forked import ForkedCall
 from talksearch.index_files.reading import merged_postings
-
-logger = logging.getLogger(__name__)
 
 __all__ = [
     "INLINE_POSTINGS",
@@ -308,7 +303,9 @@ class _W3TermWriter:
         for fieldname in dict.fromkeys(key[0] for key in keys):  # field ids in the order the terms name them
             self.fieldmap.setdefault(fieldname, len(self.fieldmap))
         split = _split_point(keys, terms) if fork else len(keys)
-        helper = _ForkedTerms(self, keys[split:], terms) if split < len(keys) else None
+        helper = None
+        if split < len(keys):
+            helper = ForkedCall(_forked_terms, self, keys[split:], terms, name="term-writing")
         add = _add_terms if _is_w3_term_table(self.tindex) else _add_terms_one_by_one
         add(self.tindex, self._values(keys[:split], terms, self.postfile))
         if helper is None:
@@ -511,47 +508,12 @@ def _moved(value: bytes, base: int) -> bytes:
     return value[:-12] + pack_long(unpack_long(value[-12:-4])[0] + base) + value[-4:]
 
 
-class _ForkedTerms:
-    """The term infos and posting blocks of some terms, made by a forked process while this one writes the others.
-
-    The child inherits the grouped postings (nothing is sent to it) and writes its blocks to a buffer starting
-    at 0; it sends back the term infos and the blocks, pickled between our own two processes only. A child
-    that fails costs only time: ``result`` is then None and its terms are written here.
-    """
-
-    def __init__(self, writer: _W3TermWriter, keys: list, terms: dict[tuple[str, bytes], list]) -> None:
-        context = multiprocessing.get_context("fork")
-        self._receive, send = context.Pipe(duplex=False)
-        gc.freeze()  # the child's garbage collector then leaves the inherited objects' pages shared
-        try:
-            self._process = context.Process(
-                target=_forked_terms, args=(writer, keys, terms, send), name="term-writer", daemon=True
-            )
-            self._process.start()
-        finally:
-            gc.unfreeze()
-        send.close()
-
-    def result(self) -> tuple[list[bytes], bytes] | None:
-        try:
-            values, blocks = pickle.loads(self._receive.recv_bytes())
-        except (EOFError, OSError):
-            logger.warning("the term-writing process stopped; writing its terms here")
-            return None
-        finally:
-            self._receive.close()
-            self._process.join(timeout=5)
-            if self._process.is_alive():
-                self._process.kill()
-                self._process.join()
-        return values, blocks
-
-
-def _forked_terms(writer: _W3TermWriter, keys: list, terms: dict[tuple[str, bytes], list], send) -> None:
+def _forked_terms(writer: _W3TermWriter, keys: list, terms: dict[tuple[str, bytes], list]) -> tuple[list[bytes], bytes]:
+    """The term infos and posting blocks of ``keys``, made by a forked process (``ForkedCall``) while this one
+    writes the others: its blocks go to a buffer starting at 0, moved to where they land by ``write``."""
     buffer = io.BytesIO()
     values = [value for _, value in writer._values(keys, terms, buffer)]
-    with send:
-        send.send_bytes(pickle.dumps((values, buffer.getvalue()), pickle.HIGHEST_PROTOCOL))
+    return values, buffer.getvalue()
 
 
 def _length_range(lengths: list) -> tuple[int | None, int]:
